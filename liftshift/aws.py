@@ -1,0 +1,107 @@
+"""The one place that makes boto3 sessions and clients.
+
+Region and credentials are resolved here, once, so every other module gets
+ready clients passed in. `AWS_ENDPOINT_URL` (boto3's own setting) points the
+clients at an emulator; retries use botocore's standard mode unless the user
+chose a mode or attempt count through `AWS_RETRY_MODE` / `AWS_MAX_ATTEMPTS`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+READ_PREFIXES = ("Describe", "List", "Get", "BatchGet", "Lookup")
+
+
+class AwsSetupError(Exception):
+    """No region or no usable credentials: bad input, exit code 2."""
+
+
+def is_mutating(operation: str) -> bool:
+    return not operation.startswith(READ_PREFIXES)
+
+
+@dataclass
+class CallLog:
+    """Counts API calls by service and operation (benchmarks, tests, --verbose)."""
+
+    calls: list[tuple[str, str]] = field(default_factory=list)
+
+    def record(self, service: str, operation: str) -> None:
+        self.calls.append((service, operation))
+
+    def by_operation(self) -> Counter:
+        return Counter(f"{s}:{o}" for s, o in self.calls)
+
+    def mutating(self) -> list[str]:
+        return [f"{s}:{o}" for s, o in self.calls if is_mutating(o)]
+
+    def reads(self) -> list[str]:
+        return [f"{s}:{o}" for s, o in self.calls if not is_mutating(o)]
+
+
+class Aws:
+    """A boto3 session for one region, handing out cached clients."""
+
+    def __init__(self, region: str | None = None, profile: str | None = None, call_log: CallLog | None = None):
+        import boto3
+        import botocore.exceptions
+
+        try:
+            self.session = boto3.Session(profile_name=profile, region_name=region)
+        except botocore.exceptions.ProfileNotFound:
+            raise AwsSetupError(f"AWS profile {profile!r} is not configured (see ~/.aws/config)") from None
+        self.region = self.session.region_name
+        if not self.region:
+            raise AwsSetupError(
+                "no AWS region: set 'region:' in app.yaml, pass --region, or set AWS_REGION / AWS_DEFAULT_REGION"
+            )
+        if self.session.get_credentials() is None:
+            raise AwsSetupError(
+                "no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
+                "or run on a machine with an instance role"
+            )
+        self.call_log = call_log
+        self._clients: dict[str, Any] = {}
+        self._account: str | None = None
+
+    def client(self, name: str) -> Any:
+        if name not in self._clients:
+            from botocore.config import Config
+
+            options: dict[str, Any] = {"user_agent_extra": "liftshift"}
+            if not (os.environ.get("AWS_RETRY_MODE") or os.environ.get("AWS_MAX_ATTEMPTS")):
+                options["retries"] = {"mode": "standard", "max_attempts": 6}
+            client = self.session.client(name, config=Config(**options))
+            if self.call_log is not None:
+                log = self.call_log
+                service = name
+
+                def _record(model, **_kwargs):  # before-call fires once per API call, not per retry
+                    log.record(service, model.name)
+
+                client.meta.events.register("before-call", _record)
+            self._clients[name] = client
+        return self._clients[name]
+
+    def account_id(self) -> str:
+        """The account, via STS: also proves the credentials work before anything else runs."""
+        if self._account is None:
+            import botocore.exceptions
+
+            try:
+                self._account = self.client("sts").get_caller_identity()["Account"]
+            except (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError) as exc:
+                raise AwsSetupError(f"AWS credentials are incomplete: {exc}") from None
+            except botocore.exceptions.ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "")
+                if code in ("InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken", "AccessDenied",
+                            "UnrecognizedClientException"):
+                    raise AwsSetupError(f"AWS rejected the credentials ({code}): {exc}") from None
+                raise
+            except botocore.exceptions.EndpointConnectionError as exc:
+                raise AwsSetupError(f"cannot reach AWS: {exc}") from None
+        return self._account

@@ -1,0 +1,258 @@
+"""Read-only discovery of what a stack already has in AWS, found by its tags.
+
+One batched, tag-filtered describe per resource kind, so the number of read
+calls does not grow with the number of services. Nothing here changes AWS.
+IAM roles and ECR repositories cannot be listed by tag; they are listed by the
+stack's path/name prefix and, where something would be deleted, their tags are
+checked one by one (`verify_tags=True`) so look-alikes are never touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import names
+from .resources import Ami
+from .spec import AMI_ALIASES, AppSpec
+
+LIVE_STATES = ["pending", "running", "stopping", "stopped"]
+
+
+class NetworkError(Exception):
+    """The account has no usable network for the stack (bad input: exit 2)."""
+
+
+@dataclass(frozen=True)
+class ObservedInstance:
+    id: str
+    service: str
+    config_hash: str
+    state: str
+    subnet: str
+    zone: str
+    public_ip: str | None
+    private_ip: str | None
+    launch_template: str | None
+
+
+@dataclass
+class ObservedGroup:
+    id: str
+    name: str
+    service: str
+    vpc_id: str
+    ingress: set[tuple[int, str]]
+    other_rules: list[dict[str, Any]]  # rules liftshift would never have made: revoked to keep "only publish"
+
+
+@dataclass(frozen=True)
+class ObservedTemplate:
+    id: str
+    name: str
+    service: str
+    config_hash: str
+    image_digest: str | None
+
+
+@dataclass
+class ObservedProfile:
+    name: str
+    arn: str
+    roles: list[str]
+
+
+@dataclass
+class Observed:
+    repositories: dict[str, str] = field(default_factory=dict)  # name -> arn
+    log_group: str | None = None
+    roles: dict[str, str] = field(default_factory=dict)  # name -> arn
+    profiles: dict[str, ObservedProfile] = field(default_factory=dict)
+    groups: dict[str, ObservedGroup] = field(default_factory=dict)  # by service
+    templates: list[ObservedTemplate] = field(default_factory=list)
+    instances: list[ObservedInstance] = field(default_factory=list)
+
+    def services(self) -> set[str]:
+        """Services that own anything in AWS (to find ones removed from app.yaml)."""
+        found = {g.service for g in self.groups.values()}
+        found |= {t.service for t in self.templates} | {i.service for i in self.instances}
+        return {s for s in found if s != names.STACK_LEVEL}
+
+
+def stack_filter(stack: str) -> list[dict[str, Any]]:
+    return [{"Name": f"tag:{names.TAG_STACK}", "Values": [stack]}]
+
+
+def observe_stack(aws, stack: str, *, verify_tags: bool = False) -> Observed:
+    ec2 = aws.client("ec2")
+    seen = Observed()
+
+    for page in ec2.get_paginator("describe_instances").paginate(
+        Filters=stack_filter(stack) + [{"Name": "instance-state-name", "Values": LIVE_STATES}]
+    ):
+        for reservation in page["Reservations"]:
+            for inst in reservation["Instances"]:
+                tags = names.tag_dict(inst.get("Tags"))
+                seen.instances.append(
+                    ObservedInstance(
+                        id=inst["InstanceId"],
+                        service=tags.get(names.TAG_SERVICE, ""),
+                        config_hash=tags.get(names.TAG_CONFIG, ""),
+                        state=inst["State"]["Name"],
+                        subnet=inst.get("SubnetId", ""),
+                        zone=inst.get("Placement", {}).get("AvailabilityZone", ""),
+                        public_ip=inst.get("PublicIpAddress"),
+                        private_ip=inst.get("PrivateIpAddress"),
+                        launch_template=tags.get("aws:ec2launchtemplate:id"),
+                    )
+                )
+
+    for page in ec2.get_paginator("describe_launch_templates").paginate(Filters=stack_filter(stack)):
+        for lt in page["LaunchTemplates"]:
+            tags = names.tag_dict(lt.get("Tags"))
+            seen.templates.append(
+                ObservedTemplate(
+                    id=lt["LaunchTemplateId"], name=lt["LaunchTemplateName"],
+                    service=tags.get(names.TAG_SERVICE, ""), config_hash=tags.get(names.TAG_CONFIG, ""),
+                    image_digest=tags.get(names.TAG_IMAGE),
+                )
+            )
+
+    for page in ec2.get_paginator("describe_security_groups").paginate(Filters=stack_filter(stack)):
+        for group in page["SecurityGroups"]:
+            tags = names.tag_dict(group.get("Tags"))
+            ingress, other = _parse_ingress(group.get("IpPermissions", []))
+            service = tags.get(names.TAG_SERVICE, "")
+            seen.groups[service] = ObservedGroup(
+                id=group["GroupId"], name=group["GroupName"], service=service, vpc_id=group.get("VpcId", ""),
+                ingress=ingress, other_rules=other,
+            )
+
+    iam = aws.client("iam")
+    path = names.iam_path(stack)
+    for page in iam.get_paginator("list_roles").paginate(PathPrefix=path):
+        for role in page["Roles"]:
+            if role["Path"] == path and (not verify_tags or _iam_tagged(iam.list_role_tags(RoleName=role["RoleName"]), stack)):
+                seen.roles[role["RoleName"]] = role["Arn"]
+    for page in iam.get_paginator("list_instance_profiles").paginate(PathPrefix=path):
+        for profile in page["InstanceProfiles"]:
+            if profile["Path"] != path:
+                continue
+            if verify_tags and not _iam_tagged(
+                iam.list_instance_profile_tags(InstanceProfileName=profile["InstanceProfileName"]), stack
+            ):
+                continue
+            seen.profiles[profile["InstanceProfileName"]] = ObservedProfile(
+                name=profile["InstanceProfileName"], arn=profile["Arn"],
+                roles=[r["RoleName"] for r in profile.get("Roles", [])],
+            )
+
+    ecr = aws.client("ecr")
+    for page in ecr.get_paginator("describe_repositories").paginate():
+        for repo in page["repositories"]:
+            if not repo["repositoryName"].startswith(f"{stack}/"):
+                continue
+            if verify_tags:
+                tags = names.tag_dict(ecr.list_tags_for_resource(resourceArn=repo["repositoryArn"]).get("tags"))
+                if tags.get(names.TAG_STACK) != stack:
+                    continue
+            seen.repositories[repo["repositoryName"]] = repo["repositoryArn"]
+
+    logs = aws.client("logs")
+    group_name = names.log_group(stack)
+    for page in logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=group_name):
+        for group in page["logGroups"]:
+            if group["logGroupName"] != group_name:
+                continue
+            if verify_tags:
+                tags = logs.list_tags_log_group(logGroupName=group_name).get("tags", {})
+                if tags.get(names.TAG_STACK) != stack:
+                    continue
+            seen.log_group = group_name
+    return seen
+
+
+def _iam_tagged(response: dict[str, Any], stack: str) -> bool:
+    return names.tag_dict(response.get("Tags")).get(names.TAG_STACK) == stack
+
+
+def _parse_ingress(permissions: list[dict[str, Any]]) -> tuple[set[tuple[int, str]], list[dict[str, Any]]]:
+    ours: set[tuple[int, str]] = set()
+    other: list[dict[str, Any]] = []
+    for perm in permissions:
+        single_tcp = perm.get("IpProtocol") == "tcp" and perm.get("FromPort") == perm.get("ToPort")
+        if not single_tcp or perm.get("UserIdGroupPairs") or perm.get("PrefixListIds"):
+            other.append(perm)
+            continue
+        for r in perm.get("IpRanges", []):
+            ours.add((perm["FromPort"], r["CidrIp"]))
+        for r in perm.get("Ipv6Ranges", []):
+            ours.add((perm["FromPort"], r["CidrIpv6"]))
+    return ours, other
+
+
+def resolve_amis(aws, spec: AppSpec) -> dict[str, Ami]:
+    """AMI per service: aliases via the public SSM parameters (one batched call)."""
+    wanted: dict[str, str] = {}
+    for name, service in spec.services.items():
+        inst = service.instances
+        if inst.ami in AMI_ALIASES:
+            ecs_arch = "arm64/" if inst.arch == "arm64" else ""
+            wanted[name] = AMI_ALIASES[inst.ami].format(arch=inst.arch, ecs_arch=ecs_arch)
+    found: dict[str, str] = {}
+    params = sorted(set(wanted.values()))
+    if params:
+        ssm = aws.client("ssm")
+        for i in range(0, len(params), 10):
+            response = ssm.get_parameters(Names=params[i: i + 10])
+            for p in response["Parameters"]:
+                found[p["Name"]] = p["Value"]
+            if response.get("InvalidParameters"):
+                raise NetworkError(f"AWS has no public AMI parameter {response['InvalidParameters'][0]} in this region")
+    explicit = sorted({s.instances.ami for n, s in spec.services.items() if n not in wanted})
+    roots: dict[str, str] = {}
+    if explicit:
+        for image in aws.client("ec2").describe_images(ImageIds=explicit)["Images"]:
+            roots[image["ImageId"]] = image.get("RootDeviceName", "/dev/xvda")
+        missing = [a for a in explicit if a not in roots]
+        if missing:
+            raise NetworkError(f"AMI {missing[0]} does not exist in this region (or is not shared with this account)")
+    out = {}
+    for name, service in spec.services.items():
+        if name in wanted:
+            out[name] = Ami(found[wanted[name]], "/dev/xvda")  # Amazon Linux 2023's root device
+        else:
+            out[name] = Ami(service.instances.ami, roots[service.instances.ami])
+    return out
+
+
+def resolve_network(aws, spec: AppSpec) -> tuple[dict[str, tuple[str, ...]], dict[str, str]]:
+    """Subnets and VPC per service: the declared subnets, else the default VPC's default subnets."""
+    ec2 = aws.client("ec2")
+    explicit = sorted({s for svc in spec.services.values() for s in svc.instances.subnets})
+    need_default = any(not svc.instances.subnets for svc in spec.services.values())
+    vpc_of: dict[str, str] = {}
+    default: list[tuple[str, str]] = []
+    if need_default:
+        response = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])
+        for sub in response["Subnets"]:
+            vpc_of[sub["SubnetId"]] = sub["VpcId"]
+            default.append((sub["AvailabilityZone"], sub["SubnetId"]))
+        if not default:
+            raise NetworkError("this region has no default VPC subnets: list instances.subnets in app.yaml")
+    if explicit:
+        try:
+            response = ec2.describe_subnets(SubnetIds=explicit)
+        except Exception as exc:  # botocore ClientError: InvalidSubnetID.NotFound
+            raise NetworkError(f"instances.subnets: {exc}") from None
+        for sub in response["Subnets"]:
+            vpc_of[sub["SubnetId"]] = sub["VpcId"]
+    default_ids = tuple(s for _, s in sorted(default))
+    subnets, vpcs = {}, {}
+    for name, service in spec.services.items():
+        chosen = tuple(service.instances.subnets) or default_ids
+        vpc_set = {vpc_of[s] for s in chosen}
+        if len(vpc_set) != 1:
+            raise NetworkError(f"services.{name}.instances.subnets: the subnets are in different VPCs")
+        subnets[name], vpcs[name] = chosen, vpc_set.pop()
+    return subnets, vpcs

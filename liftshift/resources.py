@@ -1,0 +1,312 @@
+"""Desired resources derived from the spec: pure data, no I/O.
+
+What the stack should look like once deployed. The planner compares this with
+what is observed in AWS. A service's *config hash* names everything that
+forces new instances (image, instance settings, container settings, the
+user-data template); count, subnets and ingress rules are left out of it
+because they change in place.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import names
+from .spec import AppSpec, ServiceSpec
+
+SSM_MANAGED_POLICY = "arn:{partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"
+EC2_TRUST_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    },
+    sort_keys=True,
+)
+USER_DATA_LIMIT = 16384  # EC2's limit on user-data before base64
+
+
+class UserDataTooLarge(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A value known only once an earlier instruction has run (e.g. a new group's id)."""
+
+    name: str
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+
+@dataclass(frozen=True)
+class Registry:
+    host: str
+    is_ecr: bool
+
+    def repository_uri(self, stack: str, service: str) -> str:
+        return f"{self.host}/{names.repository(stack, service)}"
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """The local image for a service and, once it is in the registry, its digest."""
+
+    image_id: str
+    digest: str | None = None
+
+    @property
+    def tag(self) -> str:
+        return "img-" + self.image_id.split(":", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Ami:
+    image_id: str
+    root_device: str = "/dev/xvda"
+
+
+@dataclass(frozen=True)
+class RoleWant:
+    name: str
+    path: str
+    arn: str
+    policy_name: str
+    policy: str  # JSON
+    managed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SecurityGroupWant:
+    name: str
+    description: str
+    vpc_id: str
+    ingress: frozenset[tuple[int, str]]  # (port, cidr)
+
+
+@dataclass(frozen=True)
+class LaunchTemplateWant:
+    name: str
+    config_hash: str
+    data: dict[str, Any] = field(hash=False, compare=False)
+    user_data: str | None = None  # None while the image's digest is unknown (not pushed yet)
+
+
+@dataclass(frozen=True)
+class ServiceWant:
+    name: str
+    repository: str
+    repository_uri: str
+    image: ImageInfo
+    role: RoleWant
+    security_group: SecurityGroupWant
+    launch_template: LaunchTemplateWant
+    count: int
+    subnets: tuple[str, ...]
+    tags: dict[str, str] = field(hash=False, compare=False)
+
+    @property
+    def image_reference(self) -> str | None:
+        return f"{self.repository_uri}@{self.image.digest}" if self.image.digest else None
+
+
+@dataclass(frozen=True)
+class StackWant:
+    stack: str
+    region: str
+    account: str
+    log_group: str
+    registry: Registry
+    services: dict[str, ServiceWant] = field(hash=False, compare=False)
+
+
+def partition(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def ecr_registry(account: str, region: str) -> Registry:
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return Registry(f"{account}.dkr.ecr.{region}.{suffix}", is_ecr=True)
+
+
+def templates_hash(template_dir: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(template_dir.rglob("*")):
+        if path.is_file():
+            digest.update(path.relative_to(template_dir).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def config_hash(service: ServiceSpec, image: ImageInfo, repository_uri: str, ami: Ami, region: str,
+                template_hash: str) -> str:
+    settings = service.model_dump(mode="json")
+    for in_place in ("count", "subnets", "ingress", "ssh_ingress"):
+        settings["instances"].pop(in_place, None)
+    blob = json.dumps(
+        {"service": settings, "image": image.image_id, "repository": repository_uri, "ami": ami.image_id,
+         "root": ami.root_device, "region": region, "templates": template_hash},
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def role_policy(stack: str, service: str, account: str, region: str) -> str:
+    part = partition(region)
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                # GetAuthorizationToken has no resource-level permissions: AWS requires "*".
+                {"Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+                {
+                    "Sid": "PullOwnImages",
+                    "Effect": "Allow",
+                    "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                    "Resource": f"arn:{part}:ecr:{region}:{account}:repository/{names.repository(stack, service)}",
+                },
+                {
+                    "Sid": "WriteStackLogs",
+                    "Effect": "Allow",
+                    "Action": ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+                    "Resource": f"arn:{part}:logs:{region}:{account}:log-group:{names.log_group(stack)}:*",
+                },
+            ],
+        },
+        sort_keys=True,
+    )
+
+
+def user_data_context(spec: AppSpec, name: str, want_image_ref: str, registry: Registry, region: str,
+                      chash: str):
+    from .render import Health, UserDataContext, Volume
+
+    service = spec.services[name]
+    health = service.health
+    return UserDataContext(
+        stack=spec.name,
+        service=name,
+        image=want_image_ref,
+        registry=registry.host,
+        registry_is_ecr=registry.is_ecr,
+        region=region,
+        log_group=names.log_group(spec.name),
+        port=service.port,
+        publish=service.published_port,
+        command=tuple(service.command) if service.command else None,
+        env=tuple(sorted(service.env.items())),
+        volumes=tuple(Volume(v.host, v.container, v.read_only) for v in service.volumes),
+        health=Health(health.path, health.interval, health.timeout, health.retries, health.start_period)
+        if health else None,
+        config_hash=chash,
+    )
+
+
+def desired_stack(
+    spec: AppSpec,
+    *,
+    account: str,
+    region: str,
+    registry: Registry,
+    images: dict[str, ImageInfo],
+    amis: dict[str, Ami],
+    subnets: dict[str, tuple[str, ...]],
+    vpc_ids: dict[str, str],
+    template_hash: str,
+) -> StackWant:
+    """Everything the stack should have. `amis`, `subnets`, `vpc_ids` are keyed by service."""
+    from .render import render_user_data
+
+    part = partition(region)
+    services = {}
+    for name, service in spec.services.items():
+        image = images[name]
+        repo_uri = registry.repository_uri(spec.name, name)
+        ami = amis[name]
+        chash = config_hash(service, image, repo_uri, ami, region, template_hash)
+        role_name = names.role(spec.name, name)
+        role = RoleWant(
+            name=role_name,
+            path=names.iam_path(spec.name),
+            arn=f"arn:{part}:iam::{account}:role{names.iam_path(spec.name)}{role_name}",
+            policy_name=names.role_policy_name(),
+            policy=role_policy(spec.name, name, account, region),
+            managed=(SSM_MANAGED_POLICY.format(partition=part),),
+        )
+        port = service.published_port
+        ingress = {(port, cidr) for cidr in service.instances.ingress}
+        ingress |= {(22, cidr) for cidr in service.instances.ssh_ingress}
+        group = SecurityGroupWant(
+            name=names.security_group(spec.name, name),
+            description=f"liftshift {spec.name}/{name}: port {port} from the declared CIDRs",
+            vpc_id=vpc_ids[name],
+            ingress=frozenset(ingress),
+        )
+        service_tags = names.tags(spec.name, name)
+        instance_tags = {**service_tags, names.TAG_CONFIG: chash, "Name": f"{spec.name}-{name}"}
+        user_data = None
+        if image.digest:
+            ctx = user_data_context(spec, name, f"{repo_uri}@{image.digest}", registry, region, chash)
+            user_data = render_user_data(ctx)
+            size = len(user_data.encode())
+            if size > USER_DATA_LIMIT:
+                raise UserDataTooLarge(
+                    f"service {name!r}: the rendered user-data is {size} bytes; EC2 allows {USER_DATA_LIMIT}"
+                    " (shorten env values or the command)"
+                )
+        data = launch_template_data(service, ami, role_name, Ref(f"sg:{name}"), instance_tags, user_data)
+        services[name] = ServiceWant(
+            name=name,
+            repository=names.repository(spec.name, name),
+            repository_uri=repo_uri,
+            image=image,
+            role=role,
+            security_group=group,
+            launch_template=LaunchTemplateWant(
+                name=names.launch_template(spec.name, name, chash), config_hash=chash, data=data,
+                user_data=user_data,
+            ),
+            count=service.instances.count,
+            subnets=subnets[name],
+            tags=instance_tags,
+        )
+    return StackWant(
+        stack=spec.name, region=region, account=account, log_group=names.log_group(spec.name),
+        registry=registry, services=services,
+    )
+
+
+def launch_template_data(service: ServiceSpec, ami: Ami, profile_name: str, group: Ref,
+                         instance_tags: dict[str, str], user_data: str | None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "ImageId": ami.image_id,
+        "InstanceType": service.instances.type,
+        "IamInstanceProfile": {"Name": profile_name},
+        "SecurityGroupIds": [group],
+        # IMDSv2 only; hop limit 2 so containers on the instance can reach it too.
+        "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 2},
+        "BlockDeviceMappings": [
+            {
+                "DeviceName": ami.root_device,
+                "Ebs": {"VolumeSize": service.instances.disk_gb, "VolumeType": "gp3", "Encrypted": True,
+                        "DeleteOnTermination": True},
+            }
+        ],
+        "TagSpecifications": [
+            {"ResourceType": "instance", "Tags": names.tag_list(instance_tags)},
+            {"ResourceType": "volume", "Tags": names.tag_list(instance_tags)},
+        ],
+    }
+    if service.instances.key_name:
+        data["KeyName"] = service.instances.key_name
+    if user_data is not None:
+        data["UserData"] = base64.b64encode(user_data.encode()).decode()
+    return data
