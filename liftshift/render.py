@@ -1,0 +1,274 @@
+"""Render the templates that instances (and people) read.
+
+Pure: the only I/O is reading templates from disk.
+
+Safety model for ``templates/user-data.sh.j2``:
+
+* Every value inserted into the shell script passes through ONE filter, ``sh``
+  (:func:`shell_quote`, shlex.quote semantics). ``tests/test_render.py`` scans the
+  template and fails on any ``{{ ... }}`` without ``| sh``.
+* Values that also end up somewhere the shell quoting does not protect (comments,
+  container/unit names, file paths, systemd unit lines) are validated here to a
+  strict character set before rendering: stack, service, config_hash, env names,
+  region, port numbers. Free-form values (env values, command args, volume paths,
+  health path, log group) only ever appear as quoted shell words.
+* Files the script writes at boot (systemd run script and unit) are produced with
+  ``printf`` from shell variables / the ``run_args`` array (``printf ' %q'``), never
+  with a heredoc, so no value can terminate a heredoc body early.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+__all__ = [
+    "Health",
+    "UserDataContext",
+    "Volume",
+    "render_template",
+    "render_user_data",
+    "shell_quote",
+    "templates_dir",
+]
+
+USER_DATA_TEMPLATE = "user-data.sh.j2"
+
+
+@dataclass(frozen=True)
+class Volume:
+    host: str  # absolute host path (bind mount, created with mkdir -p) or a named volume
+    container: str  # absolute path inside the container
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class Health:
+    path: str  # HTTP path probed inside the container, e.g. "/healthz"
+    interval: int  # seconds
+    timeout: int  # seconds
+    retries: int
+    start_period: int  # seconds
+
+
+@dataclass(frozen=True)
+class UserDataContext:
+    stack: str
+    service: str
+    image: str  # "<registry>/<repo>@sha256:<64 hex>" (always by digest)
+    registry: str
+    registry_is_ecr: bool
+    region: str
+    log_group: str
+    port: int  # container port
+    publish: int  # host port
+    command: tuple[str, ...] | None
+    env: tuple[tuple[str, str], ...]
+    volumes: tuple[Volume, ...]
+    health: Health | None
+    config_hash: str
+
+
+# --------------------------------------------------------------------------- quoting
+
+
+def shell_quote(value: Any) -> str:
+    """Quote *value* as one POSIX shell word (shlex.quote semantics).
+
+    Accepts ``str`` and ``int`` (bool excluded). A NUL character cannot be carried by
+    a shell word or an argv entry, so it is rejected rather than silently dropped.
+    An undefined template variable raises jinja2's UndefinedError (StrictUndefined).
+    """
+    if isinstance(value, jinja2.Undefined):
+        str(value)  # StrictUndefined raises UndefinedError here
+        raise TypeError("sh filter: undefined value")
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise TypeError(f"sh filter: refusing to quote {type(value).__name__}: {value!r}")
+    text = str(value)
+    if "\x00" in text:
+        raise ValueError("sh filter: NUL character cannot be passed to a shell")
+    return shlex.quote(text)
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def templates_dir() -> Path:
+    """``<package>/templates`` inside a wheel, else ``<repo root>/templates``."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "templates"
+    if packaged.is_dir():
+        return packaged
+    return here.parent / "templates"
+
+
+@functools.lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["sh"] = shell_quote
+    return env
+
+
+def render_template(name: str, /, **variables: Any) -> str:
+    """Render one template by name with StrictUndefined (a missing variable raises)."""
+    return _environment().get_template(name).render(**variables)
+
+
+# --------------------------------------------------------------------------- validation
+
+_NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_HEX_RE = re.compile(r"[0-9a-f]{6,64}")
+_ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_REGION_RE = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d+|local")
+_REGISTRY_RE = re.compile(r"[A-Za-z0-9.-]+(?::\d{1,5})?")
+_DIGEST_RE = re.compile(r"@sha256:[0-9a-f]{64}")
+_VOLUME_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+# An HTTP request-target: printable ASCII without space (no CR/LF, no control chars).
+_HTTP_PATH_RE = re.compile(r"/[\x21-\x7e]*")
+
+
+def _fail(msg: str) -> None:
+    raise ValueError(f"user-data: {msg}")
+
+
+def _check_text(label: str, value: object) -> None:
+    if not isinstance(value, str):
+        _fail(f"{label} must be a string, got {type(value).__name__}")
+    assert isinstance(value, str)
+    if "\x00" in value:
+        _fail(f"{label} contains a NUL character")
+
+
+def _check_int(label: str, value: object, lo: int, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        _fail(f"{label} must be an integer in [{lo}, {hi}], got {value!r}")
+
+
+def _validate(ctx: UserDataContext) -> None:
+    # Used in comments, container names, unit names and file paths: strict.
+    for label, value in (("stack", ctx.stack), ("service", ctx.service)):
+        _check_text(label, value)
+        if not _NAME_RE.fullmatch(value):
+            _fail(f"{label} {value!r} must match {_NAME_RE.pattern}")
+    _check_text("config_hash", ctx.config_hash)
+    if not _HEX_RE.fullmatch(ctx.config_hash):
+        _fail(f"config_hash {ctx.config_hash!r} must be 6-64 lowercase hex digits")
+    _check_text("region", ctx.region)
+    if not _REGION_RE.fullmatch(ctx.region):
+        _fail(f"region {ctx.region!r} is not a region name")
+    _check_text("registry", ctx.registry)
+    if not _REGISTRY_RE.fullmatch(ctx.registry):
+        _fail(f"registry {ctx.registry!r} must be host[:port]")
+    _check_text("image", ctx.image)
+    if not ctx.image.startswith(ctx.registry + "/"):
+        _fail(f"image {ctx.image!r} is not in registry {ctx.registry!r}")
+    repo, at, _ = ctx.image.partition("@")
+    if not at or not _DIGEST_RE.fullmatch(ctx.image[len(repo):]) or not re.fullmatch(
+        r"[A-Za-z0-9._:/-]+", repo
+    ):
+        _fail(f"image {ctx.image!r} must be referenced by digest: <repo>@sha256:<64 hex>")
+    _check_text("log_group", ctx.log_group)
+    if not ctx.log_group:
+        _fail("log_group is empty")
+    _check_int("port", ctx.port, 1, 65535)
+    _check_int("publish", ctx.publish, 1, 65535)
+    if ctx.command is not None:
+        if not isinstance(ctx.command, tuple):
+            _fail("command must be a tuple of strings or None")
+        for i, arg in enumerate(ctx.command):
+            _check_text(f"command[{i}]", arg)
+    names = []
+    for pair in ctx.env:
+        name, value = pair
+        _check_text("env name", name)
+        if not _ENV_NAME_RE.fullmatch(name):
+            _fail(f"env name {name!r} must match {_ENV_NAME_RE.pattern}")
+        _check_text(f"env {name}", value)
+        names.append(name)
+    if len(set(names)) != len(names):
+        _fail("env names must be unique")
+    for vol in ctx.volumes:
+        _check_text("volume host", vol.host)
+        _check_text("volume container", vol.container)
+        for label, path in (("host", vol.host), ("container", vol.container)):
+            # ':' separates the fields of docker's -v spec; newlines are fine for
+            # the shell but a path must at least be non-empty.
+            if ":" in path or not path:
+                _fail(f"volume {label} path {path!r} must be non-empty and contain no ':'")
+        if not vol.container.startswith("/"):
+            _fail(f"volume container path {vol.container!r} must be absolute")
+        if not vol.host.startswith("/") and not _VOLUME_NAME_RE.fullmatch(vol.host):
+            _fail(f"volume host {vol.host!r} must be an absolute path or a volume name")
+    if ctx.health is not None:
+        h = ctx.health
+        _check_text("health path", h.path)
+        if not _HTTP_PATH_RE.fullmatch(h.path):
+            _fail(f"health path {h.path!r} must start with '/' and be printable ASCII without spaces")
+        _check_int("health interval", h.interval, 1, 86400)
+        _check_int("health timeout", h.timeout, 1, 86400)
+        _check_int("health retries", h.retries, 1, 1000)
+        _check_int("health start_period", h.start_period, 0, 86400)
+
+
+# --------------------------------------------------------------------------- derived values
+
+
+def health_probe(port: int, path: str) -> str:
+    """The ``/bin/sh -c`` command docker runs INSIDE the container.
+
+    curl if present; else ``nc`` speaking HTTP/1.0 (Debian's busybox-static wget
+    crashes, so nc comes before wget); else wget; else unhealthy. Every branch
+    exits 0 (healthy) or 1 (unhealthy), the two codes docker defines.
+    """
+    q = shlex.quote
+    url = q(f"http://127.0.0.1:{port}{path}")
+    return (
+        "if command -v curl >/dev/null 2>&1; then "
+        f"curl -fsS -o /dev/null --max-time 10 {url}; "
+        "elif command -v nc >/dev/null 2>&1; then "
+        f"printf 'GET %s HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n' {q(path)} | nc 127.0.0.1 {port} | head -n 1 | grep -q ' [23][0-9][0-9]'; "
+        "elif command -v wget >/dev/null 2>&1; then "
+        f"wget -q -O /dev/null {url}; "
+        "else false; fi || exit 1"
+    )
+
+
+def _volume_spec(vol: Volume) -> str:
+    return f"{vol.host}:{vol.container}" + (":ro" if vol.read_only else "")
+
+
+def render_user_data(ctx: UserDataContext) -> str:
+    """Render the EC2 user-data script (also run by the local stand-in host)."""
+    _validate(ctx)
+    return render_template(
+        USER_DATA_TEMPLATE,
+        stack=ctx.stack,
+        service=ctx.service,
+        image=ctx.image,
+        registry=ctx.registry,
+        registry_is_ecr=bool(ctx.registry_is_ecr),
+        region=ctx.region,
+        log_group=ctx.log_group,
+        port=ctx.port,
+        publish=ctx.publish,
+        command=tuple(ctx.command or ()),
+        env_pairs=[f"{name}={value}" for name, value in ctx.env],
+        bind_dirs=[v.host for v in ctx.volumes if v.host.startswith("/")],
+        volume_specs=[_volume_spec(v) for v in ctx.volumes],
+        health=ctx.health,
+        health_cmd=health_probe(ctx.port, ctx.health.path) if ctx.health else "",
+        config_hash=ctx.config_hash,
+    )
