@@ -50,6 +50,8 @@ class Aws:
         import boto3
         import botocore.exceptions
 
+        # botocore reads AWS_DEFAULT_REGION and the profile; AWS_REGION is the newer SDK-wide name.
+        region = region or os.environ.get("AWS_REGION") or None
         try:
             self.session = boto3.Session(profile_name=profile, region_name=region)
         except botocore.exceptions.ProfileNotFound:

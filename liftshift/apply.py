@@ -1,0 +1,106 @@
+"""The executor: the only code that runs planned calls against AWS and the registry.
+
+It resolves refs (values made by earlier calls), treats "already done" error
+codes as success so re-runs converge, retries bounded "not yet" codes that
+come from AWS's eventual consistency, and reports each step to a progress
+sink. A failing call stops the run with StepFailed naming the step.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from .plan import Call, Refs, Step
+from .progress import Progress
+from .resources import Ref
+
+
+class StepFailed(Exception):
+    """A planned step failed: the deployment failed (exit code 1)."""
+
+    def __init__(self, step: Step, message: str):
+        self.step = step
+        super().__init__(f"{step.action} {step.kind} {step.name}: {message}")
+
+
+class Executor:
+    def __init__(
+        self,
+        client_for: Callable[[str], Any],
+        push: Callable[..., str] | None,
+        progress: Progress,
+        *,
+        retry_seconds: float = 90.0,
+        waiter_delay: int = 5,
+        waiter_attempts: int = 72,
+    ):
+        self.client_for = client_for
+        self.push = push
+        self.progress = progress
+        self.retry_seconds = retry_seconds
+        self.waiter_config = {"Delay": waiter_delay, "MaxAttempts": waiter_attempts}
+        self.values: dict[str, Any] = {}
+        self.done: list[Step] = []
+
+    def run(self, steps: list[Step]) -> None:
+        for step in steps:
+            self.progress.step_started(step)
+            for call in step.calls:
+                self._call(step, call)
+            self.done.append(step)
+            self.progress.step_done(step)
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, Ref):
+            return self.values[value.name]
+        if isinstance(value, Refs):
+            out: list[Any] = []
+            for name in value.names:
+                out += self.values.get(name) or []
+            return out
+        if isinstance(value, dict):
+            return {k: self.resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        return value
+
+    def _call(self, step: Step, call: Call) -> None:
+        import botocore.exceptions
+        import jmespath
+
+        params = self.resolve(call.params)
+        deadline = time.monotonic() + self.retry_seconds
+        delay = 2.0
+        while True:
+            try:
+                response = self._invoke(call, params)
+                break
+            except botocore.exceptions.ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "")
+                if code in call.ignore:
+                    response = {}
+                    break
+                if code in call.retry and time.monotonic() + delay < deadline:
+                    self.progress.note(f"{step.kind} {step.name}: {code}, retrying in {delay:.0f}s")
+                    time.sleep(delay)
+                    delay = min(delay * 2, 15.0)
+                    continue
+                raise StepFailed(step, f"{call.operation} failed: {exc}") from None
+            except botocore.exceptions.WaiterError as exc:
+                raise StepFailed(step, f"gave up waiting: {exc}") from None
+            except botocore.exceptions.BotoCoreError as exc:
+                raise StepFailed(step, f"{call.operation} failed: {exc}") from None
+        for ref, path in call.save.items():
+            self.values[ref] = jmespath.search(path, response)
+
+    def _invoke(self, call: Call, params: dict[str, Any]) -> Any:
+        if call.client == "docker":
+            if self.push is None:
+                raise RuntimeError("no image pusher was given to the executor")
+            return self.push(**params)
+        client = self.client_for(call.client)
+        if call.operation.startswith("wait:"):
+            client.get_waiter(call.operation[5:]).wait(**params, WaiterConfig=self.waiter_config)
+            return {}
+        return getattr(client, call.operation)(**params)

@@ -1,0 +1,275 @@
+"""The command line: each command parses options, calls one pipeline function, prints its result.
+
+Exit codes: 0 done, 1 the deployment failed, 2 bad input or usage.
+Results go to stdout (text, or JSON with --output json); progress and errors to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import typer
+
+from . import __version__
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Lift and shift containerised applications onto AWS EC2.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+class Output(str, Enum):
+    text = "text"
+    json = "json"
+
+
+FileArg = typer.Argument(..., help="The app.yaml describing the stack.", show_default=False)
+OutputOpt = typer.Option(Output.text, "--output", "-o", help="text, or json for machines (no progress output).")
+ProfileOpt = typer.Option(None, "--profile", help="AWS profile (else AWS_PROFILE / the default chain).")
+RegionOpt = typer.Option(None, "--region", help="AWS region (else app.yaml's region, AWS_REGION, the profile's).")
+VerboseOpt = typer.Option(False, "--verbose", "-v", help="Show all build and push output.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"liftshift {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    """Lift and shift containerised applications onto AWS EC2."""
+
+
+def _fail(message: str, code: int) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _guarded(fn: Callable[[], Any]) -> Any:
+    """Run a command body, turning known failures into one message and an exit code."""
+    from .apply import StepFailed
+    from .aws import AwsSetupError
+    from .images import ImageError
+    from .observe import NetworkError
+    from .resources import UserDataTooLarge
+    from .spec import SpecError
+    from .targets.aws import DockerUnavailable
+
+    try:
+        return fn()
+    except (SpecError, AwsSetupError, NetworkError, DockerUnavailable, UserDataTooLarge) as exc:
+        _fail(str(exc), EXIT_BAD_INPUT)
+    except ImageError as exc:
+        _fail(str(exc), EXIT_FAILED)
+    except StepFailed as exc:
+        _fail(f"deployment failed at {exc}\nRun the same command again to converge from here.", EXIT_FAILED)
+    except KeyboardInterrupt:
+        _fail("interrupted; run the same command again to converge", EXIT_FAILED)
+    except Exception as exc:  # botocore and docker errors not tied to one step
+        import botocore.exceptions
+
+        if isinstance(exc, (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)):
+            _fail(f"AWS call failed: {exc}", EXIT_FAILED)
+        raise
+
+
+def _load(file: Path):
+    from .spec import load_spec
+
+    return load_spec(file)
+
+
+def _target(spec, region: Optional[str], profile: Optional[str], output: Output, verbose: bool = False):
+    from .progress import LineProgress, Progress
+    from .targets.aws import aws_target
+
+    progress = Progress() if output == Output.json else LineProgress(verbose=verbose)
+    return aws_target(region or spec.region, profile, progress)
+
+
+def _emit(data: Any, output: Output, text: Callable[[Any], str]) -> None:
+    if output == Output.json:
+        typer.echo(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        typer.echo(text(data))
+
+
+@app.command()
+def validate(file: Path = FileArg) -> None:
+    """Check app.yaml; prints nothing on success."""
+    _guarded(lambda: _load(file))
+
+
+@app.command()
+def plan(file: Path = FileArg, output: Output = OutputOpt, profile: Optional[str] = ProfileOpt,
+         region: Optional[str] = RegionOpt, verbose: bool = VerboseOpt) -> None:
+    """Show what deploy would create, change or delete. Builds images locally; changes nothing in AWS."""
+    from .pipeline import plan_json, prepare
+
+    def run() -> None:
+        spec, base = _load(file)
+        prepared = prepare(spec, base, _target(spec, region, profile, output, verbose))
+        _emit(plan_json(prepared), output, _plan_text)
+
+    _guarded(run)
+
+
+@app.command()
+def deploy(file: Path = FileArg, yes: bool = typer.Option(False, "--yes", "-y", help="Accepted for CD scripts; deploy never prompts."),
+           output: Output = OutputOpt, profile: Optional[str] = ProfileOpt, region: Optional[str] = RegionOpt,
+           verbose: bool = VerboseOpt) -> None:
+    """Build, push and run the stack; waits until every instance is running."""
+    from .pipeline import deploy as run_deploy
+
+    def run() -> None:
+        spec, base = _load(file)
+        report = run_deploy(spec, base, _target(spec, region, profile, output, verbose))
+        _emit(report, output, _deploy_text)
+
+    _guarded(run)
+
+
+@app.command()
+def status(file: Path = FileArg, output: Output = OutputOpt, profile: Optional[str] = ProfileOpt,
+           region: Optional[str] = RegionOpt) -> None:
+    """Services, image digests, instances, states and addresses."""
+    from .pipeline import status as run_status
+
+    def run() -> None:
+        spec, _ = _load(file)
+        _emit(run_status(spec, _target(spec, region, profile, output)), output, _status_text)
+
+    _guarded(run)
+
+
+@app.command()
+def render(file: Path = FileArg, service: Optional[str] = typer.Option(None, "--service", "-s", help="Only this service."),
+           output: Output = OutputOpt, profile: Optional[str] = ProfileOpt, region: Optional[str] = RegionOpt) -> None:
+    """Print the user-data and launch template data deploy would use."""
+    from .pipeline import prepare
+    from .render import render_user_data
+    from .resources import user_data_context
+
+    def run() -> None:
+        spec, base = _load(file)
+        if service is not None and service not in spec.services:
+            _fail(f"{file}: no service {service!r} (services: {', '.join(spec.services)})", EXIT_BAD_INPUT)
+        target = _target(spec, region, profile, Output.json)
+        prepared = prepare(spec, base, target)
+        result = {}
+        for name, want in prepared.want.services.items():
+            if service and name != service:
+                continue
+            user_data = want.launch_template.user_data
+            if user_data is None:
+                placeholder = f"{want.repository_uri}@sha256:{'0' * 64}"
+                typer.echo(f"note: {name}'s image is not pushed yet; the digest shown is a placeholder", err=True)
+                user_data = render_user_data(user_data_context(
+                    spec, name, placeholder, prepared.want.registry, prepared.want.region,
+                    want.launch_template.config_hash))
+            data = {k: v for k, v in want.launch_template.data.items() if k != "UserData"}
+            data["SecurityGroupIds"] = [repr(v) if not isinstance(v, str) else v for v in data["SecurityGroupIds"]]
+            result[name] = {"launch_template": want.launch_template.name, "launch_template_data": data,
+                            "user_data": user_data}
+        _emit(result, output, _render_text)
+
+    _guarded(run)
+
+
+@app.command()
+def destroy(file: Path = FileArg, yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
+            keep_images: bool = typer.Option(False, "--keep-images", help="Keep the ECR repositories and images."),
+            output: Output = OutputOpt, profile: Optional[str] = ProfileOpt, region: Optional[str] = RegionOpt) -> None:
+    """Remove everything the stack owns in AWS (found by its tags) and nothing else."""
+    from .pipeline import describe_step
+    from .pipeline import destroy as run_destroy
+
+    def run() -> None:
+        spec, _ = _load(file)
+        target = _target(spec, region, profile, output)
+        steps = run_destroy(spec, target, keep_images=keep_images, execute=False)
+        if not steps:
+            _emit({"stack": spec.name, "removed": []}, output, lambda _: f"Nothing to remove: stack {spec.name} owns nothing.")
+            return
+        if not yes:
+            if not sys.stdin.isatty():
+                _fail("destroy needs --yes when not run on a terminal", EXIT_BAD_INPUT)
+            typer.echo(_steps_text(steps), err=True)
+            if not typer.confirm(f"Remove these {len(steps)} resources of stack {spec.name}?", err=True):
+                _fail("nothing removed", EXIT_FAILED)
+        steps = run_destroy(spec, target, keep_images=keep_images)
+        _emit({"stack": spec.name, "removed": [describe_step(s) for s in steps]}, output,
+              lambda d: f"Removed {len(d['removed'])} resource group(s) of stack {spec.name}.")
+
+    _guarded(run)
+
+
+# --- text output ----------------------------------------------------------------
+
+SYMBOLS = {"create": "+", "update": "~", "push": "^", "launch": "+", "terminate": "-", "delete": "-", "wait": "."}
+
+
+def _steps_text(steps) -> str:
+    lines = []
+    for s in steps:
+        sym = SYMBOLS.get(s.action if hasattr(s, "action") else s["action"], "*")
+        d = s if isinstance(s, dict) else {"action": s.action, "kind": s.kind, "name": s.name,
+                                           "service": s.service, "detail": s.detail}
+        who = d["service"] or "stack"
+        detail = f"  ({d['detail']})" if d["detail"] else ""
+        lines.append(f"  {sym} [{who}] {d['action']} {d['kind']} {d['name']}{detail}")
+    return "\n".join(lines)
+
+
+def _plan_text(data: dict[str, Any]) -> str:
+    if not data["steps"]:
+        return f"No changes: stack {data['stack']} in {data['region']} is up to date."
+    return f"Plan for stack {data['stack']} in {data['region']}: {data['changes']} step(s)\n" + _steps_text(data["steps"])
+
+
+def _status_text(data: dict[str, Any]) -> str:
+    lines = [f"Stack {data['stack']} in {data['region']} ({data['target']})"]
+    for name, svc in data["services"].items():
+        running = sum(1 for i in svc["instances"] if i["state"] == "running")
+        flag = "" if svc["declared"] else "  (not in app.yaml)"
+        lines.append(f"  {name}: {running}/{svc['count']} running, image {svc['image'] or '-'}{flag}")
+        for i in svc["instances"]:
+            lines.append(f"    {i['id']}  {i['state']:<9} {i['zone']:<12} public {i['public_ip'] or '-':<15} "
+                         f"private {i['private_ip'] or '-'}")
+    return "\n".join(lines)
+
+
+def _deploy_text(data: dict[str, Any]) -> str:
+    head = (f"Deployed stack {data['stack']} to {data['region']}: {len(data['changes'])} change(s)."
+            if data["changed"] else f"No changes: stack {data['stack']} is up to date.")
+    return head + "\n" + _status_text(data)
+
+
+def _render_text(data: dict[str, Any]) -> str:
+    parts = []
+    for name, item in data.items():
+        parts.append(f"### service {name}: launch template {item['launch_template']}")
+        parts.append(json.dumps(item["launch_template_data"], indent=2, sort_keys=True))
+        parts.append(f"### service {name}: user-data")
+        parts.append(item["user_data"])
+    return "\n".join(parts)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+"""One direction of flow: spec -> images -> observed -> plan -> apply -> report.
+
+The commands in cli.py call these functions with a Target (the wiring of
+clients); nothing here creates a client. `plan` and `deploy` share
+`prepare`, so what plan prints is what deploy runs. Deploy runs in two
+phases because a launch template names the image by its registry digest,
+which exists only once the image is pushed: phase one makes repositories and
+pushes, phase two is planned with the digests. Phase two's decisions (what
+is created, replaced or kept) do not depend on the digest, only its text does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from . import names
+from .apply import Executor
+from .aws import Aws
+from .observe import Observed, observe_stack, resolve_amis, resolve_network
+from .plan import ImageWant, Step, plan_destroy, plan_images, plan_infrastructure
+from .progress import Progress
+from .resources import ImageInfo, Registry, StackWant, desired_stack, templates_hash
+from .spec import AppSpec
+
+
+@dataclass
+class Target:
+    """The clients one run uses. Targets (aws, local) differ only in what they put here."""
+
+    name: str
+    aws: Aws
+    docker: Callable[[], Any]  # returns a ready docker client; raises DockerUnavailable
+    registry: Registry
+    registry_auth: Callable[[], dict | None]
+    progress: Progress = field(default_factory=Progress)
+
+
+@dataclass
+class Prepared:
+    spec: AppSpec
+    account: str
+    observed: Observed
+    image_wants: list[ImageWant]
+    image_steps: list[Step]
+    want: StackWant
+    infra_steps: list[Step]
+    facts: dict[str, Any]  # AMIs, subnets, VPCs, template hash: read once, reused by phase two
+
+    @property
+    def steps(self) -> list[Step]:
+        return self.image_steps + self.infra_steps
+
+
+def _platform(spec: AppSpec, name: str) -> str:
+    return "linux/arm64" if spec.services[name].instances.arch == "arm64" else "linux/amd64"
+
+
+def build_images(spec: AppSpec, base: Path, target: Target) -> dict[str, ImageInfo]:
+    from . import images
+
+    client = target.docker()
+    out: dict[str, ImageInfo] = {}
+    for name, service in spec.services.items():
+        if service.build is not None:
+            target.progress.phase(f"building {name} from {service.build.context}")
+            built = images.build_image(
+                client, name, (base / service.build.context).resolve(), service.build.dockerfile,
+                dict(service.build.args), service.build.target, _platform(spec, name),
+                target.progress.build_output,
+            )
+        else:
+            target.progress.phase(f"using image {service.image} for {name}")
+            built = images.ensure_local_image(client, name, service.image, _platform(spec, name),
+                                              target.progress.build_output)
+        out[name] = ImageInfo(built.image_id)
+    return out
+
+
+def prepare(spec: AppSpec, base: Path, target: Target) -> Prepared:
+    """Everything plan and deploy need to know, read without changing anything in AWS."""
+    from . import images as image_ops
+
+    account = target.aws.account_id()  # proves credentials before any build
+    local = build_images(spec, base, target)
+    target.progress.phase(f"reading stack {spec.name} in {target.aws.region}")
+    observed = observe_stack(target.aws, spec.name)
+    auth = target.registry_auth()
+    wants = []
+    for name in spec.services:
+        uri = target.registry.repository_uri(spec.name, name)
+        info = local[name]
+        digest = None
+        if names.repository(spec.name, name) in observed.repositories or not target.registry.is_ecr:
+            digest = image_ops.remote_digest(target.docker(), uri, info.tag, auth)
+        wants.append(ImageWant(name, names.repository(spec.name, name), uri, ImageInfo(info.image_id, digest)))
+    image_steps = plan_images(spec.name, wants, observed)
+    from .render import templates_dir
+
+    subnets, vpcs = resolve_network(target.aws, spec)
+    facts = {"amis": resolve_amis(target.aws, spec), "subnets": subnets, "vpc_ids": vpcs,
+             "template_hash": templates_hash(templates_dir())}
+    want, infra_steps = _plan_infra(spec, target, account, observed, {w.service: w.image for w in wants}, facts)
+    return Prepared(spec, account, observed, wants, image_steps, want, infra_steps, facts)
+
+
+def _plan_infra(spec: AppSpec, target: Target, account: str, observed: Observed,
+                images: dict[str, ImageInfo], facts: dict[str, Any]) -> tuple[StackWant, list[Step]]:
+    want = desired_stack(spec, account=account, region=target.aws.region, registry=target.registry,
+                         images=images, **facts)
+    return want, plan_infrastructure(want, observed)
+
+
+def deploy(spec: AppSpec, base: Path, target: Target) -> dict[str, Any]:
+    prepared = prepare(spec, base, target)
+    executor = Executor(target.aws.client, _pusher(target), target.progress)
+    if prepared.image_steps:
+        target.progress.phase("pushing images")
+    executor.run(prepared.image_steps)
+    images = {
+        w.service: ImageInfo(w.image.image_id, w.image.digest or executor.values[f"digest:{w.service}"])
+        for w in prepared.image_wants
+    }
+    if images != {w.service: w.image for w in prepared.image_wants}:
+        _, infra_steps = _plan_infra(spec, target, prepared.account, prepared.observed, images, prepared.facts)
+    else:
+        infra_steps = prepared.infra_steps
+    if infra_steps:
+        target.progress.phase(f"applying {len(infra_steps)} change(s) to {spec.name}")
+    executor.run(infra_steps)
+    observed = observe_stack(target.aws, spec.name) if executor.done else prepared.observed
+    report = status_report(spec, target, observed)
+    report["changes"] = [describe_step(s) for s in executor.done]
+    report["changed"] = bool(executor.done)
+    return report
+
+
+def _pusher(target: Target) -> Callable[..., str]:
+    from . import images
+
+    def push(service: str, image_id: str, repository: str, tag: str) -> str:
+        target.progress.phase(f"pushing {service} to {repository}")
+        return images.push_image(target.docker(), service, image_id, repository, tag, target.registry_auth(),
+                                 target.progress.build_output)
+
+    return push
+
+
+def status(spec: AppSpec, target: Target) -> dict[str, Any]:
+    target.aws.account_id()
+    return status_report(spec, target, observe_stack(target.aws, spec.name))
+
+
+def status_report(spec: AppSpec, target: Target, observed: Observed) -> dict[str, Any]:
+    services: dict[str, Any] = {}
+    for name in sorted(set(spec.services) | observed.services()):
+        instances = [i for i in observed.instances if i.service == name]
+        templates = {t.config_hash: t for t in observed.templates if t.service == name}
+        hashes = sorted({i.config_hash for i in instances if i.state in ("pending", "running")})
+        current = templates.get(hashes[-1]) if len(hashes) == 1 else None
+        services[name] = {
+            "declared": name in spec.services,
+            "count": spec.services[name].instances.count if name in spec.services else 0,
+            "image": current.image_digest if current else None,
+            "repository": target.registry.repository_uri(spec.name, name),
+            "config": hashes[0] if len(hashes) == 1 else hashes,
+            "launch_template": current.name if current else None,
+            "instances": [
+                {"id": i.id, "state": i.state, "subnet": i.subnet, "zone": i.zone, "public_ip": i.public_ip,
+                 "private_ip": i.private_ip, "config": i.config_hash}
+                for i in sorted(instances, key=lambda i: i.id)
+            ],
+        }
+    return {"stack": spec.name, "region": target.aws.region, "target": target.name, "services": services}
+
+
+def destroy(spec: AppSpec, target: Target, *, keep_images: bool, execute: bool = True) -> list[Step]:
+    target.aws.account_id()
+    observed = observe_stack(target.aws, spec.name, verify_tags=True)
+    steps = plan_destroy(spec.name, observed, keep_images=keep_images)
+    if execute:
+        Executor(target.aws.client, None, target.progress).run(steps)
+    return steps
+
+
+def describe_step(step: Step) -> dict[str, Any]:
+    return {"action": step.action, "kind": step.kind, "name": step.name, "service": step.service,
+            "detail": step.detail}
+
+
+def plan_json(prepared: Prepared) -> dict[str, Any]:
+    return {
+        "stack": prepared.spec.name,
+        "region": prepared.want.region,
+        "changes": len(prepared.steps),
+        "steps": [{**describe_step(s), "calls": [_call_json(c) for c in s.calls]} for s in prepared.steps],
+    }
+
+
+def _call_json(call) -> dict[str, Any]:
+    def clean(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        if isinstance(value, (str, int, float, bool)) or value is None:
+            return value
+        return repr(value)
+
+    return {"client": call.client, "operation": call.operation, "params": clean(call.params)}

@@ -1,0 +1,97 @@
+"""Wiring for the AWS target: real (or emulated, via AWS_ENDPOINT_URL) AWS and the local Docker engine.
+
+`LIFTSHIFT_REGISTRY=host:port` replaces ECR's registry host for pushes and for
+the pull in the user-data, for emulators that do not serve ECR's registry
+protocol. `LIFTSHIFT_REGISTRY_USERNAME` / `LIFTSHIFT_REGISTRY_PASSWORD` log in to
+such a registry; ECR itself is logged in to with `get_authorization_token`.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from typing import Any
+
+from ..aws import Aws, CallLog
+from ..pipeline import Target
+from ..progress import Progress
+from ..resources import Registry, ecr_registry
+
+
+class DockerUnavailable(Exception):
+    """No usable Docker engine: bad setup, exit code 2."""
+
+
+def docker_connector():
+    """A function returning one pinged docker client, created on first use."""
+    state: dict[str, Any] = {}
+
+    def connect():
+        if "client" not in state:
+            import docker
+            import docker.errors
+
+            try:
+                client = docker.from_env(timeout=300)
+                client.ping()
+            except docker.errors.DockerException as exc:
+                text = str(exc)
+                if "Permission denied" in text or "PermissionError" in text:
+                    raise DockerUnavailable(
+                        "you may not use the Docker engine (permission denied on its socket): "
+                        "add your user to the 'docker' group or run with sudo"
+                    ) from None
+                raise DockerUnavailable(
+                    f"cannot reach a Docker engine ({os.environ.get('DOCKER_HOST', 'unix:///var/run/docker.sock')}): "
+                    "is dockerd running? " + text.splitlines()[0][:200]
+                ) from None
+            state["client"] = client
+        return state["client"]
+
+    return connect
+
+
+def aws_target(region: str | None, profile: str | None, progress: Progress, call_log: CallLog | None = None,
+               name: str = "aws") -> Target:
+    aws = Aws(region=region, profile=profile, call_log=call_log)
+    override = os.environ.get("LIFTSHIFT_REGISTRY", "").strip()
+    registry_cache: dict[str, Registry] = {}
+
+    def registry() -> Registry:
+        if "r" not in registry_cache:
+            registry_cache["r"] = Registry(override, is_ecr=False) if override else ecr_registry(
+                aws.account_id(), aws.region)
+        return registry_cache["r"]
+
+    auth_cache: dict[str, dict | None] = {}
+
+    def registry_auth() -> dict | None:
+        if "a" not in auth_cache:
+            if override:
+                user = os.environ.get("LIFTSHIFT_REGISTRY_USERNAME")
+                auth_cache["a"] = {"username": user, "password": os.environ.get("LIFTSHIFT_REGISTRY_PASSWORD", ""),
+                                   "serveraddress": override} if user else None
+            else:
+                data = aws.client("ecr").get_authorization_token()["authorizationData"][0]
+                user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
+                auth_cache["a"] = {"username": user, "password": password, "serveraddress": registry().host}
+        return auth_cache["a"]
+
+    return _LazyRegistryTarget(name=name, aws=aws, docker=docker_connector(), registry_fn=registry,
+                               registry_auth=registry_auth, progress=progress)
+
+
+class _LazyRegistryTarget(Target):
+    """The ECR host needs the account id (an STS call): resolve it only when used."""
+
+    def __init__(self, *, registry_fn, **kwargs):
+        self._registry_fn = registry_fn
+        super().__init__(registry=None, **kwargs)  # type: ignore[arg-type]
+
+    @property  # type: ignore[override]
+    def registry(self) -> Registry:
+        return self._registry_fn()
+
+    @registry.setter
+    def registry(self, value) -> None:
+        pass
