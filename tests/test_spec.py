@@ -1,0 +1,423 @@
+"""app.yaml loading: a valid example with its defaults, and a corpus of bad or hostile files.
+
+Every bad file must raise SpecError naming the exact line and dotted key path, with a
+message a person can act on, and `str(exc)` must start with "<file>:<line>:".
+Pure unit tests: no docker, no AWS; everything lives in tmp_path.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from liftshift.spec import AppSpec, BuildSpec, InstancesSpec, SpecError, load_spec
+from liftshift.yamlsource import MAX_FILE_BYTES
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A git work tree (marked by .git) with build contexts, plus a directory outside it."""
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    (root / "web").mkdir()
+    (root / "web" / "Dockerfile").write_text("FROM busybox\n")
+    (root / "empty").mkdir()  # a build context without a Dockerfile
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "Dockerfile").write_text("FROM busybox\n")
+    (root / "link").symlink_to(outside, target_is_directory=True)
+    return root
+
+
+def write(repo: Path, content: str | bytes) -> Path:
+    path = repo / "app.yaml"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    return path
+
+
+# --------------------------------------------------------------------------- valid
+
+FULL = """\
+version: 1
+name: shop
+region: eu-west-1
+services:
+  web:
+    build: ./web
+    port: 8080
+    env:
+      DEBUG: true
+      QUIET: false
+      WORKERS: 4
+      RATIO: 0.5
+      NAME: shop
+    health:
+      path: /healthz
+    volumes:
+      - /srv/data:/data
+      - /srv/conf:/conf:ro
+  api:
+    image: nginx:1.25
+    port: 80
+    publish: 8081
+    command: ["nginx", "-g", "daemon off;"]
+    instances:
+      type: t4g.small
+      count: 2
+      ami: ami-0123456789abcdef0
+      disk_gb: 20
+      ingress: [10.0.0.0/8, "2001:db8::/32"]
+      subnets: [subnet-aaaaaaaa, subnet-0123456789abcdef0]
+      ssh_ingress: [203.0.113.0/24]
+      key_name: me
+  worker:
+    build:
+      context: ./web
+      dockerfile: Dockerfile
+      args: {VERSION: 2, FLAG: false}
+      target: prod
+    port: 9000
+"""
+
+
+def test_full_example_loads_with_defaults(repo):
+    spec, base = load_spec(write(repo, FULL))
+    assert isinstance(spec, AppSpec)
+    assert base == repo.resolve()
+    assert spec.version == 1 and spec.name == "shop" and spec.region == "eu-west-1"
+    assert list(spec.services) == ["web", "api", "worker"]
+
+    web = spec.services["web"]
+    assert web.build == BuildSpec(context="./web")
+    assert web.build.dockerfile == "Dockerfile" and web.build.args == {} and web.build.target is None
+    assert web.image is None
+    assert web.port == 8080 and web.publish is None and web.published_port == 8080
+    assert web.command is None
+    assert web.env == {"DEBUG": "true", "QUIET": "false", "WORKERS": "4", "RATIO": "0.5", "NAME": "shop"}
+    assert all(isinstance(v, str) for v in web.env.values())
+    assert web.health.path == "/healthz"
+    assert (web.health.interval, web.health.timeout, web.health.retries, web.health.start_period) == (10, 5, 3, 30)
+    assert [(v.host, v.container, v.read_only) for v in web.volumes] == [
+        ("/srv/data", "/data", False), ("/srv/conf", "/conf", True)]
+    inst = web.instances
+    assert inst.type == "t3.micro" and inst.arch == "x86_64"
+    assert inst.count == 1
+    assert inst.ami == "al2023"
+    assert inst.disk_gb == 8
+    assert inst.ingress == ["0.0.0.0/0"]
+    assert inst.subnets == [] and inst.ssh_ingress == [] and inst.key_name is None
+
+    api = spec.services["api"]
+    assert api.build is None and api.image == "nginx:1.25"
+    assert api.published_port == 8081
+    assert api.command == ["nginx", "-g", "daemon off;"]
+    assert api.env == {} and api.health is None and api.volumes == []
+    assert api.instances.type == "t4g.small" and api.instances.arch == "arm64"
+    assert api.instances.count == 2 and api.instances.disk_gb == 20
+    assert api.instances.ami == "ami-0123456789abcdef0"
+    assert api.instances.ingress == ["10.0.0.0/8", "2001:db8::/32"]
+    assert api.instances.subnets == ["subnet-aaaaaaaa", "subnet-0123456789abcdef0"]
+    assert api.instances.ssh_ingress == ["203.0.113.0/24"]
+    assert api.instances.key_name == "me"
+
+    worker = spec.services["worker"]
+    assert worker.build == BuildSpec(context="./web", dockerfile="Dockerfile",
+                                     args={"VERSION": "2", "FLAG": "false"}, target="prod")
+
+
+def test_minimal_spec_without_git_dir(tmp_path):
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "Dockerfile").write_text("FROM scratch\n")
+    path = tmp_path / "app.yaml"
+    path.write_text("version: 1\nname: a\nservices:\n  w:\n    build: web\n    port: 1\n")
+    spec, base = load_spec(path)
+    assert spec.services["w"].build.context == "web"
+    assert spec.region is None
+
+
+@pytest.mark.parametrize("itype,arch", [
+    ("t4g.micro", "arm64"), ("m7g.large", "arm64"), ("c7gn.xlarge", "arm64"), ("a1.medium", "arm64"),
+    ("r6gd.large", "arm64"), ("im4gn.large", "arm64"),
+    ("t3.micro", "x86_64"), ("g4dn.xlarge", "x86_64"), ("m5.large", "x86_64"), ("g4ad.xlarge", "x86_64"),
+    ("c5n.large", "x86_64"), ("t3a.nano", "x86_64"),
+])
+def test_arch_from_instance_type(itype, arch):
+    assert InstancesSpec(type=itype).arch == arch
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(SpecError) as info:
+        load_spec(tmp_path / "nope.yaml")
+    assert "not found" in info.value.message
+
+
+def test_unknown_key_reported_before_type_errors(repo):
+    path = write(repo, "version: 2\nname: Bad_Name\nservices:\n  web:\n    image: x\n    port: 80\n    prot: 1\n")
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    assert (info.value.line, info.value.dotted) == (7, "services.web.prot")
+
+
+def test_several_problems_reports_first_by_line_and_counts_the_rest(repo):
+    path = write(repo, "version: 1\nname: shop\nservices:\n  web:\n    image: x\n    port: 0\n    publish: 0\n")
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    assert (info.value.line, info.value.dotted) == (6, "services.web.port")
+    assert "1 more problem" in info.value.message
+
+
+# --------------------------------------------------------------------------- the bad corpus
+
+HEAD = "version: 1\nname: shop\nservices:\n  web:\n"  # service body starts on line 5
+
+
+def svc(*body: str) -> str:
+    return HEAD + "".join(f"    {line}\n" for line in body)
+
+
+def ok(*extra: str) -> str:
+    """A valid service (lines 5-6) followed by `extra` service lines from line 7."""
+    return svc("build: ./web", "port: 80", *extra)
+
+
+def top(*lines: str) -> str:
+    return "".join(f"{line}\n" for line in lines)
+
+
+def _bomb() -> str:
+    lines = ["version: 1", "name: shop", 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    prev = "a"
+    for n in "bcdefghi":
+        lines.append(f"{n}: &{n} [" + ",".join([f"*{prev}"] * 10) + "]")
+        prev = n
+    lines += ["services:", "  web:", "    image: nginx", "    port: 80", "    env:", "      BOMB: *i"]
+    return top(*lines)
+
+
+P = pytest.param
+LONG = "a" * 33
+
+CORPUS = [
+    # unknown keys, at every level, with "did you mean" when close
+    P(top("version: 1", "name: shop", "servics:", "  web:", "    image: x", "    port: 80"),
+      3, "servics", "did you mean 'services'", id="unknown-top-close"),
+    P(ok() + "flavour: vanilla\n", 7, "flavour", "allowed: version, name, region, services", id="unknown-top-far"),
+    P(svc("build: ./web", "prot: 8080"), 6, "services.web.prot", "did you mean 'port'", id="unknown-service-prot"),
+    P(ok("replicas: 3"), 7, "services.web.replicas", "unknown field", id="unknown-service-far"),
+    P(ok("instances:", "  typ: t3.micro"), 8, "services.web.instances.typ", "did you mean 'type'",
+      id="unknown-instances"),
+    P(svc("build:", "  context: ./web", "  dockerfle: Dockerfile", "port: 80"), 7, "services.web.build.dockerfle",
+      "did you mean 'dockerfile'", id="unknown-build"),
+    P(ok("health:", "  pth: /"), 8, "services.web.health.pth", "did you mean 'path'", id="unknown-health"),
+    P(ok("volumes:", "  - host: /a", "    container: /b", "    mode: ro"), 10, "services.web.volumes[0].mode",
+      "unknown field", id="unknown-volume-item"),
+    # bad types
+    P(svc("build: ./web", "port: eighty"), 6, "services.web.port", "integer", id="type-port-string"),
+    P(ok("instances:", "  count: three"), 8, "services.web.instances.count", "integer", id="type-count"),
+    P(ok("instances: t3.micro"), 7, "services.web.instances", "InstancesSpec", id="type-instances-scalar"),
+    P(top("version: 1", "name: shop", "services:", "  - web"), 3, "services", "dictionary", id="type-services-list"),
+    P(top("version: 1", "name: shop", "services: {}"), 3, "services", "at least 1", id="services-empty"),
+    P(HEAD, 4, "services.web", "dictionary", id="type-service-null"),
+    P(ok("env:", "  A:", "    b: 1"), 8, "services.web.env.A", "string", id="type-env-value-mapping"),
+    P(ok("env: [A=1]"), 7, "services.web.env", "dictionary", id="type-env-list"),
+    P(ok("instances:", "  ingress: 0.0.0.0/0"), 8, "services.web.instances.ingress", "list", id="type-ingress-string"),
+    P(top("version: 1", "name: [shop]", "services:", "  web:", "    image: x", "    port: 80"), 2, "name",
+      "string", id="type-name-list"),
+    # missing required keys, version
+    P(top("version: 2", "name: shop", "services:", "  web:", "    image: x", "    port: 80"), 1, "version",
+      "must be 1", id="version-2"),
+    P(svc("build: ./web"), 4, "services.web.port", "required", id="missing-port"),
+    P(top("version: 1", "name: shop"), 1, "services", "required", id="missing-services"),
+    P(top("version: 1", "services:", "  web:", "    image: x", "    port: 80"), 1, "name", "required",
+      id="missing-name"),
+    P(top("name: shop", "services:", "  web:", "    image: x", "    port: 80"), 1, "version", "required",
+      id="missing-version"),
+    P(top("# my app", "", "name: shop", "services:", "  web:", "    image: x", "    port: 80"), 3, "version",
+      "required", id="missing-version-after-comments"),
+    # duplicate keys: reported at the second occurrence
+    P(svc("build: ./web", "port: 80", "port: 81"), 7, "services.web.port", "first defined on line 6",
+      id="duplicate-port"),
+    P(top("version: 1", "name: shop", "name: other", "services:", "  web:", "    image: x", "    port: 80"), 3,
+      "name", "duplicate", id="duplicate-top"),
+    P(ok() + "  web:\n    image: x\n    port: 81\n", 7, "services.web", "duplicate", id="duplicate-service"),
+    P(ok("env:", "  A: 1", "  B: 2", "  A: 3"), 10, "services.web.env.A", "first defined on line 8",
+      id="duplicate-env"),
+    # YAML features that are refused
+    P(_bomb(), 3, "e[3][3][8][8][6]", "more than 50000 values", id="billion-laughs"),
+    P(top("version: 1", "name: shop", "? [a, b]", ": 1", "services: {}"), 3, "", "plain strings",
+      id="non-scalar-key"),
+    P(top("version: 1", "name: shop", "\tservices: x"), 3, "", "invalid YAML", id="tab-indent"),
+    P(top("version: 1", "name: [shop", "services: {}"), 3, "", "invalid YAML", id="unclosed-flow"),
+    P(ok("publish: !!binary 'a'"), 7, "services.web.publish", "invalid value", id="bad-binary-tag"),
+    # whole-file problems
+    P(b"version: 1\nname: shop\nservices: \xff\xfe\n", 3, "", "UTF-8", id="non-utf8"),
+    P(top("- version: 1", "- name: shop"), 1, "", "mapping", id="document-is-list"),
+    P("just a string\n", 1, "", "mapping", id="document-is-scalar"),
+    P("", 1, "", "exactly one YAML document", id="empty-file"),
+    P("# only a comment\n", 1, "", "exactly one YAML document", id="comment-only"),
+    P(ok() + "---\nversion: 1\n", 1, "", "exactly one YAML document", id="two-documents"),
+    # build contexts
+    P(svc("build: ./nope", "port: 80"), 5, "services.web.build", "not a directory", id="context-missing"),
+    P(svc("build: ./web/Dockerfile", "port: 80"), 5, "services.web.build", "not a directory", id="context-is-file"),
+    P(svc("build: ./empty", "port: 80"), 5, "services.web.build", "no Dockerfile", id="context-no-dockerfile"),
+    P(svc("build:", "  context: ./web", "  dockerfile: Prod.Dockerfile", "port: 80"), 5, "services.web.build",
+      "no Dockerfile", id="dockerfile-missing"),
+    P(svc("build: ../outside", "port: 80"), 5, "services.web.build", "leads outside", id="context-dotdot"),
+    P(svc("build: ./link", "port: 80"), 5, "services.web.build", "leads outside", id="context-symlink"),
+    P(svc("build: ./web/../../outside", "port: 80"), 5, "services.web.build", "leads outside",
+      id="context-dotdot-nested"),
+    P(svc("build:", "  context: ./web", "  dockerfile: ../../outside/Dockerfile", "port: 80"), 5,
+      "services.web.build", "leads outside", id="dockerfile-outside"),
+    P(svc("build: ''", "port: 80"), 5, "services.web.build.context", "at least 1 character", id="context-empty"),
+    # ports
+    P(svc("build: ./web", "port: 0"), 6, "services.web.port", "greater than or equal to 1", id="port-0"),
+    P(svc("build: ./web", "port: 70000"), 6, "services.web.port", "less than or equal to 65535", id="port-70000"),
+    P(ok("publish: 0"), 7, "services.web.publish", "greater than or equal to 1", id="publish-0"),
+    P(ok("publish: 65536"), 7, "services.web.publish", "less than or equal to 65535", id="publish-65536"),
+    # CIDRs and subnets (list validators report at the list's key)
+    P(ok("instances:", "  ingress:", "    - 10.0.0.0/8", "    - 10.0.0.1/8"), 8,
+      "services.web.instances.ingress", "host bits", id="cidr-host-bits"),
+    P(ok("instances:", "  ingress: [999.1.1.1/32]"), 8, "services.web.instances.ingress", "not a CIDR",
+      id="cidr-999"),
+    P(ok("instances:", "  ingress: [banana]"), 8, "services.web.instances.ingress", "'banana'", id="cidr-banana"),
+    P(ok("instances:", "  ssh_ingress: [banana]"), 8, "services.web.instances.ssh_ingress", "not a CIDR",
+      id="ssh-cidr-banana"),
+    P(ok("instances:", "  subnets: [subnet-xyz]"), 8, "services.web.instances.subnets", "not a subnet id",
+      id="subnet-bad-hex"),
+    P(ok("instances:", "  subnets: [sn-12345678]"), 8, "services.web.instances.subnets", "not a subnet id",
+      id="subnet-bad-prefix"),
+    P(ok("instances:", "  subnets: [subnet-aaaaaaaa, subnet-aaaaaaaa]"), 8, "services.web.instances.subnets",
+      "twice", id="subnet-twice"),
+    # stack names
+    *[P(top("version: 1", f"name: {name}", "services:", "  web:", "    image: x", "    port: 80"), 2, "name",
+        "stack name", id=f"stack-name-{label}")
+      for label, name in [("upper", "Shop"), ("underscore", "my_shop"), ("33-chars", LONG), ("leading-dash", "-shop"),
+                          ("trailing-dash", "shop-"), ("empty", "''")]],
+    # service names
+    *[P(top("version: 1", "name: shop", "services:", f"  {name}:", "    image: x", "    port: 80"), 3, "services",
+        "service name", id=f"service-name-{label}")
+      for label, name in [("upper", "Web"), ("underscore", "my_web"), ("33-chars", LONG), ("leading-dash", "-web")]],
+    # instances
+    P(ok("instances:", "  count: -1"), 8, "services.web.instances.count", "greater than or equal to 0",
+      id="count-negative"),
+    P(ok("instances:", "  count: 1000"), 8, "services.web.instances.count", "less than or equal to 100",
+      id="count-1000"),
+    P(ok("instances:", "  count: 1.5"), 8, "services.web.instances.count", "fractional", id="count-fraction"),
+    P(ok("instances:", "  disk_gb: 4"), 8, "services.web.instances.disk_gb", "greater than or equal to 8",
+      id="disk-4"),
+    P(ok("instances:", "  type: t3micro"), 8, "services.web.instances.type", "instance type", id="type-no-dot"),
+    P(ok("instances:", "  type: T3.MICRO"), 8, "services.web.instances.type", "instance type", id="type-upper"),
+    P(ok("instances:", "  ami: ubuntu"), 8, "services.web.instances.ami", "AMI id", id="ami-alias"),
+    P(ok("instances:", "  ami: ami-XYZ"), 8, "services.web.instances.ami", "AMI id", id="ami-bad-id"),
+    P(ok("instances:", "  key_name: ''"), 8, "services.web.instances.key_name", "at least 1 character",
+      id="key-name-empty"),
+    # image source
+    P(svc("build: ./web", "image: nginx", "port: 80"), 4, "services.web", "exactly one of 'build'",
+      id="build-and-image"),
+    P(svc("port: 80"), 4, "services.web", "exactly one of 'build'", id="neither-build-nor-image"),
+    P(svc("image: ''", "port: 80"), 5, "services.web.image", "at least 1 character", id="image-empty"),
+    # container settings
+    P(ok("command: httpd -f"), 7, "services.web.command", "must be a list", id="command-string"),
+    P(ok("command: []"), 7, "services.web.command", "must not be empty", id="command-empty"),
+    P(ok("command: [httpd, {a: 1}]"), 7, "services.web.command[1]", "string", id="command-item-mapping"),
+    P(ok("env:", "  1BAD: x"), 7, "services.web.env", "'1BAD' is not a valid environment variable",
+      id="env-name-digit"),
+    P(ok("env:", "  A-B: x"), 7, "services.web.env", "'A-B' is not a valid environment variable",
+      id="env-name-dash"),
+    P(ok("volumes:", "  - data:/data"), 7, "services.web.volumes", "must be absolute", id="volume-relative"),
+    P(ok("volumes:", "  - /a:/b:ro:x"), 7, "services.web.volumes", "HOST_PATH:CONTAINER_PATH", id="volume-4-parts"),
+    P(ok("volumes:", "  - /a:/b:rx"), 7, "services.web.volumes", "HOST_PATH:CONTAINER_PATH", id="volume-bad-mode"),
+    P(ok("health:", "  path: healthz"), 8, "services.web.health.path", "must start with '/'", id="health-no-slash"),
+    P(ok("health:", "  path: /a b"), 8, "services.web.health.path", "no spaces", id="health-space"),
+    P(ok("health:", "  interval: 0"), 8, "services.web.health.interval", "greater than or equal to 1",
+      id="health-interval-0"),
+    # region
+    P(top("version: 1", "name: shop", "region: mars-1", "services:", "  web:", "    image: x", "    port: 80"), 3,
+      "region", "AWS region", id="region-mars"),
+    P(top("version: 1", "name: shop", "region: EU-WEST-1", "services:", "  web:", "    image: x", "    port: 80"), 3,
+      "region", "AWS region", id="region-upper"),
+]
+
+# Hostile YAML that currently escapes as a raw Python exception instead of SpecError (see report).
+CRASHERS = [
+    P(top("version: 1", "name: shop", "x-base: &base", "  port: 80", "services:", "  web:", "    <<: *base",
+          "    build: ./web"), 7, "services.web", "merge keys", id="merge-key",
+      marks=pytest.mark.xfail(strict=True, reason="yamlsource.py:129-130: the key is constructed before the merge "
+                                                  "check; SafeLoader has no constructor for the merge tag, so "
+                                                  "ConstructorError escapes and the check is unreachable",
+                              raises=yaml.YAMLError)),
+    P(ok("publish: !!int abc"), 7, "services.web.publish", "invalid value", id="int-tag-not-a-number",
+      marks=pytest.mark.xfail(strict=True, reason="yamlsource.py:145-146: ValueError from int() escapes (only "
+                                                  "yaml.YAMLError is caught)",
+                              raises=ValueError)),
+    P(ok("publish: !!timestamp nope"), 7, "services.web.publish", "invalid value", id="timestamp-tag-garbage",
+      marks=pytest.mark.xfail(strict=True, reason="yamlsource.py:145-146: AttributeError from the timestamp "
+                                                  "constructor escapes", raises=AttributeError)),
+    P(top("version: 1", "name: shop", "!!python/name:os.system x: 1", "services: {}"), 3, "", "invalid",
+      id="python-tag-on-key",
+      marks=pytest.mark.xfail(strict=True, reason="yamlsource.py:129: key construction is not wrapped in "
+                                                  "try/except, ConstructorError escapes", raises=yaml.YAMLError)),
+    P(top("version: 1", "name: shop", "x: " + "[" * 5000 + "]" * 5000), 3, "", "deep",
+      id="deeply-nested",
+      marks=pytest.mark.xfail(strict=True, reason="yamlsource.py:97: yaml.compose_all recurses per nesting "
+                                                  "level; RecursionError escapes", raises=RecursionError)),
+]
+
+
+def _check(repo: Path, content, line, dotted, word):
+    path = write(repo, content)
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    exc = info.value
+    assert (exc.line, exc.dotted) == (line, dotted), str(exc)
+    assert word in exc.message, str(exc)
+    assert str(exc).startswith(f"{path}:{line}:"), str(exc)
+    assert exc.file == str(path)
+
+
+def test_corpus_is_large_enough():
+    assert len(CORPUS) >= 40
+
+
+@pytest.mark.parametrize("content,line,dotted,word", CORPUS)
+def test_bad_spec(repo, content, line, dotted, word):
+    _check(repo, content, line, dotted, word)
+
+
+@pytest.mark.parametrize("content,line,dotted,word", CRASHERS)
+def test_hostile_yaml_is_a_spec_error(repo, content, line, dotted, word):
+    _check(repo, content, line, dotted, word)
+
+
+def test_billion_laughs_is_refused_quickly(repo):
+    path = write(repo, _bomb())
+    start = time.monotonic()
+    with pytest.raises(SpecError):
+        load_spec(path)
+    assert time.monotonic() - start < 2
+
+
+def test_file_over_one_mib(repo):
+    # A whole-file error: there is no line to blame, so the message is "<file>: ...".
+    path = write(repo, "version: 1\n# " + "x" * MAX_FILE_BYTES + "\n")
+    start = time.monotonic()
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    assert time.monotonic() - start < 2
+    exc = info.value
+    assert exc.line is None and exc.dotted == ""
+    assert "limit is 1048576" in exc.message
+    assert str(exc).startswith(f"{path}: ")
+
+
+def test_file_of_exactly_one_mib_is_read(repo):
+    body = "version: 1\nname: shop\nservices:\n  web:\n    image: x\n    port: 80\n# "
+    path = write(repo, body + "x" * (MAX_FILE_BYTES - len(body) - 1) + "\n")
+    assert path.stat().st_size == MAX_FILE_BYTES
+    spec, _ = load_spec(path)
+    assert spec.name == "shop"
