@@ -1,0 +1,479 @@
+"""The planner: desired resources vs hand-made observed states -> ordered steps. Pure, no AWS."""
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from liftshift import names, plan, resources
+from liftshift.observe import Observed, ObservedGroup, ObservedInstance, ObservedProfile, ObservedTemplate
+from liftshift.plan import Call, ImageWant, Refs, Step
+from liftshift.resources import Ami, ImageInfo, Ref, Registry
+from liftshift.spec import AppSpec
+
+ACCOUNT = "123456789012"
+REGION = "eu-west-1"
+SUBNETS = ("subnet-aaaaaaaa", "subnet-bbbbbbbb")
+IMAGE_ID = "sha256:" + "a" * 64
+DIGEST = "sha256:" + "b" * 64
+REGISTRY = Registry("127.0.0.1:5000", is_ecr=False)
+
+
+def service_dict(**over: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"image": "nginx", "port": 8080, "publish": 80,
+                           "instances": {"count": 3, "ingress": ["10.0.0.0/8", "2001:db8::/32"]}}
+    instances = over.pop("instances", {})
+    out.update(over)
+    out["instances"] = {**out["instances"], **instances}
+    return out
+
+
+def make_spec(services: dict[str, dict[str, Any]] | None = None) -> AppSpec:
+    return AppSpec.model_validate({"version": 1, "name": "shop", "services": services or {"web": service_dict()}})
+
+
+def desired(spec: AppSpec, *, image_id: str = IMAGE_ID, digest: str | None = DIGEST,
+            subnets: tuple[str, ...] = SUBNETS) -> resources.StackWant:
+    svcs = list(spec.services)
+    return resources.desired_stack(
+        spec, account=ACCOUNT, region=REGION, registry=REGISTRY,
+        images={s: ImageInfo(image_id, digest) for s in svcs},
+        amis={s: Ami("ami-12345678") for s in svcs},
+        subnets={s: subnets for s in svcs},
+        vpc_ids={s: "vpc-1" for s in svcs},
+        template_hash="t",
+    )
+
+
+def want_web(**over: Any) -> resources.StackWant:
+    return desired(make_spec({"web": service_dict(**over)}))
+
+
+def instance(i: int, service: str = "web", config: str = "", state: str = "running",
+             subnet: str = SUBNETS[0]) -> ObservedInstance:
+    return ObservedInstance(id=f"i-{service}{i:04d}", service=service, config_hash=config, state=state,
+                            subnet=subnet, zone="eu-west-1a", public_ip=None, private_ip=None,
+                            launch_template=None)
+
+
+def converged(want: resources.StackWant, *, running: int | None = None) -> Observed:
+    """What AWS holds right after a successful deploy of `want`."""
+    seen = Observed(log_group=want.log_group)
+    for n, svc in enumerate(want.services.values()):
+        role = svc.role
+        seen.roles[role.name] = role.arn
+        seen.profiles[role.name] = ObservedProfile(role.name, role.arn.replace(":role/", ":instance-profile/"),
+                                                   [role.name])
+        seen.groups[svc.name] = ObservedGroup(f"sg-{n:08x}", svc.security_group.name, svc.name, "vpc-1",
+                                              set(svc.security_group.ingress), [])
+        seen.templates.append(ObservedTemplate(f"lt-{n:08x}", svc.launch_template.name, svc.name,
+                                               svc.launch_template.config_hash, svc.image.digest))
+        count = svc.count if running is None else running
+        seen.instances += [instance(i, svc.name, svc.launch_template.config_hash,
+                                    subnet=svc.subnets[i % len(svc.subnets)]) for i in range(count)]
+        seen.repositories[svc.repository] = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{svc.repository}"
+    return seen
+
+
+def calls(steps: list[Step], operation: str) -> list[Call]:
+    return [c for s in steps for c in s.calls if c.operation == operation]
+
+
+def index(steps: list[Step], action: str, kind: str) -> int:
+    return next(i for i, s in enumerate(steps) if s.action == action and s.kind == kind)
+
+
+def kinds(steps: list[Step]) -> list[tuple[str, str]]:
+    return [(s.action, s.kind) for s in steps]
+
+
+# --------------------------------------------------------------------------- from nothing
+
+
+def test_empty_observed_creates_everything():
+    want = want_web()
+    web = want.services["web"]
+    steps = plan.plan_infrastructure(want, Observed())
+    assert kinds(steps) == [
+        ("create", "log group"), ("create", "iam role"), ("create", "security group"),
+        ("create", "launch template"), ("launch", "instances"), ("launch", "instances"),
+        ("wait", "instances running"),
+    ]
+    (log,) = calls(steps, "create_log_group")
+    assert log.params["logGroupName"] == "/liftshift/shop"
+    assert calls(steps, "put_retention_policy")[0].params["retentionInDays"] == plan.LOG_RETENTION_DAYS
+
+    role_ops = [c.operation for c in steps[1].calls]
+    assert role_ops == ["create_role", "put_role_policy", "attach_role_policy", "create_instance_profile",
+                        "add_role_to_instance_profile"]
+    assert calls(steps, "create_role")[0].params["Path"] == "/liftshift/shop/"
+
+    (sg,) = calls(steps, "create_security_group")
+    assert sg.params["VpcId"] == "vpc-1" and sg.save == {"sg:web": "GroupId"}
+    (auth,) = calls(steps, "authorize_security_group_ingress")
+    assert auth.params["GroupId"] == Ref("sg:web")
+    assert auth.params["IpPermissions"] == [
+        {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]},
+        {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "Ipv6Ranges": [{"CidrIpv6": "2001:db8::/32"}]},
+    ]  # the publish port only; no SSH without ssh_ingress
+
+    (lt,) = calls(steps, "create_launch_template")
+    data = lt.params["LaunchTemplateData"]
+    assert lt.params["LaunchTemplateName"] == web.launch_template.name
+    assert data["MetadataOptions"]["HttpTokens"] == "required"
+    (disk,) = data["BlockDeviceMappings"]
+    assert disk["Ebs"]["VolumeType"] == "gp3" and disk["Ebs"]["Encrypted"] is True
+    assert disk["Ebs"]["VolumeSize"] == 8
+    assert data["ImageId"] == "ami-12345678" and data["InstanceType"] == "t3.micro"
+    assert data["SecurityGroupIds"] == [Ref("sg:web")]
+    assert data["IamInstanceProfile"] == {"Name": web.role.name}
+    script = base64.b64decode(data["UserData"]).decode()
+    assert script.startswith("#!")
+    assert "@sha256:" + "b" * 64 in script
+    assert names.tag_dict(lt.params["TagSpecifications"][0]["Tags"])[names.TAG_IMAGE] == DIGEST
+
+    runs = calls(steps, "run_instances")
+    assert [(c.params["SubnetId"], c.params["MinCount"], c.params["MaxCount"]) for c in runs] == [
+        ("subnet-aaaaaaaa", 2, 2, ), ("subnet-bbbbbbbb", 1, 1)]
+    for run in runs:
+        assert run.params["LaunchTemplate"]["LaunchTemplateName"] == web.launch_template.name
+        assert run.params["MetadataOptions"]["HttpTokens"] == "required"
+    assert len({c.params["ClientToken"] for c in runs}) == 2
+    (wait,) = calls(steps, "wait:instance_running")
+    assert wait.params["InstanceIds"] == Refs(tuple(ref for c in runs for ref in c.save))
+
+
+def test_ssh_ingress_opens_22_only_from_its_cidrs():
+    want = want_web(instances={"ssh_ingress": ["203.0.113.0/24"]})
+    assert want.services["web"].security_group.ingress == frozenset(
+        {(80, "10.0.0.0/8"), (80, "2001:db8::/32"), (22, "203.0.113.0/24")})
+    perms = calls(plan.plan_infrastructure(want, Observed()), "authorize_security_group_ingress")[0].params
+    assert {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "203.0.113.0/24"}]} \
+        in perms["IpPermissions"]
+    assert len(perms["IpPermissions"]) == 3
+
+
+def test_plan_is_deterministic():
+    want = want_web()
+    assert plan.plan_infrastructure(want, Observed()) == plan.plan_infrastructure(want_web(), Observed())
+
+
+def test_unpushed_image_gets_a_placeholder_user_data():
+    want = desired(make_spec(), digest=None)
+    assert want.services["web"].launch_template.user_data is None
+    (lt,) = calls(plan.plan_infrastructure(want, Observed()), "create_launch_template")
+    assert lt.params["LaunchTemplateData"]["UserData"] == plan.PENDING_USER_DATA
+
+
+# --------------------------------------------------------------------------- converged and drift
+
+
+def test_converged_stack_has_no_steps():
+    want = want_web(instances={"ssh_ingress": ["203.0.113.0/24"]})
+    assert plan.plan_infrastructure(want, converged(want)) == []
+
+
+def test_converged_two_services_has_no_steps():
+    spec = make_spec({"web": service_dict(), "api": service_dict(port=9000, publish=None,
+                                                                  instances={"count": 1})})
+    want = desired(spec)
+    assert plan.plan_infrastructure(want, converged(want)) == []
+
+
+def test_old_config_is_replaced_after_the_new_instances_run():
+    want = want_web()
+    web = want.services["web"]
+    seen = converged(want)
+    seen.templates = [ObservedTemplate("lt-old", "liftshift-shop-web-0ld0ld0ld0ld", "web", "0ld0ld0ld0ld", DIGEST)]
+    seen.instances = [instance(i, config="0ld0ld0ld0ld", subnet=SUBNETS[i % 2]) for i in range(3)]
+    steps = plan.plan_infrastructure(want, seen)
+    assert kinds(steps) == [
+        ("create", "launch template"), ("launch", "instances"), ("launch", "instances"),
+        ("wait", "instances running"), ("terminate", "instances"), ("delete", "launch template"),
+    ]
+    assert steps[0].calls[0].params["LaunchTemplateData"]["SecurityGroupIds"] == ["sg-00000000"]
+    assert sum(c.params["MinCount"] for c in calls(steps, "run_instances")) == 3
+    assert index(steps, "wait", "instances running") < index(steps, "terminate", "instances")
+    (term,) = calls(steps, "terminate_instances")
+    assert sorted(term.params["InstanceIds"]) == ["i-web0000", "i-web0001", "i-web0002"]
+    (delete,) = calls(steps, "delete_launch_template")
+    assert delete.params == {"LaunchTemplateId": "lt-old"}
+    assert web.launch_template.name not in [s.name for s in steps if s.action == "delete"]
+
+
+def test_surplus_instances_are_terminated_and_nothing_else():
+    want = want_web()
+    seen = converged(want, running=5)
+    steps = plan.plan_infrastructure(want, seen)
+    assert kinds(steps) == [("terminate", "instances")]
+    assert calls(steps, "terminate_instances")[0].params["InstanceIds"] == ["i-web0003", "i-web0004"]
+
+
+def test_surplus_prefers_terminating_pending_instances():
+    want = want_web()
+    seen = converged(want, running=3)
+    chash = want.services["web"].launch_template.config_hash
+    seen.instances.insert(0, instance(9999, config=chash, state="pending"))
+    seen.instances.append(instance(5, config=chash))
+    steps = plan.plan_infrastructure(want, seen)
+    # running ones are kept first (by id); the pending one is surplus even though it sorts first in AWS
+    assert calls(steps, "terminate_instances")[0].params["InstanceIds"] == ["i-web0005", "i-web9999"]
+
+
+def test_missing_instances_go_to_the_emptier_subnet():
+    want = want_web()
+    seen = converged(want, running=1)  # one kept, in subnet-aaaaaaaa
+    steps = plan.plan_infrastructure(want, seen)
+    assert kinds(steps) == [("launch", "instances"), ("launch", "instances"), ("wait", "instances running")]
+    assert sorted((c.params["SubnetId"], c.params["MinCount"]) for c in calls(steps, "run_instances")) == [
+        ("subnet-aaaaaaaa", 1), ("subnet-bbbbbbbb", 1)]
+
+
+def test_extra_ingress_rule_is_revoked():
+    want = want_web()
+    seen = converged(want)
+    seen.groups["web"].ingress.add((443, "0.0.0.0/0"))
+    steps = plan.plan_infrastructure(want, seen)
+    assert kinds(steps) == [("update", "security group")]
+    (revoke,) = steps[0].calls
+    assert revoke.operation == "revoke_security_group_ingress"
+    assert revoke.params == {"GroupId": "sg-00000000", "IpPermissions": [
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]}
+
+
+def test_missing_ingress_rule_is_authorized():
+    want = want_web()
+    seen = converged(want)
+    seen.groups["web"].ingress.discard((80, "10.0.0.0/8"))
+    steps = plan.plan_infrastructure(want, seen)
+    assert kinds(steps) == [("update", "security group")]
+    (auth,) = steps[0].calls
+    assert auth.operation == "authorize_security_group_ingress"
+    assert auth.params == {"GroupId": "sg-00000000", "IpPermissions": [
+        {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}]}
+
+
+def test_foreign_rules_are_revoked():
+    want = want_web()
+    seen = converged(want)
+    other = {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+    seen.groups["web"].other_rules.append(other)
+    (step,) = plan.plan_infrastructure(want, seen)
+    assert step.calls[0].operation == "revoke_security_group_ingress"
+    assert step.calls[0].params["IpPermissions"] == [other]
+
+
+def test_role_without_profile_is_completed_and_then_converges():
+    want = want_web()
+    role = want.services["web"].role
+    seen = converged(want)
+    del seen.profiles[role.name]
+    steps = plan.plan_infrastructure(want, seen)
+    assert kinds(steps) == [("update", "iam role")]
+    assert [c.operation for c in steps[0].calls] == [
+        "put_role_policy", "attach_role_policy", "create_instance_profile", "add_role_to_instance_profile"]
+    assert steps[0].calls[0].params["PolicyDocument"] == role.policy
+    assert steps[0].calls[1].params["PolicyArn"] == "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+    # once the steps ran, AWS holds the profile with the role: nothing left to do
+    seen.profiles[role.name] = ObservedProfile(role.name, "arn:x", [role.name])
+    assert plan.plan_infrastructure(want, seen) == []
+
+
+def test_empty_profile_gets_the_role():
+    want = want_web()
+    role = want.services["web"].role
+    seen = converged(want)
+    seen.profiles[role.name].roles.clear()
+    steps = plan.plan_infrastructure(want, seen)
+    assert [c.operation for c in steps[0].calls] == [
+        "put_role_policy", "attach_role_policy", "add_role_to_instance_profile"]
+
+
+def test_service_removed_from_spec_is_swept_alone():
+    spec_both = make_spec({"web": service_dict(), "old": service_dict(instances={"count": 2})})
+    seen = converged(desired(spec_both))
+    want = want_web()
+    steps = plan.plan_infrastructure(want, seen)
+    assert {s.service for s in steps} == {"old"}
+    assert kinds(steps) == [("terminate", "instances"), ("delete", "launch template"),
+                            ("delete", "security group"), ("delete", "iam role")]
+    assert calls(steps, "terminate_instances")[0].params["InstanceIds"] == ["i-old0000", "i-old0001"]
+    assert calls(steps, "delete_security_group")[0].params == {"GroupId": "sg-00000001"}
+    assert calls(steps, "delete_role")[0].params == {"RoleName": "liftshift-shop-old"}
+    assert calls(steps, "delete_instance_profile")[0].params == {"InstanceProfileName": "liftshift-shop-old"}
+    assert not calls(steps, "delete_repository")  # images are kept unless asked
+    gone = plan.plan_infrastructure(want, seen, keep_images=False)
+    assert calls(gone, "delete_repository")[0].params["repositoryName"] == "shop/old"
+
+
+# --------------------------------------------------------------------------- destroy
+
+
+def test_destroy_removes_everything_observed():
+    spec = make_spec({"web": service_dict(), "api": service_dict(instances={"count": 1})})
+    seen = converged(desired(spec))
+    steps = plan.plan_destroy("shop", seen, keep_images=False)
+    assert sorted(i for c in calls(steps, "terminate_instances") for i in c.params["InstanceIds"]) == \
+        sorted(i.id for i in seen.instances)
+    assert sorted(i for c in calls(steps, "wait:instance_terminated") for i in c.params["InstanceIds"]) == \
+        sorted(i.id for i in seen.instances)
+    assert sorted(c.params["LaunchTemplateId"] for c in calls(steps, "delete_launch_template")) == \
+        sorted(t.id for t in seen.templates)
+    assert sorted(c.params["GroupId"] for c in calls(steps, "delete_security_group")) == \
+        sorted(g.id for g in seen.groups.values())
+    assert sorted(c.params["RoleName"] for c in calls(steps, "delete_role")) == sorted(seen.roles)
+    assert sorted(c.params["InstanceProfileName"] for c in calls(steps, "delete_instance_profile")) == \
+        sorted(seen.profiles)
+    assert sorted(c.params["repositoryName"] for c in calls(steps, "delete_repository")) == \
+        sorted(seen.repositories)
+    assert [c.params["logGroupName"] for c in calls(steps, "delete_log_group")] == ["/liftshift/shop"]
+    # instances are terminated and waited for before any security group is deleted
+    ops = [c.operation for s in steps for c in s.calls]
+    first_sg = min(i for i, op in enumerate(ops) if op == "delete_security_group")
+    # each service's group goes after that service's own instances are gone
+    for service in ("web", "api"):
+        svc_ops = [c.operation for s in steps if s.service == service for c in s.calls]
+        assert svc_ops.index("wait:instance_terminated") < svc_ops.index("delete_security_group")
+    assert ops.index("terminate_instances") < ops.index("wait:instance_terminated") < first_sg
+    for role_step in [s for s in steps if s.kind == "iam role"]:
+        role_ops = [c.operation for c in role_step.calls]
+        assert role_ops.index("remove_role_from_instance_profile") < role_ops.index("delete_instance_profile")
+        assert role_ops.index("delete_role_policy") < role_ops.index("delete_role")
+        assert role_ops.index("detach_role_policy") < role_ops.index("delete_role")
+
+
+def test_destroy_keep_images_deletes_no_repository():
+    seen = converged(desired(make_spec()))
+    steps = plan.plan_destroy("shop", seen, keep_images=True)
+    assert not [c for s in steps for c in s.calls if c.client == "ecr"]
+    assert calls(steps, "delete_log_group")
+
+
+def test_destroy_sweeps_a_lone_role_and_repository():
+    seen = Observed(roles={"liftshift-shop-x": "arn:aws:iam::1:role/liftshift/shop/liftshift-shop-x"},
+                    repositories={"shop/y": "arn:aws:ecr:eu-west-1:1:repository/shop/y"})
+    steps = plan.plan_destroy("shop", seen, keep_images=False)
+    assert calls(steps, "delete_role")[0].params == {"RoleName": "liftshift-shop-x"}
+    assert calls(steps, "delete_repository")[0].params["repositoryName"] == "shop/y"
+
+
+def test_destroy_of_nothing_is_nothing():
+    assert plan.plan_destroy("shop", Observed(), keep_images=False) == []
+
+
+# --------------------------------------------------------------------------- config hash
+
+
+def chash(**over: Any) -> str:
+    return want_web(**over).services["web"].launch_template.config_hash
+
+
+@pytest.mark.parametrize("over", [
+    {"instances": {"count": 7}},
+    {"instances": {"count": 0}},
+    {"instances": {"subnets": ["subnet-cccccccc"]}},
+    {"instances": {"ingress": ["192.168.0.0/16"]}},
+    {"instances": {"ssh_ingress": ["203.0.113.0/24"]}},
+], ids=["count", "count-0", "subnets", "ingress", "ssh_ingress"])
+def test_in_place_changes_keep_the_config_hash(over):
+    assert chash(**over) == chash()
+
+
+def test_subnet_argument_does_not_change_the_hash():
+    a = desired(make_spec(), subnets=SUBNETS).services["web"].launch_template
+    b = desired(make_spec(), subnets=("subnet-cccccccc",)).services["web"].launch_template
+    assert a.config_hash == b.config_hash and a.name == b.name
+
+
+@pytest.mark.parametrize("over", [
+    {"instances": {"type": "t3.small"}},
+    {"instances": {"disk_gb": 20}},
+    {"instances": {"ami": "ami-0123456789abcdef0"}},
+    {"env": {"A": "1"}},
+    {"command": ["nginx", "-g", "daemon off;"]},
+    {"publish": 81},
+    {"port": 8081},
+    {"health": {"path": "/healthz"}},
+], ids=["type", "disk", "ami-setting", "env", "command", "publish", "port", "health"])
+def test_replacing_changes_change_the_config_hash(over):
+    assert chash(**over) != chash()
+
+
+def test_image_id_changes_the_config_hash():
+    a = desired(make_spec()).services["web"].launch_template
+    b = desired(make_spec(), image_id="sha256:" + "c" * 64).services["web"].launch_template
+    assert a.config_hash != b.config_hash and a.name != b.name
+
+
+def test_env_value_changes_the_config_hash():
+    assert chash(env={"A": "1"}) != chash(env={"A": "2"})
+
+
+# --------------------------------------------------------------------------- images
+
+
+def image_want(digest: str | None) -> ImageWant:
+    return ImageWant("web", "shop/web", "127.0.0.1:5000/shop/web", ImageInfo(IMAGE_ID, digest))
+
+
+def test_plan_images_creates_a_locked_down_repository_and_pushes():
+    steps = plan.plan_images("shop", [image_want(None)], Observed())
+    assert kinds(steps) == [("create", "ecr repository"), ("push", "image")]
+    (create,) = calls(steps, "create_repository")
+    assert create.params["repositoryName"] == "shop/web"
+    assert create.params["imageTagMutability"] == "IMMUTABLE"
+    assert create.params["imageScanningConfiguration"] == {"scanOnPush": True}
+    assert create.params["encryptionConfiguration"] == {"encryptionType": "AES256"}
+    assert names.tag_dict(create.params["tags"]) == {names.TAG_STACK: "shop", names.TAG_SERVICE: "web"}
+    policy = json.loads(calls(steps, "put_lifecycle_policy")[0].params["lifecyclePolicyText"])
+    assert policy["rules"][0]["selection"]["countNumber"] == plan.LIFECYCLE_KEEP
+    (push,) = calls(steps, "push")
+    assert push.client == "docker"
+    assert push.params == {"service": "web", "image_id": IMAGE_ID, "repository": "127.0.0.1:5000/shop/web",
+                           "tag": "img-" + "a" * 64}
+    assert push.save == {"digest:web": "@"}
+
+
+def test_plan_images_push_only_when_repository_exists():
+    seen = Observed(repositories={"shop/web": "arn"})
+    assert kinds(plan.plan_images("shop", [image_want(None)], seen)) == [("push", "image")]
+
+
+def test_plan_images_nothing_when_pushed():
+    seen = Observed(repositories={"shop/web": "arn"})
+    assert plan.plan_images("shop", [image_want(DIGEST)], seen) == []
+
+
+# --------------------------------------------------------------------------- role policy and limits
+
+
+def test_role_policy_is_least_privilege():
+    spec = make_spec({"web": service_dict(), "api": service_dict()})
+    want = desired(spec)
+    policy = json.loads(want.services["web"].role.policy)
+    resources_named = set()
+    for statement in policy["Statement"]:
+        assert statement["Effect"] == "Allow"
+        if statement["Resource"] == "*":
+            assert statement["Action"] == "ecr:GetAuthorizationToken"
+        else:
+            resources_named.add(statement["Resource"])
+    assert resources_named == {
+        f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/shop/web",
+        f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/liftshift/shop:*",
+    }
+    assert sum(1 for s in policy["Statement"] if s["Resource"] == "*") == 1
+    assert "shop/api" not in want.services["web"].role.policy
+    assert "shop/api" in want.services["api"].role.policy
+
+
+def test_user_data_over_16k_is_refused():
+    with pytest.raises(resources.UserDataTooLarge, match="16384"):
+        want_web(env={"BIG": "x" * 17000})
+
+
+def test_user_data_just_under_the_limit_is_fine():
+    want = want_web(env={"BIG": "x" * 1000})
+    assert len(want.services["web"].launch_template.user_data.encode()) <= resources.USER_DATA_LIMIT
