@@ -477,3 +477,13 @@ def test_user_data_over_16k_is_refused():
 def test_user_data_just_under_the_limit_is_fine():
     want = want_web(env={"BIG": "x" * 1000})
     assert len(want.services["web"].launch_template.user_data.encode()) <= resources.USER_DATA_LIMIT
+
+
+def test_count_zero_terminates_all_and_drops_the_template():
+    before = want_web()
+    seen = converged(before)
+    want = want_web(instances={"count": 0})
+    steps = plan.plan_infrastructure(want, seen)
+    assert kinds(steps) == [("terminate", "instances"), ("delete", "launch template")]
+    assert sorted(calls(steps, "terminate_instances")[0].params["InstanceIds"]) == \
+        ["i-web0000", "i-web0001", "i-web0002"]
