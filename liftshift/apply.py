@@ -81,7 +81,7 @@ class Executor:
                 if code in call.ignore:
                     response = {}
                     break
-                if code in call.retry and time.monotonic() + delay < deadline:
+                if _retryable(call, code, str(exc)) and time.monotonic() + delay < deadline:
                     self.progress.note(f"{step.kind} {step.name}: {code}, retrying in {delay:.0f}s")
                     time.sleep(delay)
                     delay = min(delay * 2, 15.0)
@@ -104,3 +104,11 @@ class Executor:
             client.get_waiter(call.operation[5:]).wait(**params, WaiterConfig=self.waiter_config)
             return {}
         return getattr(client, call.operation)(**params)
+
+
+def _retryable(call: Call, code: str, message: str) -> bool:
+    for rule in call.retry:
+        want, _, words = rule.partition(":")
+        if want == code and words.lower() in message.lower():
+            return True
+    return False

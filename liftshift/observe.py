@@ -87,8 +87,11 @@ def observe_stack(aws, stack: str, *, verify_tags: bool = False) -> Observed:
     ec2 = aws.client("ec2")
     seen = Observed()
 
+    # Explicit page sizes: moto truncates DescribeLaunchTemplates at 15 results without a NextToken.
+    pages = {"PageSize": 200}
     for page in ec2.get_paginator("describe_instances").paginate(
-        Filters=stack_filter(stack) + [{"Name": "instance-state-name", "Values": LIVE_STATES}]
+        Filters=stack_filter(stack) + [{"Name": "instance-state-name", "Values": LIVE_STATES}],
+        PaginationConfig=pages,
     ):
         for reservation in page["Reservations"]:
             for inst in reservation["Instances"]:
@@ -107,7 +110,7 @@ def observe_stack(aws, stack: str, *, verify_tags: bool = False) -> Observed:
                     )
                 )
 
-    for page in ec2.get_paginator("describe_launch_templates").paginate(Filters=stack_filter(stack)):
+    for page in ec2.get_paginator("describe_launch_templates").paginate(Filters=stack_filter(stack), PaginationConfig=pages):
         for lt in page["LaunchTemplates"]:
             tags = names.tag_dict(lt.get("Tags"))
             seen.templates.append(
@@ -118,7 +121,7 @@ def observe_stack(aws, stack: str, *, verify_tags: bool = False) -> Observed:
                 )
             )
 
-    for page in ec2.get_paginator("describe_security_groups").paginate(Filters=stack_filter(stack)):
+    for page in ec2.get_paginator("describe_security_groups").paginate(Filters=stack_filter(stack), PaginationConfig=pages):
         for group in page["SecurityGroups"]:
             tags = names.tag_dict(group.get("Tags"))
             ingress, other = _parse_ingress(group.get("IpPermissions", []))

@@ -35,7 +35,7 @@ class Call:
     params: dict[str, Any]
     save: dict[str, str] = field(default_factory=dict)  # ref name -> JMESPath into the response
     ignore: tuple[str, ...] = ()  # error codes meaning "already done" (safe re-runs)
-    retry: tuple[str, ...] = ()  # error codes meaning "not yet" (eventual consistency), retried with a bound
+    retry: tuple[str, ...] = ()  # "Code" or "Code:words in the message" meaning "not yet", retried with a bound
 
 
 @dataclass(frozen=True)
@@ -111,10 +111,23 @@ def plan_infrastructure(want: StackWant, observed: Observed, *, keep_images: boo
             Call("logs", "put_retention_policy", {"logGroupName": want.log_group,
                                                   "retentionInDays": LOG_RETENTION_DAYS}),
         ), f"container logs, kept {LOG_RETENTION_DAYS} days"))
+    launches: list[Step] = []
+    new_refs: list[str] = []
+    cleanups: list[Step] = []
     for service in want.services.values():
         steps += _plan_role(want.stack, service, observed)
         steps += _plan_group(want.stack, service, observed)
-        steps += _plan_instances(want.stack, service, observed)
+        launch, refs, cleanup = _plan_instances(want.stack, service, observed)
+        launches += launch
+        new_refs += refs
+        cleanups += cleanup
+    steps += launches
+    if new_refs:
+        # One wait for every new instance of every service, before anything old is removed.
+        steps.append(Step("wait", "instances running", f"{len(new_refs)} launch(es)", None, (
+            Call("ec2", "wait:instance_running", {"InstanceIds": Refs(tuple(new_refs))}),
+        )))
+    steps += cleanups
     for gone in sorted(observed.services() - set(want.services)):
         steps += sweep_service(want.stack, gone, observed, keep_images=keep_images,
                                reason="removed from app.yaml")
@@ -199,7 +212,8 @@ def _live(instances: list[ObservedInstance]) -> list[ObservedInstance]:
     return [i for i in instances if i.state in ("pending", "running")]
 
 
-def _plan_instances(stack: str, service: ServiceWant, observed: Observed) -> list[Step]:
+def _plan_instances(stack: str, service: ServiceWant, observed: Observed) -> tuple[list[Step], list[str], list[Step]]:
+    """(launch template and launches, refs to the new instance ids, terminations and template deletions)."""
     lt = service.launch_template
     mine = [i for i in observed.instances if i.service == service.name]
     current = sorted(_live([i for i in mine if i.config_hash == lt.config_hash]),
@@ -244,29 +258,26 @@ def _plan_instances(stack: str, service: ServiceWant, observed: Observed) -> lis
                     "MetadataOptions": lt.data["MetadataOptions"],
                     "TagSpecifications": lt.data["TagSpecifications"],
                 }, save={ref: "Instances[].InstanceId"},
-                    retry=("InvalidParameterValue",)),  # a new instance profile takes seconds to be usable
+                    retry=("InvalidParameterValue:instance profile",)),  # a new profile takes seconds to be usable
             ), f"config {lt.config_hash}"))
-        steps.append(Step("wait", "instances running", service.name, service.name, (
-            Call("ec2", "wait:instance_running", {"InstanceIds": Refs(tuple(new_refs))}),
-        )))
 
+    cleanup: list[Step] = []
     stale = outdated + surplus
     if stale:
         why = "replaced by config " + lt.config_hash if outdated else "more than the declared count"
         if outdated and any(i.config_hash != lt.config_hash for i in outdated):
             why += " (instances are replaced, not rolled: zero-downtime rollouts are not in this version)"
-        steps.append(Step("terminate", "instances", ", ".join(i.id for i in stale), service.name, (
+        cleanup.append(Step("terminate", "instances", ", ".join(i.id for i in stale), service.name, (
             Call("ec2", "terminate_instances", {"InstanceIds": [i.id for i in stale]},
                  ignore=("InvalidInstanceID.NotFound",)),
         ), why))
-    remaining_hashes = {lt.config_hash} if service.count else set()
     for template in templates:
-        if template.name != lt.name or not remaining_hashes:
-            steps.append(Step("delete", "launch template", template.name, service.name, (
+        if template.name != lt.name or service.count == 0:
+            cleanup.append(Step("delete", "launch template", template.name, service.name, (
                 Call("ec2", "delete_launch_template", {"LaunchTemplateId": template.id},
                      ignore=("InvalidLaunchTemplateId.NotFound",)),
             ), "no longer used"))
-    return steps
+    return steps, new_refs, cleanup
 
 
 def _resolve_group(data: dict[str, Any], group_id: Any) -> dict[str, Any]:
@@ -289,16 +300,21 @@ def _spread(count: int, subnets: tuple[str, ...], keep: list[ObservedInstance]) 
 # --- removal -------------------------------------------------------------------
 
 
-def sweep_service(stack: str, service: str, observed: Observed, *, keep_images: bool, reason: str) -> list[Step]:
+def _terminate_and_wait(ids: list[str], service: str | None, reason: str) -> list[Step]:
+    if not ids:
+        return []
+    return [Step("terminate", "instances", ", ".join(ids), service, (
+        Call("ec2", "terminate_instances", {"InstanceIds": ids}, ignore=("InvalidInstanceID.NotFound",)),
+        Call("ec2", "wait:instance_terminated", {"InstanceIds": ids}),  # their security groups are freed then
+    ), reason)]
+
+
+def sweep_service(stack: str, service: str, observed: Observed, *, keep_images: bool, reason: str,
+                  terminate: bool = True) -> list[Step]:
     """Steps removing everything one service owns, in dependency order."""
     steps: list[Step] = []
-    mine = [i for i in observed.instances if i.service == service]
-    if mine:
-        ids = [i.id for i in mine]
-        steps.append(Step("terminate", "instances", ", ".join(ids), service, (
-            Call("ec2", "terminate_instances", {"InstanceIds": ids}, ignore=("InvalidInstanceID.NotFound",)),
-            Call("ec2", "wait:instance_terminated", {"InstanceIds": ids}),
-        ), reason))
+    if terminate:
+        steps += _terminate_and_wait([i.id for i in observed.instances if i.service == service], service, reason)
     for template in observed.templates:
         if template.service == service:
             steps.append(Step("delete", "launch template", template.name, service, (
@@ -344,10 +360,10 @@ def _sweep_role(role: str, service: str | None, observed: Observed, reason: str)
 
 def plan_destroy(stack: str, observed: Observed, *, keep_images: bool) -> list[Step]:
     """Everything found with the stack's tags, removed in dependency order."""
-    steps: list[Step] = []
+    steps = _terminate_and_wait([i.id for i in observed.instances], None, "destroy")
     services = observed.services() | {r.split("/", 1)[1] for r in observed.repositories}
     for service in sorted(services):
-        steps += sweep_service(stack, service, observed, keep_images=keep_images, reason="destroy")
+        steps += sweep_service(stack, service, observed, keep_images=keep_images, reason="destroy", terminate=False)
     swept = {names.role(stack, s) for s in services}
     for role in sorted((set(observed.roles) | set(observed.profiles)) - swept):
         steps += _sweep_role(role, None, observed, "destroy")

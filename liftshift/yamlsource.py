@@ -16,6 +16,8 @@ import yaml
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_NODES = 50_000
+MAX_DEPTH = 64
+STR_TAG = "tag:yaml.org,2002:str"
 
 Path_ = tuple[Any, ...]
 
@@ -102,6 +104,8 @@ def load_yaml_text(text: str, name: str) -> LocatedData:
         raise SourceError(name, line, (), f"invalid YAML: {problem}") from None
     except yaml.YAMLError as exc:
         raise SourceError(name, None, (), f"invalid YAML: {exc}") from None
+    except RecursionError:
+        raise SourceError(name, None, (), "invalid YAML: nested too deeply") from None
     if len(documents) != 1 or documents[0] is None:
         raise SourceError(name, 1, (), "must hold exactly one YAML document (a mapping)")
     located = LocatedData(file=name, data=None)
@@ -120,16 +124,18 @@ class _Builder:
         self.count += 1
         if self.count > MAX_NODES:
             raise self.located.error(path, f"has more than {MAX_NODES} values (YAML aliases expanding?)")
+        if len(path) > MAX_DEPTH:
+            raise self.located.error(path, f"is nested more than {MAX_DEPTH} levels deep")
         self.located.lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode):
-                    raise SourceError(self.located.file, key_node.start_mark.line + 1, path, "keys must be plain strings")
-                key = self.constructor.construct_object(key_node)
-                if key == "<<" and key_node.tag == "tag:yaml.org,2002:merge":
-                    raise SourceError(self.located.file, key_node.start_mark.line + 1, path, "YAML merge keys (<<) are not supported")
-                key = str(key) if not isinstance(key, str) else key
+                line = key_node.start_mark.line + 1
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    raise SourceError(self.located.file, line, path, "YAML merge keys (<<) are not supported")
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != STR_TAG:
+                    raise SourceError(self.located.file, line, path, "keys must be plain strings")
+                key = key_node.value
                 if key in result:
                     first = self.located.lines.get(path + (key,))
                     raise SourceError(
@@ -143,5 +149,5 @@ class _Builder:
             return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
         try:
             return self.constructor.construct_object(node)
-        except yaml.YAMLError as exc:
+        except (yaml.YAMLError, ValueError, TypeError, AttributeError, OverflowError) as exc:
             raise SourceError(self.located.file, node.start_mark.line + 1, path, f"invalid value: {exc}") from None

@@ -1,0 +1,110 @@
+"""Wall time and AWS API calls of plan, a first deploy and a no-change deploy of a 20-service stack.
+
+Runs against a moto server it starts itself, the local Docker engine and a
+Debian docker-registry it starts on a free loopback port (LIFTSHIFT_REGISTRY).
+Needs: dockerd running, /usr/bin/docker-registry, the busybox:1.36 image
+(scripts/make-busybox-image.sh). Prints the figures; asserts nothing.
+
+    python benchmarks/deploy.py [--services 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--services", type=int, default=20)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="liftshift-bench-"))
+
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+    from moto.server import ThreadedMotoServer
+
+    moto_port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+    server.start()
+    reg_port = free_port()
+    (work / "registry.yml").write_text(
+        f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {work / 'registry'}\n"
+        f"  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{reg_port}\n")
+    registry = subprocess.Popen(["docker-registry", "serve", str(work / "registry.yml")],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_http(f"http://127.0.0.1:{reg_port}/v2/")
+        os.environ.update({
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}", "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "eu-west-1", "AWS_MAX_ATTEMPTS": "1",
+            "LIFTSHIFT_REGISTRY": f"127.0.0.1:{reg_port}",
+        })
+        run(work, args.services)
+    finally:
+        registry.terminate()
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(work: Path, count: int) -> None:
+    from liftshift.aws import CallLog
+    from liftshift.pipeline import deploy, destroy, prepare
+    from liftshift.progress import Progress
+    from liftshift.spec import load_spec
+    from liftshift.targets.aws import aws_target
+
+    stack = work / "stack"
+    stack.mkdir()
+    (stack / "Dockerfile").write_text('FROM busybox:1.36\nCMD ["httpd", "-f", "-p", "8080"]\n')
+    services = "".join(
+        f"  svc{i:02d}:\n    build: .\n    port: 8080\n    env: {{INDEX: '{i}'}}\n" for i in range(count))
+    (stack / "app.yaml").write_text(f"version: 1\nname: bench\nservices:\n{services}")
+    spec, base = load_spec(stack / "app.yaml")
+
+    def measure(label: str, fn) -> None:
+        log = CallLog()
+        start = time.perf_counter()
+        fn(aws_target(None, None, Progress(), log))
+        elapsed = time.perf_counter() - start
+        by_op = log.by_operation()
+        print(f"\n{label}: {elapsed:.2f} s, {len(log.calls)} AWS calls "
+              f"({len(log.reads())} reads, {len(log.mutating())} mutating)")
+        for op, n in sorted(by_op.items()):
+            print(f"    {n:4d}  {op}")
+
+    print(f"stack of {count} services (one image build each, shared Docker cache)")
+    measure("plan (empty account)", lambda t: prepare(spec, base, t))
+    measure("first deploy", lambda t: deploy(spec, base, t))
+    measure("second deploy, no change", lambda t: deploy(spec, base, t))
+    measure("plan, no change", lambda t: prepare(spec, base, t))
+    measure("destroy", lambda t: destroy(spec, t, keep_images=False))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
