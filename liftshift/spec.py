@@ -8,6 +8,7 @@ mean" and point at the key's own line.
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import ipaddress
 import re
@@ -224,6 +225,8 @@ def _stringify_map(value: Any) -> Any:
     for key, item in value.items():
         if isinstance(item, bool):
             item = "true" if item else "false"
+        elif isinstance(item, (datetime.date, datetime.datetime)):
+            item = item.isoformat()
         elif isinstance(item, (int, float)):
             item = str(item)
         out[key] = item
