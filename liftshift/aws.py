@@ -46,14 +46,16 @@ class CallLog:
 class Aws:
     """A boto3 session for one region, handing out cached clients."""
 
-    def __init__(self, region: str | None = None, profile: str | None = None, call_log: CallLog | None = None):
+    def __init__(self, region: str | None = None, profile: str | None = None, call_log: CallLog | None = None,
+                 *, endpoint_url: str | None = None, credentials: tuple[str, str] | None = None):
         import boto3
         import botocore.exceptions
 
         # botocore reads AWS_DEFAULT_REGION and the profile; AWS_REGION is the newer SDK-wide name.
         region = region or os.environ.get("AWS_REGION") or None
         try:
-            self.session = boto3.Session(profile_name=profile, region_name=region)
+            keys = {"aws_access_key_id": credentials[0], "aws_secret_access_key": credentials[1]} if credentials else {}
+            self.session = boto3.Session(profile_name=profile, region_name=region, **keys)
         except botocore.exceptions.ProfileNotFound:
             raise AwsSetupError(f"AWS profile {profile!r} is not configured (see ~/.aws/config)") from None
         self.region = self.session.region_name
@@ -67,6 +69,7 @@ class Aws:
                 "or run on a machine with an instance role"
             )
         self.call_log = call_log
+        self.endpoint_url = endpoint_url  # else boto3's own AWS_ENDPOINT_URL handling applies
         self._clients: dict[str, Any] = {}
         self._account: str | None = None
 
@@ -77,7 +80,7 @@ class Aws:
             options: dict[str, Any] = {"user_agent_extra": "liftshift"}
             if not (os.environ.get("AWS_RETRY_MODE") or os.environ.get("AWS_MAX_ATTEMPTS")):
                 options["retries"] = {"mode": "standard", "max_attempts": 6}
-            client = self.session.client(name, config=Config(**options))
+            client = self.session.client(name, config=Config(**options), endpoint_url=self.endpoint_url)
             if self.call_log is not None:
                 log = self.call_log
                 service = name

@@ -26,6 +26,7 @@ app = typer.Typer(
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_UNHEALTHY = 3
 
 
 class Output(str, Enum):
@@ -33,11 +34,18 @@ class Output(str, Enum):
     json = "json"
 
 
+class TargetName(str, Enum):
+    aws = "aws"
+    local = "local"
+
+
 FileArg = typer.Argument(..., help="The app.yaml describing the stack.", show_default=False)
 OutputOpt = typer.Option(Output.text, "--output", "-o", help="text, or json for machines (no progress output).")
 ProfileOpt = typer.Option(None, "--profile", help="AWS profile (else AWS_PROFILE / the default chain).")
 RegionOpt = typer.Option(None, "--region", help="AWS region (else app.yaml's region, AWS_REGION, the profile's).")
 VerboseOpt = typer.Option(False, "--verbose", "-v", help="Show all build and push output.")
+TargetOpt = typer.Option(TargetName.aws, "--target", "-t", envvar="LIFTSHIFT_TARGET",
+                         help="aws, or local: rehearse the whole deployment on this machine.")
 
 
 def _version(value: bool) -> None:
@@ -67,13 +75,17 @@ def _guarded(fn: Callable[[], Any]) -> Any:
     from .resources import UserDataTooLarge
     from .spec import SpecError
     from .targets.aws import DockerUnavailable
+    from .targets.local_services import LocalSetupError
+    from .targets.standin import BootFailed, HealthCheckFailed
 
     try:
         return fn()
-    except (SpecError, AwsSetupError, NetworkError, DockerUnavailable, UserDataTooLarge) as exc:
+    except (SpecError, AwsSetupError, NetworkError, DockerUnavailable, UserDataTooLarge, LocalSetupError) as exc:
         _fail(str(exc), EXIT_BAD_INPUT)
-    except ImageError as exc:
+    except (ImageError, BootFailed) as exc:
         _fail(str(exc), EXIT_FAILED)
+    except HealthCheckFailed as exc:
+        _fail(str(exc), EXIT_UNHEALTHY)
     except StepFailed as exc:
         _fail(f"deployment failed at {exc}\nRun the same command again to converge from here.", EXIT_FAILED)
     except KeyboardInterrupt:
@@ -92,11 +104,17 @@ def _load(file: Path):
     return load_spec(file)
 
 
-def _target(spec, region: Optional[str], profile: Optional[str], output: Output, verbose: bool = False):
+def _target(spec, region: Optional[str], profile: Optional[str], output: Output, verbose: bool = False,
+            target: TargetName = TargetName.aws):
     from .progress import LineProgress, Progress
-    from .targets.aws import aws_target
 
     progress = Progress() if output == Output.json else LineProgress(verbose=verbose)
+    if target == TargetName.local:
+        from .targets.local import local_target
+
+        return local_target(region or spec.region, progress)
+    from .targets.aws import aws_target
+
     return aws_target(region or spec.region, profile, progress)
 
 
@@ -115,13 +133,13 @@ def validate(file: Path = FileArg) -> None:
 
 @app.command()
 def plan(file: Path = FileArg, output: Output = OutputOpt, profile: Optional[str] = ProfileOpt,
-         region: Optional[str] = RegionOpt, verbose: bool = VerboseOpt) -> None:
+         region: Optional[str] = RegionOpt, verbose: bool = VerboseOpt, target: TargetName = TargetOpt) -> None:
     """Show what deploy would create, change or delete. Builds images locally; changes nothing in AWS."""
     from .pipeline import plan_json, prepare
 
     def run() -> None:
         spec, base = _load(file)
-        prepared = prepare(spec, base, _target(spec, region, profile, output, verbose))
+        prepared = prepare(spec, base, _target(spec, region, profile, output, verbose, target))
         _emit(plan_json(prepared), output, _plan_text)
 
     _guarded(run)
@@ -130,13 +148,13 @@ def plan(file: Path = FileArg, output: Output = OutputOpt, profile: Optional[str
 @app.command()
 def deploy(file: Path = FileArg, yes: bool = typer.Option(False, "--yes", "-y", help="Accepted for CD scripts; deploy never prompts."),
            output: Output = OutputOpt, profile: Optional[str] = ProfileOpt, region: Optional[str] = RegionOpt,
-           verbose: bool = VerboseOpt) -> None:
+           verbose: bool = VerboseOpt, target: TargetName = TargetOpt) -> None:
     """Build, push and run the stack; waits until every instance is running."""
     from .pipeline import deploy as run_deploy
 
     def run() -> None:
         spec, base = _load(file)
-        report = run_deploy(spec, base, _target(spec, region, profile, output, verbose))
+        report = run_deploy(spec, base, _target(spec, region, profile, output, verbose, target))
         _emit(report, output, _deploy_text)
 
     _guarded(run)
@@ -144,20 +162,21 @@ def deploy(file: Path = FileArg, yes: bool = typer.Option(False, "--yes", "-y", 
 
 @app.command()
 def status(file: Path = FileArg, output: Output = OutputOpt, profile: Optional[str] = ProfileOpt,
-           region: Optional[str] = RegionOpt) -> None:
+           region: Optional[str] = RegionOpt, target: TargetName = TargetOpt) -> None:
     """Services, image digests, instances, states and addresses."""
     from .pipeline import status as run_status
 
     def run() -> None:
         spec, _ = _load(file)
-        _emit(run_status(spec, _target(spec, region, profile, output)), output, _status_text)
+        _emit(run_status(spec, _target(spec, region, profile, output, target=target)), output, _status_text)
 
     _guarded(run)
 
 
 @app.command()
 def render(file: Path = FileArg, service: Optional[str] = typer.Option(None, "--service", "-s", help="Only this service."),
-           output: Output = OutputOpt, profile: Optional[str] = ProfileOpt, region: Optional[str] = RegionOpt) -> None:
+           output: Output = OutputOpt, profile: Optional[str] = ProfileOpt, region: Optional[str] = RegionOpt,
+           target: TargetName = TargetOpt) -> None:
     """Print the user-data and launch template data deploy would use."""
     from .pipeline import prepare
     from .render import render_user_data
@@ -167,8 +186,7 @@ def render(file: Path = FileArg, service: Optional[str] = typer.Option(None, "--
         spec, base = _load(file)
         if service is not None and service not in spec.services:
             _fail(f"{file}: no service {service!r} (services: {', '.join(spec.services)})", EXIT_BAD_INPUT)
-        target = _target(spec, region, profile, Output.json)
-        prepared = prepare(spec, base, target)
+        prepared = prepare(spec, base, _target(spec, region, profile, Output.json, target=target))
         result = {}
         for name, want in prepared.want.services.items():
             if service and name != service:
@@ -192,16 +210,18 @@ def render(file: Path = FileArg, service: Optional[str] = typer.Option(None, "--
 @app.command()
 def destroy(file: Path = FileArg, yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
             keep_images: bool = typer.Option(False, "--keep-images", help="Keep the ECR repositories and images."),
-            output: Output = OutputOpt, profile: Optional[str] = ProfileOpt, region: Optional[str] = RegionOpt) -> None:
+            output: Output = OutputOpt, profile: Optional[str] = ProfileOpt, region: Optional[str] = RegionOpt,
+            target: TargetName = TargetOpt) -> None:
     """Remove everything the stack owns in AWS (found by its tags) and nothing else."""
     from .pipeline import describe_step
     from .pipeline import destroy as run_destroy
 
     def run() -> None:
         spec, _ = _load(file)
-        target = _target(spec, region, profile, output)
-        steps = run_destroy(spec, target, keep_images=keep_images, execute=False)
+        where = _target(spec, region, profile, output, target=target)
+        steps = run_destroy(spec, where, keep_images=keep_images, execute=False)
         if not steps:
+            run_destroy(spec, where, keep_images=keep_images)  # local: stand-in hosts left without instances
             _emit({"stack": spec.name, "removed": []}, output, lambda _: f"Nothing to remove: stack {spec.name} owns nothing.")
             return
         if not yes:
@@ -210,11 +230,25 @@ def destroy(file: Path = FileArg, yes: bool = typer.Option(False, "--yes", "-y",
             typer.echo(_steps_text(steps), err=True)
             if not typer.confirm(f"Remove these {len(steps)} resources of stack {spec.name}?", err=True):
                 _fail("nothing removed", EXIT_FAILED)
-        steps = run_destroy(spec, target, keep_images=keep_images)
+        steps = run_destroy(spec, where, keep_images=keep_images)
         _emit({"stack": spec.name, "removed": [describe_step(s) for s in steps]}, output,
               lambda d: f"Removed {len(d['removed'])} resource group(s) of stack {spec.name}.")
 
     _guarded(run)
+
+
+local_app = typer.Typer(help="The local rehearsal's background services.", no_args_is_help=True)
+app.add_typer(local_app, name="local")
+
+
+@local_app.command("stop")
+def local_stop() -> None:
+    """Stop the AWS emulator and the registry of the local rehearsal (their state is lost)."""
+    from .targets.aws import docker_connector
+    from .targets.local_services import stop_services
+
+    stopped = _guarded(lambda: stop_services(docker_connector()))
+    typer.echo(f"Stopped: {', '.join(stopped)}." if stopped else "Nothing was running.")
 
 
 # --- text output ----------------------------------------------------------------
@@ -247,8 +281,9 @@ def _status_text(data: dict[str, Any]) -> str:
         flag = "" if svc["declared"] else "  (not in app.yaml)"
         lines.append(f"  {name}: {running}/{svc['count']} running, image {svc['image'] or '-'}{flag}")
         for i in svc["instances"]:
-            lines.append(f"    {i['id']}  {i['state']:<9} {i['zone']:<12} public {i['public_ip'] or '-':<15} "
-                         f"private {i['private_ip'] or '-'}")
+            where = (f"at {i['address']}" if i.get("address") else
+                     f"public {i['public_ip'] or '-':<15} private {i['private_ip'] or '-'}")
+            lines.append(f"    {i['id']}  {i['state']:<9} {i['zone']:<12} {where}")
     return "\n".join(lines)
 
 

@@ -35,6 +35,7 @@ class Target:
     registry: Registry
     registry_auth: Callable[[], dict | None]
     progress: Progress = field(default_factory=Progress)
+    hosts: Any = None  # local rehearsal only: stand-in hosts that run the instances' user-data
 
 
 @dataclass
@@ -113,6 +114,8 @@ def _plan_infra(spec: AppSpec, target: Target, account: str, observed: Observed,
 
 
 def deploy(spec: AppSpec, base: Path, target: Target) -> dict[str, Any]:
+    if target.hosts is not None:
+        target.hosts.check_ports(spec)
     prepared = prepare(spec, base, target)
     executor = Executor(target.aws.client, _pusher(target), target.progress)
     if prepared.image_steps:
@@ -130,6 +133,10 @@ def deploy(spec: AppSpec, base: Path, target: Target) -> dict[str, Any]:
         target.progress.phase(f"applying {len(infra_steps)} change(s) to {spec.name}")
     executor.run(infra_steps)
     observed = observe_stack(target.aws, spec.name) if executor.done else prepared.observed
+    if target.hosts is not None:
+        target.progress.phase("booting stand-in hosts")
+        target.hosts.reconcile(spec, observed)
+        target.hosts.wait_healthy(spec)
     report = status_report(spec, target, observed)
     report["changes"] = [describe_step(s) for s in executor.done]
     report["changed"] = bool(executor.done)
@@ -154,6 +161,7 @@ def status(spec: AppSpec, target: Target) -> dict[str, Any]:
 
 def status_report(spec: AppSpec, target: Target, observed: Observed) -> dict[str, Any]:
     services: dict[str, Any] = {}
+    addresses = target.hosts.addresses(spec.name) if target.hosts is not None else {}
     for name in sorted(set(spec.services) | observed.services()):
         instances = [i for i in observed.instances if i.service == name]
         templates = {t.config_hash: t for t in observed.templates if t.service == name}
@@ -168,7 +176,7 @@ def status_report(spec: AppSpec, target: Target, observed: Observed) -> dict[str
             "launch_template": current.name if current else None,
             "instances": [
                 {"id": i.id, "state": i.state, "subnet": i.subnet, "zone": i.zone, "public_ip": i.public_ip,
-                 "private_ip": i.private_ip, "config": i.config_hash}
+                 "private_ip": i.private_ip, "config": i.config_hash, "address": addresses.get(i.id)}
                 for i in sorted(instances, key=lambda i: i.id)
             ],
         }
@@ -181,6 +189,8 @@ def destroy(spec: AppSpec, target: Target, *, keep_images: bool, execute: bool =
     steps = plan_destroy(spec.name, observed, keep_images=keep_images)
     if execute:
         Executor(target.aws.client, None, target.progress).run(steps)
+        if target.hosts is not None:
+            target.hosts.remove_all(spec.name)
     return steps
 
 

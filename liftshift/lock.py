@@ -1,0 +1,266 @@
+"""The deploy lock: one deploy or destroy of a stack at a time, across machines.
+
+The lock is an item in the DynamoDB table `liftshift-locks` (partition key
+`stack`), made on first use and shared by every stack of the account and
+region, so destroying a stack never deletes it. DynamoDB conditional writes
+are atomic for a single item wherever the writers run (two CI runners, a
+laptop and a runner), need no server of our own, and moto emulates them
+faithfully, so the tests exercise the real protocol:
+
+- acquire: `put_item` only if no item exists or the one there has expired;
+- release / refresh: only if the item still carries our random token, so a
+  process never removes or extends a lock that someone else now holds;
+- expiry: every lock has `expires_at` (epoch seconds). A process killed while
+  holding the lock blocks others for at most `ttl` seconds; a long deploy
+  keeps its lock with `refresh`. `force_unlock` is the manual way out.
+
+Expiry is judged by the acquiring client's clock, so hosts need roughly
+synchronised clocks (seconds, not minutes); the ttl is far larger than skew.
+
+Every function takes a ready boto3 DynamoDB client; nothing here creates one.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterator
+
+TABLE = "liftshift-locks"
+TAG_MANAGED = "liftshift:managed"
+DEFAULT_TTL = 1800  # seconds
+POLL_SECONDS = 2.0
+
+
+class LockHeld(Exception):
+    """Someone else holds the stack's lock (and kept it for the whole wait, if any)."""
+
+    def __init__(self, owner: str, operation: str, acquired_at: str, expires_at: int, *, stack: str):
+        self.stack = stack
+        self.owner = owner
+        self.operation = operation
+        self.acquired_at = acquired_at
+        self.expires_at = expires_at
+        super().__init__(
+            f"stack {stack} is locked by {owner} ({operation} since {acquired_at}, "
+            f"expires at {_iso(expires_at)}); if that run is dead, wait for the expiry "
+            f"or run `liftshift unlock`"
+        )
+
+
+class LockLost(Exception):
+    """refresh found the lock gone or held by another token (it expired and was taken, or was forced)."""
+
+
+@dataclass(frozen=True)
+class Lock:
+    """One lock item as stored in the table."""
+
+    stack: str
+    owner: str
+    operation: str
+    acquired_at: str  # ISO 8601 UTC
+    expires_at: int  # epoch seconds
+    token: str
+
+
+def default_owner() -> str:
+    """`user@host pid N`: enough for a person to find the process holding a lock."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # no login name (some containers)
+        user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+    return f"{user}@{socket.gethostname()} pid {os.getpid()}"
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _code(exc: Exception) -> str:
+    return getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+
+
+def _from_item(item: dict[str, Any]) -> Lock:
+    return Lock(
+        stack=item["stack"]["S"],
+        owner=item.get("owner", {}).get("S", "?"),
+        operation=item.get("operation", {}).get("S", "?"),
+        acquired_at=item.get("acquired_at", {}).get("S", "?"),
+        expires_at=int(item.get("expires_at", {}).get("N", "0")),
+        token=item.get("token", {}).get("S", ""),
+    )
+
+
+def ensure_table(client: Any) -> None:
+    """Create the shared lock table if it does not exist, and wait until it is ACTIVE."""
+    import botocore.exceptions
+
+    try:
+        client.create_table(
+            TableName=TABLE,
+            AttributeDefinitions=[{"AttributeName": "stack", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "stack", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+            Tags=[{"Key": TAG_MANAGED, "Value": "true"}],
+        )
+    except botocore.exceptions.ClientError as exc:
+        if _code(exc) != "ResourceInUseException":  # another process created it first
+            raise
+    client.get_waiter("table_exists").wait(TableName=TABLE, WaiterConfig={"Delay": 2, "MaxAttempts": 60})
+
+
+def current(client: Any, stack: str) -> Lock | None:
+    """The stack's lock item (possibly expired), or None."""
+    import botocore.exceptions
+
+    try:
+        item = client.get_item(TableName=TABLE, Key={"stack": {"S": stack}}, ConsistentRead=True).get("Item")
+    except botocore.exceptions.ClientError as exc:
+        if _code(exc) == "ResourceNotFoundException":
+            return None
+        raise
+    return _from_item(item) if item else None
+
+
+def acquire(
+    client: Any,
+    stack: str,
+    owner: str,
+    operation: str,
+    ttl: int = DEFAULT_TTL,
+    wait_seconds: float = 0,
+    now: Callable[[], float] = time.time,
+    poll_seconds: float = POLL_SECONDS,
+) -> Lock:
+    """Take the stack's lock, or raise LockHeld.
+
+    An expired lock is taken over. With `wait_seconds > 0`, a held lock is
+    polled every `poll_seconds` until it is free or the wait is over. The
+    table is created on first use (the put that finds no table creates it).
+    """
+    import botocore.exceptions
+
+    deadline = time.monotonic() + wait_seconds
+    table_checked = False
+    while True:
+        start = now()
+        lock = Lock(
+            stack=stack,
+            owner=owner,
+            operation=operation,
+            acquired_at=_iso(start),
+            expires_at=int(start) + int(ttl),
+            token=uuid.uuid4().hex,
+        )
+        try:
+            client.put_item(
+                TableName=TABLE,
+                Item={
+                    "stack": {"S": stack},
+                    "owner": {"S": owner},
+                    "operation": {"S": operation},
+                    "acquired_at": {"S": lock.acquired_at},
+                    "expires_at": {"N": str(lock.expires_at)},
+                    "token": {"S": lock.token},
+                },
+                ConditionExpression="attribute_not_exists(#s) OR #e < :now",
+                ExpressionAttributeNames={"#s": "stack", "#e": "expires_at"},
+                ExpressionAttributeValues={":now": {"N": str(int(start))}},
+            )
+            return lock
+        except botocore.exceptions.ClientError as exc:
+            code = _code(exc)
+            if code == "ResourceNotFoundException" and not table_checked:
+                ensure_table(client)
+                table_checked = True
+                continue
+            if code != "ConditionalCheckFailedException":
+                raise
+        holder = current(client, stack)
+        if holder is None or holder.expires_at < int(now()):
+            continue  # released or expired between our put and our read: try again at once
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise LockHeld(holder.owner, holder.operation, holder.acquired_at, holder.expires_at, stack=stack)
+        time.sleep(min(poll_seconds, remaining))
+
+
+def release(client: Any, stack: str, token: str) -> bool:
+    """Delete the lock if it still carries `token`; True if it did. Someone else's lock is left alone."""
+    import botocore.exceptions
+
+    try:
+        client.delete_item(
+            TableName=TABLE,
+            Key={"stack": {"S": stack}},
+            ConditionExpression="#t = :token",
+            ExpressionAttributeNames={"#t": "token"},
+            ExpressionAttributeValues={":token": {"S": token}},
+        )
+    except botocore.exceptions.ClientError as exc:
+        if _code(exc) in ("ConditionalCheckFailedException", "ResourceNotFoundException"):
+            return False
+        raise
+    return True
+
+
+def refresh(
+    client: Any, lock: Lock, ttl: int = DEFAULT_TTL, now: Callable[[], float] = time.time
+) -> Lock:
+    """Push the lock's expiry to now + ttl; raise LockLost if it is no longer ours."""
+    import botocore.exceptions
+
+    expires_at = int(now()) + int(ttl)
+    try:
+        client.update_item(
+            TableName=TABLE,
+            Key={"stack": {"S": lock.stack}},
+            UpdateExpression="SET #e = :e",
+            ConditionExpression="#t = :token",
+            ExpressionAttributeNames={"#e": "expires_at", "#t": "token"},
+            ExpressionAttributeValues={":e": {"N": str(expires_at)}, ":token": {"S": lock.token}},
+        )
+    except botocore.exceptions.ClientError as exc:
+        if _code(exc) in ("ConditionalCheckFailedException", "ResourceNotFoundException"):
+            raise LockLost(f"the lock of stack {lock.stack} is no longer held by {lock.owner}") from None
+        raise
+    return Lock(lock.stack, lock.owner, lock.operation, lock.acquired_at, expires_at, lock.token)
+
+
+def force_unlock(client: Any, stack: str) -> Lock | None:
+    """Delete the stack's lock whoever holds it (`liftshift unlock`); return what was there."""
+    import botocore.exceptions
+
+    try:
+        old = client.delete_item(TableName=TABLE, Key={"stack": {"S": stack}}, ReturnValues="ALL_OLD")
+    except botocore.exceptions.ClientError as exc:
+        if _code(exc) == "ResourceNotFoundException":  # no table: nothing was ever locked
+            return None
+        raise
+    item = old.get("Attributes")
+    return _from_item(item) if item else None
+
+
+@contextmanager
+def held(
+    dynamodb_client: Any,
+    stack: str,
+    owner: str,
+    operation: str,
+    ttl: int = DEFAULT_TTL,
+    wait_seconds: float = 0,
+    now: Callable[[], float] = time.time,
+) -> Iterator[Lock]:
+    """Hold the stack's lock for the body; released on exit, also on errors."""
+    lock = acquire(dynamodb_client, stack, owner, operation, ttl=ttl, wait_seconds=wait_seconds, now=now)
+    try:
+        yield lock
+    finally:
+        release(dynamodb_client, stack, lock.token)

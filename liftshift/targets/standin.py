@@ -1,0 +1,324 @@
+"""Stand-in hosts: one container per emulated EC2 instance, running its user-data for real.
+
+For every instance the emulator reports pending or running for a stack, a
+container with the Docker socket mounted and a Linux docker CLI executes that
+instance's user-data exactly as EC2 would have received it (read back from the
+emulator), with LIFTSHIFT_STAND_IN=1. The app containers are started by that
+script through the host's engine, so their published ports land on this
+machine. Terminated instances lose their host and their app containers.
+
+The stand-in image is assembled from this machine's own binaries (bash, the
+docker CLI, a few core tools and the shared libraries `ldd` names) with
+`docker import`, because nothing may be pulled on offline machines and the
+official `docker:cli` image has no bash. It therefore needs a Linux host.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import http.client
+import io
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tarfile
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..observe import Observed, ObservedInstance
+from ..spec import AppSpec
+from .local_services import LocalSetupError
+
+TOOLS = ("bash", "docker", "sleep", "mkdir", "rm", "cat", "chmod", "env")
+HOST_LABEL = "liftshift.host"  # value: instance id
+BOOT = (
+    "mkdir -p /var/log/liftshift; "
+    "bash /var/lib/liftshift/user-data >/var/log/liftshift/user-data.log 2>&1; "
+    "echo $? >/var/lib/liftshift/user-data.rc; "
+    "while :; do sleep 3600; done"
+)
+
+
+class HealthCheckFailed(Exception):
+    """A service never became healthy: exit code 3."""
+
+
+class BootFailed(Exception):
+    """An instance's user-data failed on its stand-in host: the deployment failed (exit 1)."""
+
+
+# --- the stand-in image -------------------------------------------------------------
+
+
+def _libraries(binary: str) -> list[str]:
+    result = subprocess.run(["ldd", binary], capture_output=True, text=True)
+    if result.returncode != 0:  # "not a dynamic executable": static, nothing to add
+        return []
+    found = []
+    for line in result.stdout.splitlines():
+        match = re.search(r"(?:=>\s*)?(/\S+)\s+\(0x", line)
+        if match:
+            found.append(match.group(1))
+    return found
+
+
+def standin_files() -> dict[str, str]:
+    """Path in the image -> path on this machine."""
+    if shutil.which("ldd") is None:
+        raise LocalSetupError("the local target needs a Linux host with ldd to assemble its stand-in hosts")
+    files: dict[str, str] = {}
+    for tool in TOOLS:
+        path = shutil.which(tool)
+        if path is None:
+            raise LocalSetupError(f"the local target needs '{tool}' on this machine for its stand-in hosts")
+        files[f"bin/{tool}"] = path
+        for lib in _libraries(path):
+            files[lib.lstrip("/")] = lib
+    return files
+
+
+def standin_image(client) -> str:
+    files = standin_files()
+    digest = hashlib.sha256(b"standin-format-2\n")  # bump when the image's layout changes
+    for inside, outside in sorted(files.items()):
+        stat = os.stat(outside)
+        digest.update(f"{inside}\0{outside}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    tag = f"liftshift-standin:{digest.hexdigest()[:16]}"
+    import docker.errors
+
+    with contextlib.suppress(docker.errors.ImageNotFound):
+        client.images.get(tag)
+        return tag
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", dereference=True) as tar:  # copy files, not host symlinks
+        for directory, mode in (("bin", 0o755), ("tmp", 0o1777), ("root", 0o700), ("etc", 0o755),
+                                ("var/lib/liftshift", 0o755), ("var/log", 0o755), ("var/run", 0o755)):
+            info = tarfile.TarInfo(directory)
+            info.type, info.mode = tarfile.DIRTYPE, mode
+            tar.addfile(info)
+        for inside, outside in sorted(files.items()):
+            tar.add(outside, arcname=inside, recursive=False)
+        sh = tarfile.TarInfo("bin/sh")
+        sh.type, sh.linkname = tarfile.SYMTYPE, "bash"
+        tar.addfile(sh)
+    repository, version = tag.split(":")
+    client.api.import_image_from_data(buffer.getvalue(), repository=repository, tag=version,
+                                      changes=["ENV PATH=/bin HOME=/root"])
+    return tag
+
+
+# --- hosts ----------------------------------------------------------------------------
+
+
+@dataclass
+class Host:
+    instance: str
+    service: str
+    port: int
+    container: Any
+
+
+class StandInHosts:
+    """What stands in for EC2 actually running the instances of a stack."""
+
+    def __init__(self, docker: Callable[[], Any], aws, progress, *, boot_timeout: float = 180.0):
+        self.docker = docker
+        self.aws = aws
+        self.progress = progress
+        self.boot_timeout = boot_timeout
+
+    def _hosts(self, stack: str) -> list[Host]:
+        containers = self.docker().containers.list(all=True, filters={"label": f"liftshift.host.stack={stack}"})
+        return [Host(c.labels[HOST_LABEL], c.labels["liftshift.service"], int(c.labels["liftshift.port"]), c)
+                for c in containers]
+
+    def check_ports(self, spec: AppSpec) -> None:
+        """Before anything starts: each published port must be free or already this stack's."""
+        ours = {h.port for h in self._hosts(spec.name)}
+        seen: dict[int, str] = {}
+        for name, service in spec.services.items():
+            if service.instances.count == 0:
+                continue
+            port = service.published_port
+            if port in seen:
+                raise LocalSetupError(
+                    f"services {seen[port]} and {name} both publish port {port}; on one machine they need "
+                    "different 'publish' ports")
+            seen[port] = name
+            if port not in ours and not _port_free(port):
+                raise LocalSetupError(
+                    f"port {port} (service {name}) is already in use on this machine: stop what uses it or "
+                    "change 'publish' in app.yaml")
+
+    def reconcile(self, spec: AppSpec, observed: Observed) -> None:
+        """Hosts for exactly the live instances: remove the gone ones first (freeing ports), then boot."""
+        live = {i.id: i for i in observed.instances if i.state in ("pending", "running")}
+        hosts = self._hosts(spec.name)
+        kept = []
+        for host in hosts:
+            if host.instance not in live:
+                self.progress.note(f"stand-in host for {host.instance} ({host.service}) removed: instance gone")
+                self._remove(spec.name, host)
+            elif host.container.status != "running":  # a stand-in that died is booted again
+                self._remove(spec.name, host)
+            else:
+                kept.append(host)
+        started = []
+        for instance in sorted(live.values(), key=lambda i: i.id):
+            if any(h.instance == instance.id for h in kept) or instance.service not in spec.services:
+                continue
+            used = {h.port for h in kept if h.service == instance.service}
+            wanted = spec.services[instance.service].published_port
+            port = wanted if wanted not in used else _free_port()
+            host = self._boot(spec.name, instance, port)
+            kept.append(host)
+            started.append(host)
+        for host in started:
+            self._wait_boot(host)
+
+    def remove_all(self, stack: str) -> None:
+        for host in self._hosts(stack):
+            self._remove(stack, host)
+        for container in self.docker().containers.list(all=True, filters={"label": f"liftshift.stack={stack}"}):
+            container.remove(force=True)
+
+    def addresses(self, stack: str) -> dict[str, str]:
+        return {h.instance: f"http://127.0.0.1:{h.port}" for h in self._hosts(stack)}
+
+    def wait_healthy(self, spec: AppSpec, timeout: float | None = None) -> None:
+        for host in self._hosts(spec.name):
+            service = spec.services.get(host.service)
+            if service is None:
+                continue
+            health = service.health
+            budget = timeout or ((health.start_period + health.interval * (health.retries + 1) + 15)
+                                 if health else 60)
+            app = self._app_container(spec.name, host)
+            deadline = time.monotonic() + budget
+            self.progress.note(f"waiting for {host.service} on {host.instance} at 127.0.0.1:{host.port}")
+            while True:
+                state = _container_state(app)
+                if state in ("exited", "dead", "unhealthy", "missing"):
+                    raise self._unhealthy(spec.name, host, f"its container is {state}")
+                if _probe(host.port, health.path if health else None):
+                    break
+                if time.monotonic() > deadline:
+                    raise self._unhealthy(spec.name, host, f"no healthy answer within {budget:.0f} s")
+                time.sleep(0.5)
+                app = self._app_container(spec.name, host)
+
+    # -- internals --
+
+    def _app_container(self, stack: str, host: Host):
+        found = self.docker().containers.list(all=True, filters={
+            "label": [f"liftshift.stack={stack}", f"liftshift.instance={host.instance}"]})
+        return found[0] if found else None
+
+    def _unhealthy(self, stack: str, host: Host, why: str) -> HealthCheckFailed:
+        app = self._app_container(stack, host)
+        logs = app.logs(tail=20).decode(errors="replace").rstrip() if app else "(no container)"
+        return HealthCheckFailed(
+            f"service {host.service} on {host.instance} (127.0.0.1:{host.port}) is not healthy: {why}\n"
+            f"--- last log lines of its container ---\n{logs}")
+
+    def _boot(self, stack: str, instance: ObservedInstance, port: int) -> Host:
+        client = self.docker()
+        attr = self.aws.client("ec2").describe_instance_attribute(InstanceId=instance.id, Attribute="userData")
+        user_data = base64.b64decode(attr.get("UserData", {}).get("Value", ""))
+        if not user_data:
+            raise BootFailed(f"instance {instance.id} has no user-data to run")
+        self.progress.note(f"booting stand-in host for {instance.id} ({instance.service}) on port {port}")
+        name = f"liftshift-host-{stack}-{instance.id}"
+        with contextlib.suppress(Exception):
+            client.containers.get(name).remove(force=True)
+        container = client.containers.create(
+            standin_image(client), ["/bin/bash", "-c", BOOT], name=name, detach=True,
+            network_mode="host",
+            environment={"LIFTSHIFT_STAND_IN": "1", "LIFTSHIFT_INSTANCE_ID": instance.id,
+                         "LIFTSHIFT_PUBLISH_PORT": str(port)},
+            volumes={_socket_path(): {"bind": "/var/run/docker.sock", "mode": "rw"}},
+            labels={HOST_LABEL: instance.id, "liftshift.host.stack": stack, "liftshift.service": instance.service,
+                    "liftshift.port": str(port)},
+        )
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            info = tarfile.TarInfo("user-data")
+            info.size, info.mode = len(user_data), 0o700
+            tar.addfile(info, io.BytesIO(user_data))
+        container.put_archive("/var/lib/liftshift", buffer.getvalue())
+        container.start()
+        return Host(instance.id, instance.service, port, container)
+
+    def _wait_boot(self, host: Host) -> None:
+        deadline = time.monotonic() + self.boot_timeout
+        while time.monotonic() < deadline:
+            host.container.reload()
+            if host.container.status != "running":
+                raise BootFailed(f"stand-in host for {host.instance} stopped: {host.container.logs(tail=20)!r}")
+            result = host.container.exec_run(["cat", "/var/lib/liftshift/user-data.rc"])
+            if result.exit_code == 0:
+                rc = result.output.decode().strip()
+                if rc == "0":
+                    return
+                log = host.container.exec_run(["cat", "/var/log/liftshift/user-data.log"]).output
+                tail = "\n".join(log.decode(errors="replace").splitlines()[-20:])
+                raise BootFailed(f"user-data of {host.instance} ({host.service}) exited {rc}:\n{tail}")
+            time.sleep(0.3)
+        raise BootFailed(f"user-data of {host.instance} did not finish within {self.boot_timeout:.0f} s")
+
+    def _remove(self, stack: str, host: Host) -> None:
+        for container in self.docker().containers.list(all=True, filters={
+                "label": [f"liftshift.stack={stack}", f"liftshift.instance={host.instance}"]}):
+            container.remove(force=True)
+        with contextlib.suppress(Exception):
+            host.container.remove(force=True)
+
+
+def _socket_path() -> str:
+    host = os.environ.get("DOCKER_HOST", "")
+    return host[len("unix://"):] if host.startswith("unix://") else "/var/run/docker.sock"
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("0.0.0.0", 0))
+        return sock.getsockname()[1]
+
+
+def _container_state(container) -> str:
+    if container is None:
+        return "missing"
+    container.reload()
+    health = (container.attrs.get("State", {}).get("Health") or {}).get("Status")
+    return "unhealthy" if health == "unhealthy" else container.status
+
+
+def _probe(port: int, path: str | None) -> bool:
+    """HTTP GET of `path` answering 2xx/3xx, or (no health declared) a TCP connect."""
+    try:
+        if path is None:
+            with socket.create_connection(("127.0.0.1", port), timeout=2):
+                return True
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=3)
+        try:
+            conn.request("GET", path)
+            return conn.getresponse().status < 400
+        finally:
+            conn.close()
+    except (OSError, http.client.HTTPException):
+        return False
