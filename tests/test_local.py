@@ -1,0 +1,187 @@
+"""End to end: the local rehearsal deploys every example stack for real and serves it."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from liftshift.cli import app
+from support.registry import free_port
+
+STACKS = Path(__file__).resolve().parent.parent / "stacks"
+
+
+@pytest.fixture(scope="session")
+def local_state(tmp_path_factory, docker_client, busybox_image):
+    """One emulator and one registry for the whole run, in a private state directory."""
+    directory = tmp_path_factory.mktemp("liftshift-state")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("LIFTSHIFT_STATE_DIR", str(directory))
+    for var in ("AWS_ENDPOINT_URL", "LIFTSHIFT_REGISTRY", "AWS_PROFILE"):
+        mp.delenv(var, raising=False)
+    yield directory
+    from liftshift.targets.aws import docker_connector
+    from liftshift.targets.local_services import stop_services
+
+    stop_services(docker_connector())
+    mp.undo()
+
+
+@pytest.fixture
+def local(local_state, monkeypatch):
+    monkeypatch.setenv("LIFTSHIFT_STATE_DIR", str(local_state))
+    for var in ("AWS_ENDPOINT_URL", "LIFTSHIFT_REGISTRY", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    return local_state
+
+
+def run(*args: str):
+    return CliRunner().invoke(app, [*args, "--target", "local"], catch_exceptions=False)
+
+
+def get(url: str) -> tuple[int, str]:
+    match = re.match(r"http://([^:/]+):(\d+)(/.*)?$", url)
+    conn = http.client.HTTPConnection(match.group(1), int(match.group(2)), timeout=5)
+    try:
+        conn.request("GET", match.group(3) or "/")
+        response = conn.getresponse()
+        return response.status, response.read().decode(errors="replace")
+    finally:
+        conn.close()
+
+
+def stack_containers(docker_client, stack: str) -> list:
+    found = docker_client.containers.list(all=True, filters={"label": f"liftshift.stack={stack}"})
+    found += docker_client.containers.list(all=True, filters={"label": f"liftshift.host.stack={stack}"})
+    return found
+
+
+def copy_stack(name: str, tmp_path: Path, stack: str) -> tuple[Path, dict[str, int]]:
+    """A copy of stacks/NAME with a unique stack name and free publish ports; returns the ports by service."""
+    target = tmp_path / name
+    shutil.copytree(STACKS / name, target)
+    app_yaml = target / "app.yaml"
+    text = re.sub(r"^name: .*$", f"name: {stack}", app_yaml.read_text(), count=1, flags=re.M)
+    ports: dict[str, int] = {}
+
+    def new_port(match: re.Match) -> str:
+        port = free_port()
+        ports[str(len(ports))] = port
+        return f"{match.group(1)}publish: {port}"
+
+    text = re.sub(r"^(\s+)publish: \d+", new_port, text, flags=re.M)
+    app_yaml.write_text(text)
+    return app_yaml, ports
+
+
+@pytest.fixture
+def destroyed(docker_client):
+    """Destroys the stacks a test registers, even when it fails, and checks nothing is left."""
+    made: list[tuple[Path, str]] = []
+    yield made
+    for app_yaml, stack in made:
+        run("destroy", str(app_yaml), "--yes")
+        for container in stack_containers(docker_client, stack):
+            container.remove(force=True)
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in STACKS.iterdir() if (p / "app.yaml").exists()))
+def test_every_example_deploys_answers_and_is_destroyed(example, local, tmp_path, unique, docker_client, destroyed):
+    app_yaml, _ = copy_stack(example, tmp_path, unique)
+    destroyed.append((app_yaml, unique))
+    result = run("deploy", str(app_yaml), "--output", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    for name, service in report["services"].items():
+        assert service["instances"], name
+        for instance in service["instances"]:
+            status, body = get(instance["address"])
+            assert status == 200 and body.strip(), (name, body)
+    if example == "hello":
+        assert "Hello from liftshift" in body
+
+    gone = run("destroy", str(app_yaml), "--yes")
+    assert gone.exit_code == 0, gone.output
+    assert stack_containers(docker_client, unique) == []
+
+
+def test_redeploy_changes_nothing_and_a_change_replaces_the_container(local, tmp_path, unique, docker_client, destroyed):
+    app_yaml, ports = copy_stack("hello", tmp_path, unique)
+    destroyed.append((app_yaml, unique))
+    assert run("deploy", str(app_yaml)).exit_code == 0
+    url = f"http://127.0.0.1:{ports['0']}/"
+    assert "Hello from liftshift" in get(url)[1]
+    before = {c.id for c in stack_containers(docker_client, unique)}
+
+    again = run("deploy", str(app_yaml), "-o", "json")
+    assert again.exit_code == 0 and json.loads(again.stdout)["changed"] is False
+    assert {c.id for c in stack_containers(docker_client, unique)} == before
+
+    (app_yaml.parent / "site" / "index.html").write_text("<h1>second release</h1>\n")
+    changed = run("deploy", str(app_yaml), "-o", "json")
+    assert changed.exit_code == 0, changed.output
+    assert json.loads(changed.stdout)["changed"] is True
+    assert "second release" in get(url)[1]
+    after = {c.id for c in stack_containers(docker_client, unique)}
+    assert not (after & before)  # the old host and app container are gone
+    assert len([c for c in stack_containers(docker_client, unique) if c.status == "running"]) == 2
+
+    shown = json.loads(run("status", str(app_yaml), "-o", "json").stdout)
+    assert [i["address"] for i in shown["services"]["web"]["instances"]] == [url.rstrip("/")]
+
+
+def test_several_instances_each_get_an_address(local, tmp_path, unique, destroyed):
+    app_yaml, ports = copy_stack("hello", tmp_path, unique)
+    destroyed.append((app_yaml, unique))
+    app_yaml.write_text(app_yaml.read_text() + "    instances: {count: 2}\n")
+    result = run("deploy", str(app_yaml), "-o", "json")
+    assert result.exit_code == 0, result.output
+    addresses = [i["address"] for i in json.loads(result.stdout)["services"]["web"]["instances"]]
+    assert len(set(addresses)) == 2 and f"http://127.0.0.1:{ports['0']}" in addresses
+    for address in addresses:
+        assert "Hello from liftshift" in get(address)[1]
+
+
+def test_a_busy_port_is_reported_before_anything_starts(local, tmp_path, unique, docker_client):
+    app_yaml, ports = copy_stack("hello", tmp_path, unique)
+    with socket.socket() as blocker:
+        blocker.bind(("0.0.0.0", ports["0"]))
+        blocker.listen()
+        result = run("deploy", str(app_yaml))
+    assert result.exit_code == 2
+    assert f"port {ports['0']}" in result.stderr and "already in use" in result.stderr
+    assert stack_containers(docker_client, unique) == []
+    assert json.loads(run("status", str(app_yaml), "-o", "json").stdout)["services"]["web"]["instances"] == []
+
+
+def test_an_unhealthy_service_fails_with_exit_3_and_its_logs(local, tmp_path, unique, destroyed):
+    app_yaml, _ = copy_stack("hello", tmp_path, unique)
+    destroyed.append((app_yaml, unique))
+    text = app_yaml.read_text().replace("health: {path: /,", "health: {path: /missing,")
+    text = text.replace("retries: 3, start_period: 5", "retries: 1, start_period: 1")
+    app_yaml.write_text(text)
+    result = run("deploy", str(app_yaml))
+    assert result.exit_code == 3, result.output
+    assert "not healthy" in result.stderr and "last log lines" in result.stderr
+    assert "response:404" in result.stderr  # the container log lines (busybox httpd -v) are shown
+
+
+def test_no_docker_engine_is_bad_input(local, tmp_path, unique, monkeypatch):
+    app_yaml, _ = copy_stack("hello", tmp_path, unique)
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such.sock")
+    result = run("deploy", str(app_yaml))
+    assert result.exit_code == 2 and "Docker engine" in result.stderr
+
+
+def test_render_local_shows_the_stand_in_branch(local, tmp_path, unique):
+    app_yaml, _ = copy_stack("hello", tmp_path, unique)
+    result = run("render", str(app_yaml))
+    assert result.exit_code == 0, result.output
+    assert "LIFTSHIFT_STAND_IN" in result.stdout and "docker pull" in result.stdout
