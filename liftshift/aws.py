@@ -39,6 +39,10 @@ class CallLog:
     def mutating(self) -> list[str]:
         return [f"{s}:{o}" for s, o in self.calls if is_mutating(o)]
 
+    def stack_changes(self) -> list[str]:
+        """Mutating calls other than the deploy lock's (its DynamoDB item is not part of any stack)."""
+        return [c for c in self.mutating() if not c.startswith("dynamodb:")]
+
     def reads(self) -> list[str]:
         return [f"{s}:{o}" for s, o in self.calls if not is_mutating(o)]
 

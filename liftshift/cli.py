@@ -27,6 +27,7 @@ app = typer.Typer(
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_UNHEALTHY = 3
+EXIT_LOCKED = 4
 
 
 class Output(str, Enum):
@@ -44,6 +45,8 @@ OutputOpt = typer.Option(Output.text, "--output", "-o", help="text, or json for 
 ProfileOpt = typer.Option(None, "--profile", help="AWS profile (else AWS_PROFILE / the default chain).")
 RegionOpt = typer.Option(None, "--region", help="AWS region (else app.yaml's region, AWS_REGION, the profile's).")
 VerboseOpt = typer.Option(False, "--verbose", "-v", help="Show all build and push output.")
+LockWaitOpt = typer.Option(0.0, "--lock-wait", min=0, metavar="SECONDS",
+                           help="Wait this long for another deploy or destroy of the stack to finish (default: fail at once, exit 4).")
 TargetOpt = typer.Option(TargetName.aws, "--target", "-t", envvar="LIFTSHIFT_TARGET",
                          help="aws, or local: rehearse the whole deployment on this machine.")
 
@@ -76,10 +79,13 @@ def _guarded(fn: Callable[[], Any]) -> Any:
     from .spec import SpecError
     from .targets.aws import DockerUnavailable
     from .targets.local_services import LocalSetupError
+    from .lock import LockHeld
     from .targets.standin import BootFailed, HealthCheckFailed
 
     try:
         return fn()
+    except LockHeld as exc:
+        _fail(str(exc), EXIT_LOCKED)
     except (SpecError, AwsSetupError, NetworkError, DockerUnavailable, UserDataTooLarge, LocalSetupError) as exc:
         _fail(str(exc), EXIT_BAD_INPUT)
     except (ImageError, BootFailed) as exc:
@@ -148,13 +154,13 @@ def plan(file: Path = FileArg, output: Output = OutputOpt, profile: Optional[str
 @app.command()
 def deploy(file: Path = FileArg, yes: bool = typer.Option(False, "--yes", "-y", help="Accepted for CD scripts; deploy never prompts."),
            output: Output = OutputOpt, profile: Optional[str] = ProfileOpt, region: Optional[str] = RegionOpt,
-           verbose: bool = VerboseOpt, target: TargetName = TargetOpt) -> None:
+           verbose: bool = VerboseOpt, target: TargetName = TargetOpt, lock_wait: float = LockWaitOpt) -> None:
     """Build, push and run the stack; waits until every instance is running."""
     from .pipeline import deploy as run_deploy
 
     def run() -> None:
         spec, base = _load(file)
-        report = run_deploy(spec, base, _target(spec, region, profile, output, verbose, target))
+        report = run_deploy(spec, base, _target(spec, region, profile, output, verbose, target), lock_wait=lock_wait)
         _emit(report, output, _deploy_text)
 
     _guarded(run)
@@ -211,7 +217,7 @@ def render(file: Path = FileArg, service: Optional[str] = typer.Option(None, "--
 def destroy(file: Path = FileArg, yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
             keep_images: bool = typer.Option(False, "--keep-images", help="Keep the ECR repositories and images."),
             output: Output = OutputOpt, profile: Optional[str] = ProfileOpt, region: Optional[str] = RegionOpt,
-            target: TargetName = TargetOpt) -> None:
+            target: TargetName = TargetOpt, lock_wait: float = LockWaitOpt) -> None:
     """Remove everything the stack owns in AWS (found by its tags) and nothing else."""
     from .pipeline import describe_step
     from .pipeline import destroy as run_destroy
@@ -221,7 +227,7 @@ def destroy(file: Path = FileArg, yes: bool = typer.Option(False, "--yes", "-y",
         where = _target(spec, region, profile, output, target=target)
         steps = run_destroy(spec, where, keep_images=keep_images, execute=False)
         if not steps:
-            run_destroy(spec, where, keep_images=keep_images)  # local: stand-in hosts left without instances
+            run_destroy(spec, where, keep_images=keep_images, lock_wait=lock_wait)  # local: orphaned stand-in hosts
             _emit({"stack": spec.name, "removed": []}, output, lambda _: f"Nothing to remove: stack {spec.name} owns nothing.")
             return
         if not yes:
@@ -230,9 +236,26 @@ def destroy(file: Path = FileArg, yes: bool = typer.Option(False, "--yes", "-y",
             typer.echo(_steps_text(steps), err=True)
             if not typer.confirm(f"Remove these {len(steps)} resources of stack {spec.name}?", err=True):
                 _fail("nothing removed", EXIT_FAILED)
-        steps = run_destroy(spec, where, keep_images=keep_images)
+        steps = run_destroy(spec, where, keep_images=keep_images, lock_wait=lock_wait)
         _emit({"stack": spec.name, "removed": [describe_step(s) for s in steps]}, output,
               lambda d: f"Removed {len(d['removed'])} resource group(s) of stack {spec.name}.")
+
+    _guarded(run)
+
+
+@app.command()
+def unlock(file: Path = FileArg, profile: Optional[str] = ProfileOpt, region: Optional[str] = RegionOpt,
+           target: TargetName = TargetOpt) -> None:
+    """Clear the stack's deploy lock (left by a killed deploy; it also expires by itself)."""
+    from .lock import force_unlock
+
+    def run() -> None:
+        spec, _ = _load(file)
+        where = _target(spec, region, profile, Output.json, target=target)
+        where.aws.account_id()
+        held = force_unlock(where.aws.client("dynamodb"), spec.name)
+        typer.echo(f"Unlocked {spec.name} (was held by {held.owner}, {held.operation} since {held.acquired_at})."
+                   if held else f"Stack {spec.name} was not locked.")
 
     _guarded(run)
 

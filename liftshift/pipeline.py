@@ -11,6 +11,7 @@ is created, replaced or kept) do not depend on the digest, only its text does.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -113,9 +114,24 @@ def _plan_infra(spec: AppSpec, target: Target, account: str, observed: Observed,
     return want, plan_infrastructure(want, observed)
 
 
-def deploy(spec: AppSpec, base: Path, target: Target) -> dict[str, Any]:
+def deploy(spec: AppSpec, base: Path, target: Target, *, lock_wait: float = 0) -> dict[str, Any]:
     if target.hosts is not None:
         target.hosts.check_ports(spec)
+    with _stack_lock(spec, target, "deploy", lock_wait):
+        return _deploy(spec, base, target)
+
+
+@contextlib.contextmanager
+def _stack_lock(spec: AppSpec, target: Target, operation: str, wait: float):
+    """One deploy or destroy of a stack at a time, across machines (lock.py)."""
+    from . import lock
+
+    target.aws.account_id()  # bad credentials are bad input (exit 2), not a lock problem
+    with lock.held(target.aws.client("dynamodb"), spec.name, lock.default_owner(), operation, wait_seconds=wait):
+        yield
+
+
+def _deploy(spec: AppSpec, base: Path, target: Target) -> dict[str, Any]:
     prepared = prepare(spec, base, target)
     executor = Executor(target.aws.client, _pusher(target), target.progress)
     if prepared.image_steps:
@@ -183,11 +199,15 @@ def status_report(spec: AppSpec, target: Target, observed: Observed) -> dict[str
     return {"stack": spec.name, "region": target.aws.region, "target": target.name, "services": services}
 
 
-def destroy(spec: AppSpec, target: Target, *, keep_images: bool, execute: bool = True) -> list[Step]:
+def destroy(spec: AppSpec, target: Target, *, keep_images: bool, execute: bool = True,
+            lock_wait: float = 0) -> list[Step]:
+    """The steps that remove everything tagged with the stack; run them too when `execute`."""
     target.aws.account_id()
-    observed = observe_stack(target.aws, spec.name, verify_tags=True)
-    steps = plan_destroy(spec.name, observed, keep_images=keep_images)
-    if execute:
+    if not execute:
+        return plan_destroy(spec.name, observe_stack(target.aws, spec.name, verify_tags=True), keep_images=keep_images)
+    with _stack_lock(spec, target, "destroy", lock_wait):
+        observed = observe_stack(target.aws, spec.name, verify_tags=True)
+        steps = plan_destroy(spec.name, observed, keep_images=keep_images)
         Executor(target.aws.client, None, target.progress).run(steps)
         if target.hosts is not None:
             target.hosts.remove_all(spec.name)

@@ -153,7 +153,8 @@ def test_second_deploy_makes_no_mutating_call_and_plan_is_empty(env, stack_dir, 
     log = CallLog()
     again = deploy(spec, base, target(log))
     assert again["changed"] is False and again["changes"] == []
-    assert log.mutating() == []
+    assert log.stack_changes() == []
+    assert log.mutating() == ["dynamodb:PutItem", "dynamodb:DeleteItem"]  # only the deploy lock is written
     assert again["services"] == first["services"]
     prepared = prepare(spec, base, target())
     assert prepared.steps == []
@@ -314,3 +315,32 @@ def test_render_shows_the_user_data(env, stack_dir, unique, cleanup_images):
     assert result.exit_code == 0, result.output
     assert "#!/bin/bash" in result.stdout and "HttpTokens" in result.stdout
     assert run_cli("render", str(stack_dir / "app.yaml"), "--service", "nope").exit_code == 2
+
+
+def test_a_held_lock_exits_4_naming_the_holder_and_unlock_clears_it(env, stack_dir, unique, cleanup_images):
+    import threading
+
+    from liftshift import lock
+
+    app_yaml = str(stack_dir / "app.yaml")
+    dynamodb = client("dynamodb")
+    held = lock.acquire(dynamodb, unique, "ci-runner-7 pid 42", "deploy")
+    result = run_cli("deploy", app_yaml)
+    assert result.exit_code == 4
+    assert "ci-runner-7 pid 42" in result.stderr and "since" in result.stderr
+    assert run_cli("destroy", app_yaml, "--yes").exit_code == 4
+    assert stack_tagged(unique) == {}  # nothing was built into AWS while locked
+
+    unlocked = run_cli("unlock", app_yaml)
+    assert unlocked.exit_code == 0 and "ci-runner-7 pid 42" in unlocked.stdout
+    assert lock.current(dynamodb, unique) is None
+
+    held = lock.acquire(dynamodb, unique, "other deploy", "deploy")
+    releaser = threading.Timer(1.0, lambda: lock.release(dynamodb, unique, held.token))
+    releaser.start()
+    try:
+        waited = run_cli("deploy", app_yaml, "--lock-wait", "30")
+    finally:
+        releaser.cancel()
+    assert waited.exit_code == 0, waited.output
+    assert lock.current(dynamodb, unique) is None  # released after the deploy
