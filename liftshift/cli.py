@@ -201,9 +201,10 @@ def render(file: Path = FileArg, service: Optional[str] = typer.Option(None, "--
             if user_data is None:
                 placeholder = f"{want.repository_uri}@sha256:{'0' * 64}"
                 typer.echo(f"note: {name}'s image is not pushed yet; the digest shown is a placeholder", err=True)
+                hashes = {n: w.launch_template.config_hash for n, w in prepared.want.services.items()}
                 user_data = render_user_data(user_data_context(
                     spec, name, placeholder, prepared.want.registry, prepared.want.region,
-                    want.launch_template.config_hash))
+                    want.launch_template.config_hash, hashes))
             data = {k: v for k, v in want.launch_template.data.items() if k != "UserData"}
             data["SecurityGroupIds"] = [repr(v) if not isinstance(v, str) else v for v in data["SecurityGroupIds"]]
             result[name] = {"launch_template": want.launch_template.name, "launch_template_data": data,

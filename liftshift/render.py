@@ -30,6 +30,7 @@ import jinja2
 
 __all__ = [
     "Health",
+    "Peer",
     "UserDataContext",
     "Volume",
     "render_template",
@@ -58,6 +59,18 @@ class Health:
 
 
 @dataclass(frozen=True)
+class Peer:
+    """A service this one calls, named in an env value as ${service.NAME.url|host|port}."""
+
+    service: str
+    port: int  # its published port
+    config_hash: str  # only its instances running this configuration are used
+
+
+PEER_REF_RE = re.compile(r"\$\{service\.([a-z0-9-]+)\.(url|host|port)\}")
+
+
+@dataclass(frozen=True)
 class UserDataContext:
     stack: str
     service: str
@@ -73,6 +86,7 @@ class UserDataContext:
     volumes: tuple[Volume, ...]
     health: Health | None
     config_hash: str
+    peers: tuple[Peer, ...] = ()
 
 
 # --------------------------------------------------------------------------- quoting
@@ -200,6 +214,10 @@ def _validate(ctx: UserDataContext) -> None:
         names.append(name)
     if len(set(names)) != len(names):
         _fail("env names must be unique")
+    for peer in ctx.peers:
+        if not _NAME_RE.fullmatch(peer.service) or not _HEX_RE.fullmatch(peer.config_hash):
+            _fail(f"peer {peer!r} is not a service name with a config hash")
+        _check_int(f"peer {peer.service} port", peer.port, 1, 65535)
     for vol in ctx.volumes:
         _check_text("volume host", vol.host)
         _check_text("volume container", vol.container)
@@ -246,6 +264,28 @@ def health_probe(port: int, path: str) -> str:
     )
 
 
+def _env_parts(name: str, value: str, peers: tuple[Peer, ...]) -> list[tuple[str, Any]]:
+    """NAME=VALUE as ("lit", text) and ("host", peer index) parts; hosts are found at boot."""
+    index = {p.service: i for i, p in enumerate(peers)}
+    parts: list[tuple[str, Any]] = [("lit", f"{name}=")]
+    last = 0
+    for match in PEER_REF_RE.finditer(value):
+        parts.append(("lit", value[last:match.start()]))
+        peer, field = match.group(1), match.group(2)
+        if peer not in index:
+            _fail(f"env {name} names service {peer!r}, which is not among the peers")
+        port = str(peers[index[peer]].port)
+        if field == "url":
+            parts += [("lit", "http://"), ("host", index[peer]), ("lit", ":" + port)]
+        elif field == "host":
+            parts.append(("host", index[peer]))
+        else:
+            parts.append(("lit", port))
+        last = match.end()
+    parts.append(("lit", value[last:]))
+    return [p for p in parts if p != ("lit", "")]
+
+
 def _volume_spec(vol: Volume) -> str:
     return f"{vol.host}:{vol.container}" + (":ro" if vol.read_only else "")
 
@@ -265,7 +305,8 @@ def render_user_data(ctx: UserDataContext) -> str:
         port=ctx.port,
         publish=ctx.publish,
         command=tuple(ctx.command or ()),
-        env_pairs=[f"{name}={value}" for name, value in ctx.env],
+        env_parts=[_env_parts(name, value, ctx.peers) for name, value in ctx.env],
+        peers=ctx.peers,
         bind_dirs=[v.host for v in ctx.volumes if v.host.startswith("/")],
         volume_specs=[_volume_spec(v) for v in ctx.volumes],
         health=ctx.health,

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import names
-from .spec import AppSpec, ServiceSpec
+from .spec import AppSpec, ServiceSpec, peers_of, service_order
 
 SSM_MANAGED_POLICY = "arn:{partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"
 EC2_TRUST_POLICY = json.dumps(
@@ -147,24 +147,30 @@ def templates_hash(template_dir: Path) -> str:
 
 
 def config_hash(service: ServiceSpec, image: ImageInfo, repository_uri: str, ami: Ami, region: str,
-                template_hash: str) -> str:
+                template_hash: str, peers: dict[str, str] | None = None) -> str:
+    """Names everything that forces new instances, including the configurations of the services it
+    calls: their addresses are looked up at boot, so a replaced peer means a new lookup."""
     settings = service.model_dump(mode="json")
     for in_place in ("count", "subnets", "ingress", "ssh_ingress"):
         settings["instances"].pop(in_place, None)
     blob = json.dumps(
         {"service": settings, "image": image.image_id, "repository": repository_uri, "ami": ami.image_id,
-         "root": ami.root_device, "region": region, "templates": template_hash},
+         "root": ami.root_device, "region": region, "templates": template_hash, "peers": peers or {}},
         sort_keys=True,
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-def role_policy(stack: str, service: str, account: str, region: str) -> str:
+def role_policy(stack: str, service: str, account: str, region: str, finds_peers: bool = False) -> str:
     part = partition(region)
+    peers = [
+        # DescribeInstances has no resource-level permissions: AWS requires "*". Read-only.
+        {"Sid": "FindPeers", "Effect": "Allow", "Action": "ec2:DescribeInstances", "Resource": "*"}
+    ] if finds_peers else []
     return json.dumps(
         {
             "Version": "2012-10-17",
-            "Statement": [
+            "Statement": peers + [
                 # GetAuthorizationToken has no resource-level permissions: AWS requires "*".
                 {"Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
                 {
@@ -186,8 +192,8 @@ def role_policy(stack: str, service: str, account: str, region: str) -> str:
 
 
 def user_data_context(spec: AppSpec, name: str, want_image_ref: str, registry: Registry, region: str,
-                      chash: str):
-    from .render import Health, UserDataContext, Volume
+                      chash: str, peer_hashes: dict[str, str]):
+    from .render import Health, Peer, UserDataContext, Volume
 
     service = spec.services[name]
     health = service.health
@@ -207,6 +213,7 @@ def user_data_context(spec: AppSpec, name: str, want_image_ref: str, registry: R
         health=Health(health.path, health.interval, health.timeout, health.retries, health.start_period)
         if health else None,
         config_hash=chash,
+        peers=tuple(Peer(p, spec.services[p].published_port, peer_hashes[p]) for p in peers_of(service)),
     )
 
 
@@ -227,18 +234,21 @@ def desired_stack(
 
     part = partition(region)
     services = {}
-    for name, service in spec.services.items():
+    hashes: dict[str, str] = {}
+    for name in service_order(spec):
+        service = spec.services[name]
         image = images[name]
         repo_uri = registry.repository_uri(spec.name, name)
         ami = amis[name]
-        chash = config_hash(service, image, repo_uri, ami, region, template_hash)
+        peers = {p: hashes[p] for p in peers_of(service)}
+        chash = hashes[name] = config_hash(service, image, repo_uri, ami, region, template_hash, peers)
         role_name = names.role(spec.name, name)
         role = RoleWant(
             name=role_name,
             path=names.iam_path(spec.name),
             arn=f"arn:{part}:iam::{account}:role{names.iam_path(spec.name)}{role_name}",
             policy_name=names.role_policy_name(),
-            policy=role_policy(spec.name, name, account, region),
+            policy=role_policy(spec.name, name, account, region, finds_peers=bool(peers)),
             managed=(SSM_MANAGED_POLICY.format(partition=part),),
         )
         port = service.published_port
@@ -254,7 +264,7 @@ def desired_stack(
         instance_tags = {**service_tags, names.TAG_CONFIG: chash, "Name": f"{spec.name}-{name}"}
         user_data = None
         if image.digest:
-            ctx = user_data_context(spec, name, f"{repo_uri}@{image.digest}", registry, region, chash)
+            ctx = user_data_context(spec, name, f"{repo_uri}@{image.digest}", registry, region, chash, hashes)
             user_data = render_user_data(ctx)
             size = len(user_data.encode())
             if size > USER_DATA_LIMIT:
@@ -278,6 +288,7 @@ def desired_stack(
             subnets=subnets[name],
             tags=instance_tags,
         )
+    services = {name: services[name] for name in spec.services}  # app.yaml's order for plans and reports
     return StackWant(
         stack=spec.name, region=region, account=account, log_group=names.log_group(spec.name),
         registry=registry, services=services,

@@ -270,6 +270,7 @@ def load_spec(path: Path | str) -> tuple[AppSpec, Path]:
         raise _first_error(located, exc) from None
     base = path.resolve().parent
     _check_build_contexts(located, spec, base)
+    _check_references(located, spec)
     return spec, base
 
 
@@ -367,3 +368,63 @@ def _check_build_contexts(located: LocatedData, spec: AppSpec, base: Path) -> No
         if not dockerfile.is_file():
             raise SpecError(located.file, located.line_of(where), where,
                             f"no Dockerfile: {dockerfile} does not exist")
+
+
+PEER_REF_RE = re.compile(r"\$\{service\.([^.}]*)\.([^}]*)\}")
+
+
+def peers_of(service: ServiceSpec) -> list[str]:
+    """Services named in env values as ${service.NAME.url|host|port}, in order of first use."""
+    found: list[str] = []
+    for value in service.env.values():
+        for match in PEER_REF_RE.finditer(value):
+            if match.group(1) not in found:
+                found.append(match.group(1))
+    return found
+
+
+def service_order(spec: AppSpec) -> list[str]:
+    """Services with every peer before the services that call it (references are acyclic)."""
+    order: list[str] = []
+    def visit(name: str) -> None:
+        if name not in order:
+            for peer in peers_of(spec.services[name]):
+                visit(peer)
+            order.append(name)
+    for name in spec.services:
+        visit(name)
+    return order
+
+
+def _check_references(located: LocatedData, spec: AppSpec) -> None:
+    for name, service in spec.services.items():
+        for key, value in service.env.items():
+            where = ("services", name, "env", key)
+            for match in PEER_REF_RE.finditer(value):
+                peer, field = match.group(1), match.group(2)
+                if field not in ("url", "host", "port"):
+                    raise SpecError(located.file, located.line_of(where), where,
+                                    f"{match.group(0)}: use .url, .host or .port")
+                if peer not in spec.services:
+                    raise SpecError(located.file, located.line_of(where), where,
+                                    f"{match.group(0)} names no service of this stack ({', '.join(spec.services)})")
+                if peer == name:
+                    raise SpecError(located.file, located.line_of(where), where,
+                                    f"{match.group(0)}: a service cannot call itself this way")
+    state: dict[str, str] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        if state.get(name) == "done":
+            return
+        if state.get(name) == "active":
+            cycle = trail[trail.index(name):] + [name]
+            where = ("services", cycle[0], "env")
+            raise SpecError(located.file, located.line_of(where), where,
+                            "services call each other in a cycle: " + " -> ".join(cycle))
+        state[name] = "active"
+        for peer in peers_of(spec.services[name]):
+            visit(peer, trail + [name])
+        state[name] = "done"
+
+    for name in spec.services:
+        visit(name, [])

@@ -106,6 +106,11 @@ def test_every_example_deploys_answers_and_is_destroyed(example, local, tmp_path
             assert status == 200 and body.strip(), (name, body)
     if example == "hello":
         assert "Hello from liftshift" in body
+    if example == "microservices":  # web calls api at the address liftshift handed it
+        web = report["services"]["web"]["instances"][0]["address"]
+        status, body = get(web + "/cgi-bin/stock")
+        api_port = report["services"]["api"]["instances"][0]["address"].rsplit(":", 1)[1]
+        assert status == 200 and "42 widgets in stock" in body and f":{api_port}" in body, body
 
     gone = run("destroy", str(app_yaml), "--yes")
     assert gone.exit_code == 0, gone.output

@@ -485,3 +485,26 @@ def test_count_zero_terminates_all_and_drops_the_template():
     assert kinds(steps) == [("terminate", "instances"), ("delete", "launch template")]
     assert sorted(calls(steps, "terminate_instances")[0].params["InstanceIds"]) == \
         ["i-web0000", "i-web0001", "i-web0002"]
+
+
+def test_a_service_is_replaced_when_a_service_it_calls_changes():
+    def hashes(api_env: dict[str, str]) -> dict[str, str]:
+        spec = AppSpec.model_validate({"version": 1, "name": "shop", "services": {
+            "web": {"image": "x", "port": 80, "env": {"API": "${service.api.url}"}},
+            "api": {"image": "x", "port": 81, "env": api_env},
+        }})
+        want = resources.desired_stack(
+            spec, account="123456789012", region="eu-west-1", registry=Registry("127.0.0.1:5000", is_ecr=False),
+            images={n: ImageInfo("sha256:" + "a" * 64, "sha256:" + "b" * 64) for n in ("web", "api")},
+            amis={n: Ami("ami-12345678") for n in ("web", "api")},
+            subnets={n: ("subnet-aaaaaaaa",) for n in ("web", "api")}, vpc_ids={n: "vpc-1" for n in ("web", "api")},
+            template_hash="t")
+        user_data = want.services["web"].launch_template.user_data
+        assert "peer_names=( api)" in user_data and "API=http://\"${peer_hosts[0]}\":81" in user_data
+        assert "ec2:DescribeInstances" in want.services["web"].role.policy
+        assert "ec2:DescribeInstances" not in want.services["api"].role.policy
+        assert list(want.services) == ["web", "api"]  # app.yaml's order is kept for display
+        return {n: s.launch_template.config_hash for n, s in want.services.items()}
+
+    first, second = hashes({}), hashes({"X": "1"})
+    assert first["api"] != second["api"] and first["web"] != second["web"]

@@ -406,3 +406,37 @@ def test_file_of_exactly_one_mib_is_read(repo):
     assert path.stat().st_size == MAX_FILE_BYTES
     spec, _ = load_spec(path)
     assert spec.name == "shop"
+
+
+# --- service references (${service.NAME.url|host|port}) -----------------------------------
+
+
+def _two(env_web: str, env_api: str = "{}") -> str:
+    return (
+        "version: 1\nname: shop\nservices:\n"
+        "  api:\n    image: x\n    port: 80\n"
+        f"    env: {env_api}\n"
+        "  web:\n    image: x\n    port: 80\n"
+        f"    env: {env_web}\n"
+    )
+
+
+def test_references_order_services_and_are_checked(tmp_path):
+    from liftshift.spec import peers_of, service_order
+
+    path = tmp_path / "app.yaml"
+    path.write_text(_two('{API: "${service.api.url}/v1", P: "${service.api.port}"}'))
+    spec, _ = load_spec(path)
+    assert peers_of(spec.services["web"]) == ["api"] and peers_of(spec.services["api"]) == []
+    assert service_order(spec) == ["api", "web"]
+
+    for env_web, env_api, line, words in [
+        ('{A: "${service.nope.url}"}', "{}", 11, "names no service"),
+        ('{A: "${service.web.url}"}', "{}", 11, "cannot call itself"),
+        ('{A: "${service.api.address}"}', "{}", 11, "use .url, .host or .port"),
+        ('{A: "${service.api.url}"}', '{B: "${service.web.host}"}', 7, "api -> web -> api"),
+    ]:
+        path.write_text(_two(env_web, env_api))
+        with pytest.raises(SpecError) as info:
+            load_spec(path)
+        assert info.value.line == line and words in info.value.message, str(info.value)

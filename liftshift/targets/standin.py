@@ -240,7 +240,7 @@ class StandInHosts:
             standin_image(client), ["/bin/bash", "-c", BOOT], name=name, detach=True,
             network_mode="host",
             environment={"LIFTSHIFT_STAND_IN": "1", "LIFTSHIFT_INSTANCE_ID": instance.id,
-                         "LIFTSHIFT_PUBLISH_PORT": str(port)},
+                         "LIFTSHIFT_PUBLISH_PORT": str(port), "LIFTSHIFT_SERVICE_HOST": _service_host(client)},
             volumes={_socket_path(): {"bind": "/var/run/docker.sock", "mode": "rw"}},
             labels={HOST_LABEL: instance.id, "liftshift.host.stack": stack, "liftshift.service": instance.service,
                     "liftshift.port": str(port)},
@@ -277,6 +277,14 @@ class StandInHosts:
             container.remove(force=True)
         with contextlib.suppress(Exception):
             host.container.remove(force=True)
+
+
+def _service_host(client) -> str:
+    """Where app containers on this engine reach ports published on this machine: the bridge's gateway."""
+    try:
+        return client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    except (LookupError, TypeError, KeyError):
+        return "172.17.0.1"
 
 
 def _socket_path() -> str:
