@@ -275,6 +275,14 @@ def local_stop() -> None:
     typer.echo(f"Stopped: {', '.join(stopped)}." if stopped else "Nothing was running.")
 
 
+@local_app.command("endpoint")
+def local_endpoint() -> None:
+    """Print the emulator's URL (starting it if needed), e.g. to store secrets with the AWS CLI."""
+    from .targets.local_services import ensure_emulator
+
+    typer.echo(_guarded(ensure_emulator))
+
+
 # --- text output ----------------------------------------------------------------
 
 SYMBOLS = {"create": "+", "update": "~", "push": "^", "launch": "+", "terminate": "-", "delete": "-", "wait": "."}

@@ -31,6 +31,7 @@ import jinja2
 __all__ = [
     "Health",
     "Peer",
+    "Secret",
     "UserDataContext",
     "Volume",
     "render_template",
@@ -67,6 +68,16 @@ class Peer:
     config_hash: str  # only its instances running this configuration are used
 
 
+@dataclass(frozen=True)
+class Secret:
+    """An env var whose value is fetched on the instance when the container starts (never rendered)."""
+
+    name: str
+    kind: str  # "ssm" | "secretsmanager"
+    id: str  # parameter name or secret name
+    key: str | None = None  # JSON key inside a Secrets Manager secret
+
+
 PEER_REF_RE = re.compile(r"\$\{service\.([a-z0-9-]+)\.(url|host|port)\}")
 
 
@@ -87,6 +98,7 @@ class UserDataContext:
     health: Health | None
     config_hash: str
     peers: tuple[Peer, ...] = ()
+    secrets: tuple[Secret, ...] = ()
 
 
 # --------------------------------------------------------------------------- quoting
@@ -214,6 +226,13 @@ def _validate(ctx: UserDataContext) -> None:
         names.append(name)
     if len(set(names)) != len(names):
         _fail("env names must be unique")
+    for secret in ctx.secrets:
+        if not _ENV_NAME_RE.fullmatch(secret.name) or secret.name in names:
+            _fail(f"secret name {secret.name!r} must be a unique env name")
+        if secret.kind not in ("ssm", "secretsmanager"):
+            _fail(f"secret {secret.name}: unknown kind {secret.kind!r}")
+        _check_text(f"secret {secret.name} id", secret.id)
+        _check_text(f"secret {secret.name} key", secret.key or "")
     for peer in ctx.peers:
         if not _NAME_RE.fullmatch(peer.service) or not _HEX_RE.fullmatch(peer.config_hash):
             _fail(f"peer {peer!r} is not a service name with a config hash")
@@ -307,6 +326,7 @@ def render_user_data(ctx: UserDataContext) -> str:
         command=tuple(ctx.command or ()),
         env_parts=[_env_parts(name, value, ctx.peers) for name, value in ctx.env],
         peers=ctx.peers,
+        secrets=ctx.secrets,
         bind_dirs=[v.host for v in ctx.volumes if v.host.startswith("/")],
         volume_specs=[_volume_spec(v) for v in ctx.volumes],
         health=ctx.health,

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import names
-from .spec import AppSpec, ServiceSpec, peers_of, service_order
+from .spec import AppSpec, ServiceSpec, parse_secret, peers_of, service_order
 
 SSM_MANAGED_POLICY = "arn:{partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"
 EC2_TRUST_POLICY = json.dumps(
@@ -161,16 +161,28 @@ def config_hash(service: ServiceSpec, image: ImageInfo, repository_uri: str, ami
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-def role_policy(stack: str, service: str, account: str, region: str, finds_peers: bool = False) -> str:
+def role_policy(stack: str, service: str, account: str, region: str, finds_peers: bool = False,
+                secrets: list[tuple[str, str]] | None = None) -> str:
     part = partition(region)
-    peers = [
+    parameters = sorted({f"arn:{part}:ssm:{region}:{account}:parameter/{i.lstrip('/')}"
+                         for kind, i in secrets or [] if kind == "ssm"})
+    # Secrets Manager appends 6 random characters to a secret's ARN; "-??????" matches exactly those.
+    managed_secrets = sorted({f"arn:{part}:secretsmanager:{region}:{account}:secret:{i}-??????"
+                              for kind, i in secrets or [] if kind == "secretsmanager"})
+    reads = []
+    if parameters:
+        reads.append({"Sid": "ReadOwnParameters", "Effect": "Allow", "Action": "ssm:GetParameter",
+                      "Resource": parameters})
+    if managed_secrets:
+        reads.append({"Sid": "ReadOwnSecrets", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                      "Resource": managed_secrets})
+    if finds_peers:
         # DescribeInstances has no resource-level permissions: AWS requires "*". Read-only.
-        {"Sid": "FindPeers", "Effect": "Allow", "Action": "ec2:DescribeInstances", "Resource": "*"}
-    ] if finds_peers else []
+        reads.append({"Sid": "FindPeers", "Effect": "Allow", "Action": "ec2:DescribeInstances", "Resource": "*"})
     return json.dumps(
         {
             "Version": "2012-10-17",
-            "Statement": peers + [
+            "Statement": reads + [
                 # GetAuthorizationToken has no resource-level permissions: AWS requires "*".
                 {"Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
                 {
@@ -193,7 +205,7 @@ def role_policy(stack: str, service: str, account: str, region: str, finds_peers
 
 def user_data_context(spec: AppSpec, name: str, want_image_ref: str, registry: Registry, region: str,
                       chash: str, peer_hashes: dict[str, str]):
-    from .render import Health, Peer, UserDataContext, Volume
+    from .render import Health, Peer, Secret, UserDataContext, Volume
 
     service = spec.services[name]
     health = service.health
@@ -214,6 +226,7 @@ def user_data_context(spec: AppSpec, name: str, want_image_ref: str, registry: R
         if health else None,
         config_hash=chash,
         peers=tuple(Peer(p, spec.services[p].published_port, peer_hashes[p]) for p in peers_of(service)),
+        secrets=tuple(Secret(n, *parse_secret(ref)) for n, ref in sorted(service.secrets.items())),
     )
 
 
@@ -248,7 +261,8 @@ def desired_stack(
             path=names.iam_path(spec.name),
             arn=f"arn:{part}:iam::{account}:role{names.iam_path(spec.name)}{role_name}",
             policy_name=names.role_policy_name(),
-            policy=role_policy(spec.name, name, account, region, finds_peers=bool(peers)),
+            policy=role_policy(spec.name, name, account, region, finds_peers=bool(peers),
+                               secrets=[parse_secret(ref)[:2] for ref in service.secrets.values()]),
             managed=(SSM_MANAGED_POLICY.format(partition=part),),
         )
         port = service.published_port

@@ -26,6 +26,8 @@ AMI_ID_RE = re.compile(r"^ami-[0-9a-f]{8,17}$")
 SUBNET_RE = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 ARM64_FAMILY_RE = re.compile(r"^[a-z]+\d+g[a-z]*$")
+SSM_SECRET_RE = re.compile(r"^ssm:(/?[A-Za-z0-9_.\-/]{1,1011})$")
+SM_SECRET_RE = re.compile(r"^secretsmanager:([A-Za-z0-9/_+=.@\-]{1,512})(?::([A-Za-z0-9_.\-]{1,256}))?$")
 
 AMI_ALIASES = {
     "al2023": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{arch}",
@@ -148,6 +150,16 @@ class ServiceSpec(_Model):
     health: Optional[HealthSpec] = None
     volumes: list[VolumeSpec] = Field(default_factory=list)
     instances: InstancesSpec = Field(default_factory=InstancesSpec)
+    secrets: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("secrets")
+    @classmethod
+    def _secrets(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, ref in value.items():
+            if not ENV_NAME_RE.match(name):
+                raise ValueError(f"{name!r} is not a valid environment variable name")
+            parse_secret(ref)
+        return value
 
     @field_validator("build", mode="before")
     @classmethod
@@ -184,6 +196,9 @@ class ServiceSpec(_Model):
     def _source(self) -> "ServiceSpec":
         if (self.build is None) == (self.image is None):
             raise ValueError("give exactly one of 'build' (a Dockerfile to build) or 'image' (an existing image)")
+        both = sorted(set(self.env) & set(self.secrets))
+        if both:
+            raise ValueError(f"{both[0]} is in both env and secrets")
         return self
 
     @property
@@ -215,6 +230,18 @@ class AppSpec(_Model):
         for name in value:
             _name(name, f"service name {name!r}")
         return value
+
+
+def parse_secret(ref: str) -> tuple[str, str, str | None]:
+    """("ssm", parameter name, None) or ("secretsmanager", secret name, json key or None)."""
+    if isinstance(ref, str):
+        match = SSM_SECRET_RE.match(ref)
+        if match:
+            return "ssm", match.group(1), None
+        match = SM_SECRET_RE.match(ref)
+        if match:
+            return "secretsmanager", match.group(1), match.group(2)
+    raise ValueError(f"{ref!r} must be 'ssm:/parameter/name' or 'secretsmanager:secret-name[:json-key]'")
 
 
 def _stringify_map(value: Any) -> Any:

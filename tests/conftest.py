@@ -39,6 +39,7 @@ if str(TESTS_DIR) not in sys.path:  # make `support` importable whatever the roo
 
 from support.images import BUSYBOX_TAG, ensure_busybox_image  # noqa: E402
 from support.registry import MANIFEST_ACCEPT, free_port, registry_digest  # noqa: E402,F401
+from support.local import run_local, stack_containers  # noqa: E402
 
 def _wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + timeout
@@ -222,3 +223,43 @@ def aws_env(moto_server, monkeypatch):
 @pytest.fixture
 def unique() -> str:
     return "t" + uuid.uuid4().hex[:8]
+
+
+# --- the local rehearsal ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def local_state(tmp_path_factory, docker_client, busybox_image):
+    """One emulator and one registry for the whole run, in a private state directory."""
+    directory = tmp_path_factory.mktemp("liftshift-state")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("LIFTSHIFT_STATE_DIR", str(directory))
+    for var in ("AWS_ENDPOINT_URL", "LIFTSHIFT_REGISTRY", "AWS_PROFILE"):
+        mp.delenv(var, raising=False)
+    yield directory
+    from liftshift.targets.aws import docker_connector
+    from liftshift.targets.local_services import stop_services
+
+    stop_services(docker_connector())
+    mp.undo()
+
+
+@pytest.fixture
+def local(local_state, monkeypatch):
+    monkeypatch.setenv("LIFTSHIFT_STATE_DIR", str(local_state))
+    for var in ("AWS_ENDPOINT_URL", "LIFTSHIFT_REGISTRY", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    return local_state
+
+
+@pytest.fixture
+def destroyed(docker_client):
+    """Destroys the stacks a test registers, even when it fails, and checks nothing is left."""
+    made: list[tuple[Path, str]] = []
+    yield made
+    for app_yaml, stack in made:
+        run_local("destroy", str(app_yaml), "--yes")
+        for container in stack_containers(docker_client, stack):
+            container.remove(force=True)
+
+

@@ -10,40 +10,15 @@ import socket
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from liftshift.cli import app
+from support.local import run_local, stack_containers
 from support.registry import free_port
 
 STACKS = Path(__file__).resolve().parent.parent / "stacks"
 
 
-@pytest.fixture(scope="session")
-def local_state(tmp_path_factory, docker_client, busybox_image):
-    """One emulator and one registry for the whole run, in a private state directory."""
-    directory = tmp_path_factory.mktemp("liftshift-state")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("LIFTSHIFT_STATE_DIR", str(directory))
-    for var in ("AWS_ENDPOINT_URL", "LIFTSHIFT_REGISTRY", "AWS_PROFILE"):
-        mp.delenv(var, raising=False)
-    yield directory
-    from liftshift.targets.aws import docker_connector
-    from liftshift.targets.local_services import stop_services
-
-    stop_services(docker_connector())
-    mp.undo()
-
-
-@pytest.fixture
-def local(local_state, monkeypatch):
-    monkeypatch.setenv("LIFTSHIFT_STATE_DIR", str(local_state))
-    for var in ("AWS_ENDPOINT_URL", "LIFTSHIFT_REGISTRY", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
-    return local_state
-
-
 def run(*args: str):
-    return CliRunner().invoke(app, [*args, "--target", "local"], catch_exceptions=False)
+    return run_local(*args)
 
 
 def get(url: str) -> tuple[int, str]:
@@ -55,12 +30,6 @@ def get(url: str) -> tuple[int, str]:
         return response.status, response.read().decode(errors="replace")
     finally:
         conn.close()
-
-
-def stack_containers(docker_client, stack: str) -> list:
-    found = docker_client.containers.list(all=True, filters={"label": f"liftshift.stack={stack}"})
-    found += docker_client.containers.list(all=True, filters={"label": f"liftshift.host.stack={stack}"})
-    return found
 
 
 def copy_stack(name: str, tmp_path: Path, stack: str) -> tuple[Path, dict[str, int]]:
@@ -79,17 +48,6 @@ def copy_stack(name: str, tmp_path: Path, stack: str) -> tuple[Path, dict[str, i
     text = re.sub(r"^(\s+)publish: \d+", new_port, text, flags=re.M)
     app_yaml.write_text(text)
     return app_yaml, ports
-
-
-@pytest.fixture
-def destroyed(docker_client):
-    """Destroys the stacks a test registers, even when it fails, and checks nothing is left."""
-    made: list[tuple[Path, str]] = []
-    yield made
-    for app_yaml, stack in made:
-        run("destroy", str(app_yaml), "--yes")
-        for container in stack_containers(docker_client, stack):
-            container.remove(force=True)
 
 
 @pytest.mark.parametrize("example", sorted(p.name for p in STACKS.iterdir() if (p / "app.yaml").exists()))

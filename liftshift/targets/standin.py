@@ -84,7 +84,7 @@ def standin_files() -> dict[str, str]:
 
 def standin_image(client) -> str:
     files = standin_files()
-    digest = hashlib.sha256(b"standin-format-2\n")  # bump when the image's layout changes
+    digest = hashlib.sha256(b"standin-format-3\n")  # bump when the image's layout changes
     for inside, outside in sorted(files.items()):
         stat = os.stat(outside)
         digest.update(f"{inside}\0{outside}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
@@ -97,7 +97,8 @@ def standin_image(client) -> str:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", dereference=True) as tar:  # copy files, not host symlinks
         for directory, mode in (("bin", 0o755), ("tmp", 0o1777), ("root", 0o700), ("etc", 0o755),
-                                ("var/lib/liftshift", 0o755), ("var/log", 0o755), ("var/run", 0o755)):
+                                ("var/lib/liftshift", 0o755), ("var/log", 0o755), ("var/run", 0o755),
+                                ("run", 0o755), ("run/liftshift", 0o755), ("run/liftshift/secrets", 0o700)):
             info = tarfile.TarInfo(directory)
             info.type, info.mode = tarfile.DIRTYPE, mode
             tar.addfile(info)
@@ -175,7 +176,7 @@ class StandInHosts:
             used = {h.port for h in kept if h.service == instance.service}
             wanted = spec.services[instance.service].published_port
             port = wanted if wanted not in used else _free_port()
-            host = self._boot(spec.name, instance, port)
+            host = self._boot(spec.name, instance, port, spec.services[instance.service].secrets)
             kept.append(host)
             started.append(host)
         for host in started:
@@ -226,8 +227,35 @@ class StandInHosts:
             f"service {host.service} on {host.instance} (127.0.0.1:{host.port}) is not healthy: {why}\n"
             f"--- last log lines of its container ---\n{logs}")
 
-    def _boot(self, stack: str, instance: ObservedInstance, port: int) -> Host:
+    def _secret_values(self, secrets: dict[str, str]) -> dict[str, str]:
+        """What EC2 would read with the instance role, read here from the emulator."""
+        import json
+
+        import botocore.exceptions
+
+        from ..spec import parse_secret
+
+        values = {}
+        for name, ref in secrets.items():
+            kind, ident, key = parse_secret(ref)
+            try:
+                if kind == "ssm":
+                    value = self.aws.client("ssm").get_parameter(Name=ident, WithDecryption=True)["Parameter"]["Value"]
+                else:
+                    value = self.aws.client("secretsmanager").get_secret_value(SecretId=ident)["SecretString"]
+                    if key is not None:
+                        value = str(json.loads(value)[key])
+            except (botocore.exceptions.ClientError, ValueError, KeyError) as exc:
+                raise BootFailed(
+                    f"secret {name} ({ref}) cannot be read from the local emulator ({type(exc).__name__}); store it "
+                    "there first, e.g. AWS_ENDPOINT_URL=$(liftshift local endpoint) aws ssm put-parameter ..."
+                ) from None
+            values[name] = value
+        return values
+
+    def _boot(self, stack: str, instance: ObservedInstance, port: int, secrets: dict[str, str]) -> Host:
         client = self.docker()
+        secret_values = self._secret_values(secrets)
         attr = self.aws.client("ec2").describe_instance_attribute(InstanceId=instance.id, Attribute="userData")
         user_data = base64.b64decode(attr.get("UserData", {}).get("Value", ""))
         if not user_data:
@@ -245,12 +273,10 @@ class StandInHosts:
             labels={HOST_LABEL: instance.id, "liftshift.host.stack": stack, "liftshift.service": instance.service,
                     "liftshift.port": str(port)},
         )
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w") as tar:
-            info = tarfile.TarInfo("user-data")
-            info.size, info.mode = len(user_data), 0o700
-            tar.addfile(info, io.BytesIO(user_data))
-        container.put_archive("/var/lib/liftshift", buffer.getvalue())
+        container.put_archive("/var/lib/liftshift", _tar({"user-data": (user_data, 0o700)}))
+        if secret_values:  # files, not env: they do not show in `docker inspect` of the stand-in
+            container.put_archive("/run", _tar({f"liftshift/secrets/{n}": (v.encode(), 0o400)
+                                                for n, v in secret_values.items()}))
         container.start()
         return Host(instance.id, instance.service, port, container)
 
@@ -277,6 +303,16 @@ class StandInHosts:
             container.remove(force=True)
         with contextlib.suppress(Exception):
             host.container.remove(force=True)
+
+
+def _tar(files: dict[str, tuple[bytes, int]]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, (data, mode) in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
 
 
 def _service_host(client) -> str:
