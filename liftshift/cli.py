@@ -47,6 +47,7 @@ RegionOpt = typer.Option(None, "--region", help="AWS region (else app.yaml's reg
 VerboseOpt = typer.Option(False, "--verbose", "-v", help="Show all build and push output.")
 LockWaitOpt = typer.Option(0.0, "--lock-wait", min=0, metavar="SECONDS",
                            help="Wait this long for another deploy or destroy of the stack to finish (default: fail at once, exit 4).")
+StrictOpt = typer.Option(False, "--strict", help="Fail (exit 2) on any warning: SSH open to the internet, AMIs not owned by Amazon.")
 TargetOpt = typer.Option(TargetName.aws, "--target", "-t", envvar="LIFTSHIFT_TARGET",
                          help="aws, or local: rehearse the whole deployment on this machine.")
 
@@ -75,6 +76,7 @@ def _guarded(fn: Callable[[], Any]) -> Any:
     from .aws import AwsSetupError
     from .images import ImageError
     from .observe import NetworkError
+    from .pipeline import StrictRefusal
     from .resources import UserDataTooLarge
     from .spec import SpecError
     from .targets.aws import DockerUnavailable
@@ -86,7 +88,8 @@ def _guarded(fn: Callable[[], Any]) -> Any:
         return fn()
     except LockHeld as exc:
         _fail(str(exc), EXIT_LOCKED)
-    except (SpecError, AwsSetupError, NetworkError, DockerUnavailable, UserDataTooLarge, LocalSetupError) as exc:
+    except (SpecError, AwsSetupError, NetworkError, DockerUnavailable, UserDataTooLarge, LocalSetupError,
+            StrictRefusal) as exc:
         _fail(str(exc), EXIT_BAD_INPUT)
     except (ImageError, BootFailed) as exc:
         _fail(str(exc), EXIT_FAILED)
@@ -139,7 +142,8 @@ def validate(file: Path = FileArg) -> None:
 
 @app.command()
 def plan(file: Path = FileArg, output: Output = OutputOpt, profile: Optional[str] = ProfileOpt,
-         region: Optional[str] = RegionOpt, verbose: bool = VerboseOpt, target: TargetName = TargetOpt) -> None:
+         region: Optional[str] = RegionOpt, verbose: bool = VerboseOpt, target: TargetName = TargetOpt,
+         strict: bool = StrictOpt) -> None:
     """Show what deploy would create, change or delete. Builds images locally; changes nothing in AWS."""
     from .pipeline import plan_json, prepare
 
@@ -147,6 +151,8 @@ def plan(file: Path = FileArg, output: Output = OutputOpt, profile: Optional[str
         spec, base = _load(file)
         prepared = prepare(spec, base, _target(spec, region, profile, output, verbose, target))
         _emit(plan_json(prepared), output, _plan_text)
+        if strict and prepared.warnings:
+            _fail("--strict: " + "; ".join(prepared.warnings), EXIT_BAD_INPUT)
 
     _guarded(run)
 
@@ -154,13 +160,15 @@ def plan(file: Path = FileArg, output: Output = OutputOpt, profile: Optional[str
 @app.command()
 def deploy(file: Path = FileArg, yes: bool = typer.Option(False, "--yes", "-y", help="Accepted for CD scripts; deploy never prompts."),
            output: Output = OutputOpt, profile: Optional[str] = ProfileOpt, region: Optional[str] = RegionOpt,
-           verbose: bool = VerboseOpt, target: TargetName = TargetOpt, lock_wait: float = LockWaitOpt) -> None:
+           verbose: bool = VerboseOpt, target: TargetName = TargetOpt, lock_wait: float = LockWaitOpt,
+           strict: bool = StrictOpt) -> None:
     """Build, push and run the stack; waits until every instance is running."""
     from .pipeline import deploy as run_deploy
 
     def run() -> None:
         spec, base = _load(file)
-        report = run_deploy(spec, base, _target(spec, region, profile, output, verbose, target), lock_wait=lock_wait)
+        report = run_deploy(spec, base, _target(spec, region, profile, output, verbose, target), lock_wait=lock_wait,
+                            strict=strict)
         _emit(report, output, _deploy_text)
 
     _guarded(run)
@@ -301,6 +309,11 @@ def _steps_text(steps) -> str:
 
 
 def _plan_text(data: dict[str, Any]) -> str:
+    warned = "".join(f"warning: {w}\n" for w in data.get("warnings", []))
+    return warned + _plan_steps_text(data)
+
+
+def _plan_steps_text(data: dict[str, Any]) -> str:
     if not data["steps"]:
         return f"No changes: stack {data['stack']} in {data['region']} is up to date."
     return f"Plan for stack {data['stack']} in {data['region']}: {data['changes']} step(s)\n" + _steps_text(data["steps"])

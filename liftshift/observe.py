@@ -215,9 +215,12 @@ def resolve_amis(aws, spec: AppSpec) -> dict[str, Ami]:
                 raise NetworkError(f"AWS has no public AMI parameter {response['InvalidParameters'][0]} in this region")
     explicit = sorted({s.instances.ami for n, s in spec.services.items() if n not in wanted})
     roots: dict[str, str] = {}
+    amazon: set[str] = set()
     if explicit:
         for image in aws.client("ec2").describe_images(ImageIds=explicit)["Images"]:
             roots[image["ImageId"]] = image.get("RootDeviceName", "/dev/xvda")
+            if image.get("ImageOwnerAlias") == "amazon":
+                amazon.add(image["ImageId"])
         missing = [a for a in explicit if a not in roots]
         if missing:
             raise NetworkError(f"AMI {missing[0]} does not exist in this region (or is not shared with this account)")
@@ -226,7 +229,8 @@ def resolve_amis(aws, spec: AppSpec) -> dict[str, Ami]:
         if name in wanted:
             out[name] = Ami(found[wanted[name]], "/dev/xvda")  # Amazon Linux 2023's root device
         else:
-            out[name] = Ami(service.instances.ami, roots[service.instances.ami])
+            ami = service.instances.ami
+            out[name] = Ami(ami, roots[ami], owned_by_amazon=ami in amazon)
     return out
 
 

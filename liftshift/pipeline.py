@@ -48,7 +48,8 @@ class Prepared:
     image_steps: list[Step]
     want: StackWant
     infra_steps: list[Step]
-    facts: dict[str, Any]  # AMIs, subnets, VPCs, template hash: read once, reused by phase two
+    facts: dict[str, Any]
+    warnings: list[str]  # AMIs, subnets, VPCs, template hash: read once, reused by phase two
 
     @property
     def steps(self) -> list[Step]:
@@ -80,9 +81,14 @@ def build_images(spec: AppSpec, base: Path, target: Target) -> dict[str, ImageIn
     return out
 
 
+class StrictRefusal(Exception):
+    """--strict and at least one warning: bad input, exit code 2, nothing changed."""
+
+
 def prepare(spec: AppSpec, base: Path, target: Target) -> Prepared:
     """Everything plan and deploy need to know, read without changing anything in AWS."""
     from . import images as image_ops
+    from .checks import warnings
 
     account = target.aws.account_id()  # proves credentials before any build
     local = build_images(spec, base, target)
@@ -104,7 +110,8 @@ def prepare(spec: AppSpec, base: Path, target: Target) -> Prepared:
     facts = {"amis": resolve_amis(target.aws, spec), "subnets": subnets, "vpc_ids": vpcs,
              "template_hash": templates_hash(templates_dir())}
     want, infra_steps = _plan_infra(spec, target, account, observed, {w.service: w.image for w in wants}, facts)
-    return Prepared(spec, account, observed, wants, image_steps, want, infra_steps, facts)
+    found = warnings(spec, facts["amis"])
+    return Prepared(spec, account, observed, wants, image_steps, want, infra_steps, facts, found)
 
 
 def _plan_infra(spec: AppSpec, target: Target, account: str, observed: Observed,
@@ -114,11 +121,11 @@ def _plan_infra(spec: AppSpec, target: Target, account: str, observed: Observed,
     return want, plan_infrastructure(want, observed)
 
 
-def deploy(spec: AppSpec, base: Path, target: Target, *, lock_wait: float = 0) -> dict[str, Any]:
+def deploy(spec: AppSpec, base: Path, target: Target, *, lock_wait: float = 0, strict: bool = False) -> dict[str, Any]:
     if target.hosts is not None:
         target.hosts.check_ports(spec)
     with _stack_lock(spec, target, "deploy", lock_wait):
-        return _deploy(spec, base, target)
+        return _deploy(spec, base, target, strict)
 
 
 @contextlib.contextmanager
@@ -131,8 +138,12 @@ def _stack_lock(spec: AppSpec, target: Target, operation: str, wait: float):
         yield
 
 
-def _deploy(spec: AppSpec, base: Path, target: Target) -> dict[str, Any]:
+def _deploy(spec: AppSpec, base: Path, target: Target, strict: bool) -> dict[str, Any]:
     prepared = prepare(spec, base, target)
+    if strict and prepared.warnings:
+        raise StrictRefusal("--strict: " + "; ".join(prepared.warnings))
+    for warning in prepared.warnings:
+        target.progress.note(f"warning: {warning}")
     executor = Executor(target.aws.client, _pusher(target), target.progress)
     if prepared.image_steps:
         target.progress.phase("pushing images")
@@ -156,6 +167,7 @@ def _deploy(spec: AppSpec, base: Path, target: Target) -> dict[str, Any]:
     report = status_report(spec, target, observed)
     report["changes"] = [describe_step(s) for s in executor.done]
     report["changed"] = bool(executor.done)
+    report["warnings"] = prepared.warnings
     return report
 
 
@@ -224,6 +236,7 @@ def plan_json(prepared: Prepared) -> dict[str, Any]:
         "stack": prepared.spec.name,
         "region": prepared.want.region,
         "changes": len(prepared.steps),
+        "warnings": prepared.warnings,
         "steps": [{**describe_step(s), "calls": [_call_json(c) for c in s.calls]} for s in prepared.steps],
     }
 

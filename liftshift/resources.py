@@ -69,6 +69,7 @@ class ImageInfo:
 class Ami:
     image_id: str
     root_device: str = "/dev/xvda"
+    owned_by_amazon: bool = True
 
 
 @dataclass(frozen=True)

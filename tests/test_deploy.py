@@ -344,3 +344,20 @@ def test_a_held_lock_exits_4_naming_the_holder_and_unlock_clears_it(env, stack_d
         releaser.cancel()
     assert waited.exit_code == 0, waited.output
     assert lock.current(dynamodb, unique) is None  # released after the deploy
+
+
+def test_plan_warns_and_strict_refuses_open_ssh_and_foreign_amis(env, stack_dir, unique, cleanup_images):
+    app_yaml = stack_dir / "app.yaml"
+    edit(app_yaml, "    publish: 8080\n", "    publish: 8080\n    instances: {ssh_ingress: [0.0.0.0/0], key_name: ops}\n")
+    plan = run_cli("plan", str(app_yaml), "-o", "json")
+    assert plan.exit_code == 0
+    assert any("SSH (22)" in w for w in json.loads(plan.stdout)["warnings"])
+    strict = run_cli("deploy", str(app_yaml), "--strict")
+    assert strict.exit_code == 2 and "--strict" in strict.stderr and "SSH" in strict.stderr
+    assert stack_tagged(unique) == {}
+
+    ec2 = client("ec2")
+    foreign = ec2.register_image(Name=f"{unique}-image", RootDeviceName="/dev/xvda")["ImageId"]
+    edit(app_yaml, "instances: {ssh_ingress: [0.0.0.0/0], key_name: ops}", f"instances: {{ami: {foreign}}}")
+    plan = run_cli("plan", str(app_yaml), "--strict")
+    assert plan.exit_code == 2 and "not owned by Amazon" in plan.stdout + plan.stderr
