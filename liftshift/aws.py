@@ -9,9 +9,10 @@ chose a mode or attempt count through `AWS_RETRY_MODE` / `AWS_MAX_ATTEMPTS`.
 from __future__ import annotations
 
 import os
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 READ_PREFIXES = ("Describe", "List", "Get", "BatchGet", "Lookup")
 
@@ -29,6 +30,7 @@ class CallLog:
     """Counts API calls by service and operation (benchmarks, tests, --verbose)."""
 
     calls: list[tuple[str, str]] = field(default_factory=list)
+    retries: list[tuple[str, str, int]] = field(default_factory=list)  # (service, operation, attempt)
 
     def record(self, service: str, operation: str) -> None:
         self.calls.append((service, operation))
@@ -51,7 +53,8 @@ class Aws:
     """A boto3 session for one region, handing out cached clients."""
 
     def __init__(self, region: str | None = None, profile: str | None = None, call_log: CallLog | None = None,
-                 *, endpoint_url: str | None = None, credentials: tuple[str, str] | None = None):
+                 *, endpoint_url: str | None = None, credentials: tuple[str, str] | None = None,
+                 on_retry: Callable[[str, str, int], None] | None = None):
         import boto3
         import botocore.exceptions
 
@@ -73,6 +76,7 @@ class Aws:
                 "or run on a machine with an instance role"
             )
         self.call_log = call_log
+        self.on_retry = on_retry
         self.endpoint_url = endpoint_url  # else boto3's own AWS_ENDPOINT_URL handling applies
         self._clients: dict[str, Any] = {}
         self._account: str | None = None
@@ -85,14 +89,26 @@ class Aws:
             if not (os.environ.get("AWS_RETRY_MODE") or os.environ.get("AWS_MAX_ATTEMPTS")):
                 options["retries"] = {"mode": "standard", "max_attempts": 6}
             client = self.session.client(name, config=Config(**options), endpoint_url=self.endpoint_url)
-            if self.call_log is not None:
-                log = self.call_log
-                service = name
+            service = name
+            log = self.call_log
+            current = threading.local()  # the logical call in progress on this thread and its attempts
 
-                def _record(model, **_kwargs):  # before-call fires once per API call, not per retry
+            def _call(model, **_kwargs):  # before-call fires once per API call, not per retry
+                current.operation, current.attempt = model.name, 0
+                if log is not None:
                     log.record(service, model.name)
 
-                client.meta.events.register("before-call", _record)
+            def _attempt(**_kwargs):  # before-send fires for every HTTP attempt
+                current.attempt = getattr(current, "attempt", 0) + 1
+                if current.attempt > 1:
+                    operation = getattr(current, "operation", "?")
+                    if log is not None:
+                        log.retries.append((service, operation, current.attempt))
+                    if self.on_retry is not None:
+                        self.on_retry(service, operation, current.attempt)
+
+            client.meta.events.register("before-call", _call)
+            client.meta.events.register("before-send", _attempt)
             self._clients[name] = client
         return self._clients[name]
 

@@ -20,6 +20,7 @@ Helper
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -136,10 +137,19 @@ class Registry:
 
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory):
+    with running_registry(tmp_path_factory.mktemp("registry")) as started:
+        yield started
+
+
+@contextlib.contextmanager
+def running_registry(base: Path, storage_extra: str = "", extra_config: str = ""):
+    """Debian's docker-registry on a free loopback port, stopped on exit.
+
+    storage_extra: more YAML inside `storage:` (indented two spaces); extra_config: more top-level YAML.
+    """
     binary = "/usr/bin/docker-registry"
     if not os.path.exists(binary):
         pytest.fail(f"{binary} missing: apt-get install docker-registry", pytrace=False)
-    base = tmp_path_factory.mktemp("registry")
     root = base / "data"
     root.mkdir()
     port = free_port()
@@ -152,9 +162,9 @@ def registry(tmp_path_factory):
         "  filesystem:\n"
         f"    rootdirectory: {root}\n"
         "  delete:\n"
-        "    enabled: true\n"
+        "    enabled: true\n" + storage_extra +
         "http:\n"
-        f"  addr: 127.0.0.1:{port}\n"
+        f"  addr: 127.0.0.1:{port}\n" + extra_config
     )
     log = open(base / "registry.log", "wb")
     proc = subprocess.Popen(

@@ -45,8 +45,9 @@ def stack_dir(tmp_path, unique):
 def cleanup_images(docker_client, env, unique):
     yield
     for image in docker_client.images.list():
-        if any(tag.startswith(f"{env.host}/{unique}/") for tag in image.tags):
-            docker_client.images.remove(image.id, force=True)
+        for tag in image.tags:  # untag: an `image:` service's tag may sit on a shared base image
+            if tag.startswith(f"{env.host}/{unique}/"):
+                docker_client.images.remove(tag)
 
 
 def client(name):
@@ -361,3 +362,17 @@ def test_plan_warns_and_strict_refuses_open_ssh_and_foreign_amis(env, stack_dir,
     edit(app_yaml, "instances: {ssh_ingress: [0.0.0.0/0], key_name: ops}", f"instances: {{ami: {foreign}}}")
     plan = run_cli("plan", str(app_yaml), "--strict")
     assert plan.exit_code == 2 and "not owned by Amazon" in plan.stdout + plan.stderr
+
+
+def test_an_image_service_is_copied_into_the_stack_repository(env, tmp_path, unique, cleanup_images, docker_client):
+    app_yaml = tmp_path / "app.yaml"
+    app_yaml.write_text(
+        f"version: 1\nname: {unique}\nservices:\n  cache:\n    image: busybox:1.36\n    port: 8080\n"
+        "    command: [httpd, -f, -p, '8080']\n")
+    spec, base = load_spec(app_yaml)
+    report = deploy(spec, base, target())
+    cache = report["services"]["cache"]
+    local_id = docker_client.images.get("busybox:1.36").id
+    assert registry_digest(env.host, f"{unique}/cache", "img-" + local_id.split(":")[1]) == cache["image"]
+    user_data = template_user_data(cache["launch_template"])
+    assert f"{env.host}/{unique}/cache@{cache['image']}" in user_data and "httpd" in user_data

@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import socket
+import uuid
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,18 @@ def test_render_local_shows_the_stand_in_branch(local, tmp_path, unique):
     result = run("render", str(app_yaml))
     assert result.exit_code == 0, result.output
     assert "LIFTSHIFT_STAND_IN" in result.stdout and "docker pull" in result.stdout
+
+
+def test_two_stacks_run_side_by_side_with_different_ports(local, tmp_path, docker_client, destroyed):
+    first, second = "a" + uuid.uuid4().hex[:7], "b" + uuid.uuid4().hex[:7]
+    one, ports_one = copy_stack("hello", tmp_path / "one", first)
+    two, ports_two = copy_stack("hello", tmp_path / "two", second)
+    destroyed += [(one, first), (two, second)]
+    (two.parent / "site" / "index.html").write_text("<h1>the other stack</h1>\n")
+    assert run("deploy", str(one)).exit_code == 0
+    assert run("deploy", str(two)).exit_code == 0
+    assert "Hello from liftshift" in get(f"http://127.0.0.1:{ports_one['0']}/")[1]
+    assert "the other stack" in get(f"http://127.0.0.1:{ports_two['0']}/")[1]
+    assert run("destroy", str(two), "--yes").exit_code == 0
+    assert stack_containers(docker_client, second) == []
+    assert "Hello from liftshift" in get(f"http://127.0.0.1:{ports_one['0']}/")[1]

@@ -85,8 +85,9 @@ def test_secrets_never_leave_the_instance_on_aws(aws_env, registry, busybox_imag
     finally:
         run("destroy", app_yaml, "--yes")
         for image in docker_client.images.list():
-            if any(f"/{unique}/" in tag for tag in image.tags):
-                docker_client.images.remove(image.id, force=True)
+            for tag in image.tags:
+                if f"/{unique}/" in tag:
+                    docker_client.images.remove(tag)
 
 
 def test_secrets_reach_the_container_in_the_local_rehearsal(local, tmp_path, unique, docker_client, destroyed):

@@ -51,9 +51,16 @@ def docker_connector():
     return connect
 
 
+def retry_reporter(progress: Progress):
+    """With --verbose, every retried AWS call is shown (botocore retries them quietly otherwise)."""
+    if not getattr(progress, "verbose", False):
+        return None
+    return lambda service, operation, attempt: progress.note(f"retrying {service}:{operation} (attempt {attempt})")
+
+
 def aws_target(region: str | None, profile: str | None, progress: Progress, call_log: CallLog | None = None,
                name: str = "aws") -> Target:
-    aws = Aws(region=region, profile=profile, call_log=call_log)
+    aws = Aws(region=region, profile=profile, call_log=call_log, on_retry=retry_reporter(progress))
     override = os.environ.get("LIFTSHIFT_REGISTRY", "").strip()
     registry_cache: dict[str, Registry] = {}
 

@@ -12,7 +12,7 @@ from ..aws import Aws, CallLog
 from ..pipeline import Target
 from ..progress import Progress
 from ..resources import Registry
-from .aws import docker_connector
+from .aws import docker_connector, retry_reporter
 from .local_services import ensure_emulator, ensure_registry
 from .standin import StandInHosts
 
@@ -25,6 +25,6 @@ def local_target(region: str | None, progress: Progress, call_log: CallLog | Non
     endpoint = ensure_emulator()
     registry = ensure_registry(docker)
     aws = Aws(region=region or DEFAULT_REGION, call_log=call_log, endpoint_url=endpoint,
-              credentials=("liftshift-local", "liftshift-local"))
+              credentials=("liftshift-local", "liftshift-local"), on_retry=retry_reporter(progress))
     return Target(name="local", aws=aws, docker=docker, registry=Registry(registry, is_ecr=False),
                   registry_auth=lambda: None, progress=progress, hosts=StandInHosts(docker, aws, progress))
