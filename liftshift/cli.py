@@ -335,7 +335,13 @@ def _status_text(data: dict[str, Any]) -> str:
 def _deploy_text(data: dict[str, Any]) -> str:
     head = (f"Deployed stack {data['stack']} to {data['region']}: {len(data['changes'])} change(s)."
             if data["changed"] else f"No changes: stack {data['stack']} is up to date.")
-    return head + "\n" + _status_text(data)
+    lines = [head]
+    if data["changed"]:
+        lines.append(_steps_text(data["changes"]))
+    hosts = data.get("hosts") or {}
+    if hosts.get("started") or hosts.get("removed"):
+        lines.append(f"Stand-in hosts: {len(hosts['started'])} booted, {len(hosts['removed'])} removed.")
+    return "\n".join(lines + [_status_text(data)])
 
 
 def _render_text(data: dict[str, Any]) -> str:

@@ -160,11 +160,14 @@ def _deploy(spec: AppSpec, base: Path, target: Target, strict: bool) -> dict[str
         target.progress.phase(f"applying {len(infra_steps)} change(s) to {spec.name}")
     executor.run(infra_steps)
     observed = observe_stack(target.aws, spec.name) if executor.done else prepared.observed
+    hosts = None
     if target.hosts is not None:
         target.progress.phase("booting stand-in hosts")
-        target.hosts.reconcile(spec, observed)
+        hosts = target.hosts.reconcile(spec, observed)
         target.hosts.wait_healthy(spec)
     report = status_report(spec, target, observed)
+    if hosts is not None:
+        report["hosts"] = hosts
     report["changes"] = [describe_step(s) for s in executor.done]
     report["changed"] = bool(executor.done)
     report["warnings"] = prepared.warnings

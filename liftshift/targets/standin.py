@@ -156,15 +156,18 @@ class StandInHosts:
                     f"port {port} (service {name}) is already in use on this machine: stop what uses it or "
                     "change 'publish' in app.yaml")
 
-    def reconcile(self, spec: AppSpec, observed: Observed) -> None:
-        """Hosts for exactly the live instances: remove the gone ones first (freeing ports), then boot."""
+    def reconcile(self, spec: AppSpec, observed: Observed) -> dict[str, list[str]]:
+        """Hosts for exactly the live instances: remove the gone ones first (freeing ports), then boot.
+        Returns the instance ids whose hosts were started and removed."""
         live = {i.id: i for i in observed.instances if i.state in ("pending", "running")}
         hosts = self._hosts(spec.name)
         kept = []
+        removed = []
         for host in hosts:
             if host.instance not in live:
                 self.progress.note(f"stand-in host for {host.instance} ({host.service}) removed: instance gone")
                 self._remove(spec.name, host)
+                removed.append(host.instance)
             elif host.container.status != "running":  # a stand-in that died is booted again
                 self._remove(spec.name, host)
             else:
@@ -181,6 +184,7 @@ class StandInHosts:
             started.append(host)
         for host in started:
             self._wait_boot(host)
+        return {"started": [h.instance for h in started], "removed": removed}
 
     def remove_all(self, stack: str) -> None:
         for host in self._hosts(stack):
