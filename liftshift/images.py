@@ -288,21 +288,7 @@ def ensure_local_image(
     tail: deque[str] = deque(maxlen=_TAIL_LINES)
     try:
         stream = client.api.pull(reference, platform=platform, stream=True, decode=True)
-        for event in stream:
-            if not isinstance(event, dict):
-                continue
-            msg = _event_error(event)
-            if msg is not None:
-                raise ImageError(
-                    f"service {service!r}: pull of {reference!r} failed: {msg}",
-                    service=service,
-                    output_tail=tail,
-                )
-            line = _status_line(event)
-            if line:
-                tail.append(line)
-                if not event.get("progressDetail"):
-                    _emit(on_progress, service, line)
+        _follow(stream, service, f"pull of {reference!r}", tail, on_progress)
         image = client.images.get(reference)
     except ImageError:
         raise
@@ -313,6 +299,26 @@ def ensure_local_image(
             output_tail=tail,
         ) from exc
     return BuiltImage(service=service, image_id=_normalise_id(image.id))
+
+
+def _follow(events, service: str, what: str, tail: deque[str], on_progress: Optional[ProgressFn]) -> list[dict]:
+    """Read a pull or push stream to its end: every event is checked for an error (the SDK does
+    not raise on them), status lines feed the tail and progress; returns the `aux` payloads."""
+    auxes = []
+    for event in events:
+        if not isinstance(event, dict):
+            continue
+        msg = _event_error(event)
+        if msg is not None:
+            raise ImageError(f"service {service!r}: {what} failed: {msg}", service=service, output_tail=tail)
+        line = _status_line(event)
+        if line:
+            tail.append(line)
+            if not event.get("progressDetail"):
+                _emit(on_progress, service, line)
+        if isinstance(event.get("aux"), dict):
+            auxes.append(event["aux"])
+    return auxes
 
 
 def _status_line(event: dict[str, Any]) -> str:
@@ -378,25 +384,9 @@ def push_image(
     try:
         if not client.api.tag(image_id, repository, tag, force=True):
             raise ImageError(f"service {service!r}: could not tag {image_id} as {ref}", service=service)
-        for event in client.api.push(
-            repository, tag=tag, auth_config=auth_config, stream=True, decode=True
-        ):
-            if not isinstance(event, dict):
-                continue
-            msg = _event_error(event)
-            if msg is not None:
-                raise ImageError(
-                    f"service {service!r}: push of {ref} failed: {msg}",
-                    service=service,
-                    output_tail=tail,
-                )
-            line = _status_line(event)
-            if line:
-                tail.append(line)
-                if not event.get("progressDetail"):
-                    _emit(on_progress, service, line)
-            aux = event.get("aux")
-            if isinstance(aux, dict) and aux.get("Digest"):
+        stream = client.api.push(repository, tag=tag, auth_config=auth_config, stream=True, decode=True)
+        for aux in _follow(stream, service, f"push of {ref}", tail, on_progress):
+            if aux.get("Digest"):
                 digest = str(aux["Digest"])
         if digest is None:
             image = client.images.get(image_id)

@@ -231,6 +231,18 @@ def aws_env(moto_server, monkeypatch):
 
 
 @pytest.fixture
+def stack_dir(tmp_path, unique):
+    """A copy of stacks/hello under a unique stack name."""
+    import shutil
+
+    target = tmp_path / "hello"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "stacks" / "hello", target)
+    app_yaml = target / "app.yaml"
+    app_yaml.write_text(app_yaml.read_text().replace("name: hello", f"name: {unique}"))
+    return target
+
+
+@pytest.fixture
 def unique() -> str:
     return "t" + uuid.uuid4().hex[:8]
 

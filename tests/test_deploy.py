@@ -32,16 +32,6 @@ def env(aws_env, registry, busybox_image, docker_client, monkeypatch):
 
 
 @pytest.fixture
-def stack_dir(tmp_path, unique):
-    """A copy of stacks/hello under a unique stack name."""
-    target = tmp_path / "hello"
-    shutil.copytree(HELLO, target)
-    app_yaml = target / "app.yaml"
-    app_yaml.write_text(app_yaml.read_text().replace("name: hello", f"name: {unique}"))
-    return target
-
-
-@pytest.fixture
 def cleanup_images(docker_client, env, unique):
     yield
     for image in docker_client.images.list():

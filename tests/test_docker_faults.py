@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import bcrypt
@@ -14,17 +13,7 @@ from liftshift.cli import app
 from liftshift.images import ImageError, build_image, push_image
 from support.faults import stack_tagged
 
-HELLO = Path(__file__).resolve().parent.parent / "stacks" / "hello"
 PROVISIONED = {"instances", "templates", "groups"}
-
-
-@pytest.fixture
-def stack_dir(tmp_path, unique):
-    target = tmp_path / "hello"
-    shutil.copytree(HELLO, target)
-    app_yaml = target / "app.yaml"
-    app_yaml.write_text(app_yaml.read_text().replace("name: hello", f"name: {unique}"))
-    return target
 
 
 @pytest.fixture
