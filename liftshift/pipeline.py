@@ -89,6 +89,7 @@ def prepare(spec: AppSpec, base: Path, target: Target) -> Prepared:
     """Everything plan and deploy need to know, read without changing anything in AWS."""
     from . import images as image_ops
     from .checks import warnings
+    from .render import templates_dir
 
     account = target.aws.account_id()  # proves credentials before any build
     local = build_images(spec, base, target)
@@ -104,8 +105,6 @@ def prepare(spec: AppSpec, base: Path, target: Target) -> Prepared:
             digest = image_ops.remote_digest(target.docker(), uri, info.tag, auth)
         wants.append(ImageWant(name, names.repository(spec.name, name), uri, ImageInfo(info.image_id, digest)))
     image_steps = plan_images(spec.name, wants, observed)
-    from .render import templates_dir
-
     subnets, vpcs = resolve_network(target.aws, spec)
     facts = {"amis": resolve_amis(target.aws, spec), "subnets": subnets, "vpc_ids": vpcs,
              "template_hash": templates_hash(templates_dir())}

@@ -62,14 +62,8 @@ def aws_target(region: str | None, profile: str | None, progress: Progress, call
                name: str = "aws") -> Target:
     aws = Aws(region=region, profile=profile, call_log=call_log, on_retry=retry_reporter(progress))
     override = os.environ.get("LIFTSHIFT_REGISTRY", "").strip()
-    registry_cache: dict[str, Registry] = {}
-
-    def registry() -> Registry:
-        if "r" not in registry_cache:
-            registry_cache["r"] = Registry(override, is_ecr=False) if override else ecr_registry(
-                aws.account_id(), aws.region)
-        return registry_cache["r"]
-
+    # ECR's host names the account: one STS call, which also proves the credentials first.
+    registry = Registry(override, is_ecr=False) if override else ecr_registry(aws.account_id(), aws.region)
     auth_cache: dict[str, dict | None] = {}
 
     def registry_auth() -> dict | None:
@@ -81,24 +75,8 @@ def aws_target(region: str | None, profile: str | None, progress: Progress, call
             else:
                 data = aws.client("ecr").get_authorization_token()["authorizationData"][0]
                 user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
-                auth_cache["a"] = {"username": user, "password": password, "serveraddress": registry().host}
+                auth_cache["a"] = {"username": user, "password": password, "serveraddress": registry.host}
         return auth_cache["a"]
 
-    return _LazyRegistryTarget(name=name, aws=aws, docker=docker_connector(), registry_fn=registry,
-                               registry_auth=registry_auth, progress=progress)
-
-
-class _LazyRegistryTarget(Target):
-    """The ECR host needs the account id (an STS call): resolve it only when used."""
-
-    def __init__(self, *, registry_fn, **kwargs):
-        self._registry_fn = registry_fn
-        super().__init__(registry=None, **kwargs)  # type: ignore[arg-type]
-
-    @property  # type: ignore[override]
-    def registry(self) -> Registry:
-        return self._registry_fn()
-
-    @registry.setter
-    def registry(self, value) -> None:
-        pass
+    return Target(name=name, aws=aws, docker=docker_connector(), registry=registry, registry_auth=registry_auth,
+                  progress=progress)
