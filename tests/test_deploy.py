@@ -366,3 +366,19 @@ def test_an_image_service_is_copied_into_the_stack_repository(env, tmp_path, uni
     assert registry_digest(env.host, f"{unique}/cache", "img-" + local_id.split(":")[1]) == cache["image"]
     user_data = template_user_data(cache["launch_template"])
     assert f"{env.host}/{unique}/cache@{cache['image']}" in user_data and "httpd" in user_data
+
+
+def test_what_plan_prints_is_what_deploy_does(env, stack_dir, unique, cleanup_images):
+    app_yaml = stack_dir / "app.yaml"
+
+    def summary(steps):
+        return [(s["action"], s["kind"], s["name"], s["service"]) for s in steps]
+
+    for change in (None, ("    publish: 8080\n", "    publish: 8080\n    instances: {count: 2}\n"),
+                   ("<h1>", "<h1>Changed: ")):
+        if change:
+            target_file = app_yaml if change[0].startswith("    publish") else stack_dir / "site" / "index.html"
+            target_file.write_text(target_file.read_text().replace(*change))
+        planned = json.loads(run_cli("plan", str(app_yaml), "-o", "json").stdout)["steps"]
+        done = json.loads(run_cli("deploy", str(app_yaml), "-o", "json").stdout)["changes"]
+        assert planned and summary(planned) == summary(done)
