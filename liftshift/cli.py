@@ -44,7 +44,7 @@ FileArg = typer.Argument(..., help="The app.yaml describing the stack.", show_de
 OutputOpt = typer.Option(Output.text, "--output", "-o", help="text, or json for machines (no progress output).")
 ProfileOpt = typer.Option(None, "--profile", help="AWS profile (else AWS_PROFILE / the default chain).")
 RegionOpt = typer.Option(None, "--region", help="AWS region (else app.yaml's region, AWS_REGION, the profile's).")
-VerboseOpt = typer.Option(False, "--verbose", "-v", help="Show all build and push output.")
+VerboseOpt = typer.Option(False, "--verbose", "-v", help="Show all build and push output and every retried AWS call.")
 LockWaitOpt = typer.Option(0.0, "--lock-wait", min=0, metavar="SECONDS",
                            help="Wait this long for another deploy or destroy of the stack to finish (default: fail at once, exit 4).")
 StrictOpt = typer.Option(False, "--strict", help="Fail (exit 2) on any warning: SSH open to the internet, AMIs not owned by Amazon.")
@@ -176,13 +176,13 @@ def deploy(file: Path = FileArg, yes: bool = typer.Option(False, "--yes", "-y", 
 
 @app.command()
 def status(file: Path = FileArg, output: Output = OutputOpt, profile: Optional[str] = ProfileOpt,
-           region: Optional[str] = RegionOpt, target: TargetName = TargetOpt) -> None:
+           region: Optional[str] = RegionOpt, target: TargetName = TargetOpt, verbose: bool = VerboseOpt) -> None:
     """Services, image digests, instances, states and addresses."""
     from .pipeline import status as run_status
 
     def run() -> None:
         spec, _ = _load(file)
-        _emit(run_status(spec, _target(spec, region, profile, output, target=target)), output, _status_text)
+        _emit(run_status(spec, _target(spec, region, profile, output, verbose, target)), output, _status_text)
 
     _guarded(run)
 
@@ -226,14 +226,14 @@ def render(file: Path = FileArg, service: Optional[str] = typer.Option(None, "--
 def destroy(file: Path = FileArg, yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
             keep_images: bool = typer.Option(False, "--keep-images", help="Keep the ECR repositories and images."),
             output: Output = OutputOpt, profile: Optional[str] = ProfileOpt, region: Optional[str] = RegionOpt,
-            target: TargetName = TargetOpt, lock_wait: float = LockWaitOpt) -> None:
+            target: TargetName = TargetOpt, lock_wait: float = LockWaitOpt, verbose: bool = VerboseOpt) -> None:
     """Remove everything the stack owns in AWS (found by its tags) and nothing else."""
     from .pipeline import describe_step
     from .pipeline import destroy as run_destroy
 
     def run() -> None:
         spec, _ = _load(file)
-        where = _target(spec, region, profile, output, target=target)
+        where = _target(spec, region, profile, output, verbose, target)
         steps = run_destroy(spec, where, keep_images=keep_images, execute=False)
         if not steps:
             run_destroy(spec, where, keep_images=keep_images, lock_wait=lock_wait)  # local: orphaned stand-in hosts

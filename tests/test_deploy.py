@@ -382,3 +382,20 @@ def test_what_plan_prints_is_what_deploy_does(env, stack_dir, unique, cleanup_im
         planned = json.loads(run_cli("plan", str(app_yaml), "-o", "json").stdout)["steps"]
         done = json.loads(run_cli("deploy", str(app_yaml), "-o", "json").stdout)["changes"]
         assert planned and summary(planned) == summary(done)
+
+
+def test_retried_calls_are_shown_only_with_verbose(env, stack_dir, unique, cleanup_images, monkeypatch):
+    from support.faults import FaultInjector
+
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "10")
+    monkeypatch.setenv("AWS_RETRY_MODE", "standard")
+    app_yaml = str(stack_dir / "app.yaml")
+    outputs = {}
+    for flags in ((), ("--verbose",)):
+        with FaultInjector(throttle=0.3, seed=7).install(backoff_scale=0.01) as injector:
+            result = run_cli("status", app_yaml, *flags)
+        assert result.exit_code == 0, result.output
+        assert injector.throttled > 0
+        outputs[flags] = result.stderr
+    assert "retrying" not in outputs[()]
+    assert "retrying" in outputs[("--verbose",)] and "(attempt 2)" in outputs[("--verbose",)]
