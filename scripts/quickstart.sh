@@ -21,5 +21,9 @@ bash scripts/start-dockerd.sh
 # The example builds FROM busybox:1.36: pulled from Docker Hub when online, else made locally.
 docker image inspect busybox:1.36 >/dev/null 2>&1 || docker pull -q busybox:1.36 2>/dev/null ||
     bash scripts/make-busybox-image.sh busybox:1.36
+# A Debian system interpreter refuses pip (PEP 668) unless told: this installs into it, as .ci/run does.
+if [ -f "$(python3 -c 'import sysconfig; print(sysconfig.get_path("stdlib"))')/EXTERNALLY-MANAGED" ]; then
+    export PIP_BREAK_SYSTEM_PACKAGES=1
+fi
 python3 -m pip install -q -e '.[local]'
 liftshift deploy stacks/hello/app.yaml --target local
