@@ -182,14 +182,31 @@ def acquire(
                 table_checked = True
                 continue
             if code != "ConditionalCheckFailedException":
+                if _ours(client, stack, lock):  # applied, but the answer was lost
+                    return lock
                 raise
+        except botocore.exceptions.BotoCoreError:
+            if _ours(client, stack, lock):
+                return lock
+            raise
         holder = current(client, stack)
+        if holder is not None and holder.token == lock.token:
+            return lock  # a retry of our own put found the item it wrote
         if holder is None or holder.expires_at < int(now()):
             continue  # released or expired between our put and our read: try again at once
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise LockHeld(holder.owner, holder.operation, holder.acquired_at, holder.expires_at, stack=stack)
         time.sleep(min(poll_seconds, remaining))
+
+
+def _ours(client: Any, stack: str, lock: Lock) -> bool:
+    """Whether the item holds our token (a write whose answer was lost may still have landed)."""
+    try:
+        holder = current(client, stack)
+    except Exception:  # noqa: BLE001 - we are already handling the original error
+        return False
+    return holder is not None and holder.token == lock.token
 
 
 def release(client: Any, stack: str, token: str) -> bool:
@@ -257,10 +274,25 @@ def held(
     ttl: int = DEFAULT_TTL,
     wait_seconds: float = 0,
     now: Callable[[], float] = time.time,
+    on_release_error: Callable[[Exception], None] | None = None,
+    release_attempts: int = 3,
 ) -> Iterator[Lock]:
-    """Hold the stack's lock for the body; released on exit, also on errors."""
+    """Hold the stack's lock for the body; released on exit, also on errors.
+
+    A failing release never fails the work done under the lock nor hides its error: it is tried
+    `release_attempts` times, then reported to `on_release_error` (the lock then expires by itself).
+    """
     lock = acquire(dynamodb_client, stack, owner, operation, ttl=ttl, wait_seconds=wait_seconds, now=now)
     try:
         yield lock
     finally:
-        release(dynamodb_client, stack, lock.token)
+        for attempt in range(1, release_attempts + 1):
+            try:
+                release(dynamodb_client, stack, lock.token)
+                break
+            except Exception as exc:  # noqa: BLE001 - any failure to release is reported, not raised
+                if attempt == release_attempts:
+                    if on_release_error is not None:
+                        on_release_error(exc)
+                else:
+                    time.sleep(0.5 * attempt)

@@ -66,6 +66,7 @@ class ObservedProfile:
 class Observed:
     repositories: dict[str, str] = field(default_factory=dict)  # name -> arn
     log_group: str | None = None
+    log_retention: int | None = None  # days; None: kept forever
     roles: dict[str, str] = field(default_factory=dict)  # name -> arn
     profiles: dict[str, ObservedProfile] = field(default_factory=dict)
     groups: dict[str, ObservedGroup] = field(default_factory=dict)  # by service
@@ -173,6 +174,7 @@ def observe_stack(aws, stack: str, *, verify_tags: bool = False) -> Observed:
                 if tags.get(names.TAG_STACK) != stack:
                     continue
             seen.log_group = group_name
+            seen.log_retention = group.get("retentionInDays")
     return seen
 
 

@@ -133,7 +133,12 @@ def _stack_lock(spec: AppSpec, target: Target, operation: str, wait: float):
     from . import lock
 
     target.aws.account_id()  # bad credentials are bad input (exit 2), not a lock problem
-    with lock.held(target.aws.client("dynamodb"), spec.name, lock.default_owner(), operation, wait_seconds=wait):
+    def released_late(exc: Exception) -> None:
+        target.progress.note(f"warning: the deploy lock of {spec.name} could not be released ({exc}); it "
+                             "expires by itself, or run `liftshift unlock`")
+
+    with lock.held(target.aws.client("dynamodb"), spec.name, lock.default_owner(), operation, wait_seconds=wait,
+                   on_release_error=released_late):
         yield
 
 

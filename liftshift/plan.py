@@ -82,6 +82,12 @@ def plan_images(stack: str, wants: list[ImageWant], observed: Observed) -> list[
             ), "scan on push, immutable tags, encrypted, keeps the last 20 images"))
         if want.image.digest is None:
             steps.append(Step("push", "image", f"{want.repository_uri}:{want.image.tag}", want.service, (
+                # Put again with every push: a create interrupted before its policy converges here,
+                # before any image could pile up (describe_repositories does not show policies).
+                Call("ecr", "put_lifecycle_policy", {
+                    "repositoryName": want.repository,
+                    "lifecyclePolicyText": lifecycle_policy(),
+                }),
                 Call("docker", "push", {
                     "service": want.service, "image_id": want.image.image_id,
                     "repository": want.repository_uri, "tag": want.image.tag,
@@ -104,13 +110,17 @@ def lifecycle_policy() -> str:
 
 def plan_infrastructure(want: StackWant, observed: Observed, *, keep_images: bool = True) -> list[Step]:
     steps: list[Step] = []
+    retention = Call("logs", "put_retention_policy", {"logGroupName": want.log_group,
+                                                      "retentionInDays": LOG_RETENTION_DAYS})
     if observed.log_group is None:
         steps.append(Step("create", "log group", want.log_group, None, (
             Call("logs", "create_log_group", {"logGroupName": want.log_group, "tags": names.tags(want.stack)},
                  ignore=("ResourceAlreadyExistsException",)),
-            Call("logs", "put_retention_policy", {"logGroupName": want.log_group,
-                                                  "retentionInDays": LOG_RETENTION_DAYS}),
+            retention,
         ), f"container logs, kept {LOG_RETENTION_DAYS} days"))
+    elif observed.log_retention != LOG_RETENTION_DAYS:
+        steps.append(Step("update", "log group", want.log_group, None, (retention,),
+                          f"keep logs {LOG_RETENTION_DAYS} days (was {observed.log_retention or 'forever'})"))
     launches: list[Step] = []
     new_refs: list[str] = []
     cleanups: list[Step] = []

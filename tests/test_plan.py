@@ -60,7 +60,7 @@ def instance(i: int, service: str = "web", config: str = "", state: str = "runni
 
 def converged(want: resources.StackWant, *, running: int | None = None) -> Observed:
     """What AWS holds right after a successful deploy of `want`."""
-    seen = Observed(log_group=want.log_group)
+    seen = Observed(log_group=want.log_group, log_retention=plan.LOG_RETENTION_DAYS)
     for n, svc in enumerate(want.services.values()):
         role = svc.role
         seen.roles[role.name] = role.arn
@@ -508,3 +508,17 @@ def test_a_service_is_replaced_when_a_service_it_calls_changes():
 
     first, second = hashes({}), hashes({"X": "1"})
     assert first["api"] != second["api"] and first["web"] != second["web"]
+
+
+def test_log_retention_and_lifecycle_policy_are_put_again_when_missing():
+    want = want_web()
+    seen = converged(want)
+    seen.log_retention = None  # e.g. a create interrupted before its retention was set
+    steps = plan.plan_infrastructure(want, seen)
+    assert [(s.action, s.kind) for s in steps] == [("update", "log group")]
+    assert steps[0].calls[0].params == {"logGroupName": want.log_group, "retentionInDays": plan.LOG_RETENTION_DAYS}
+
+    service = want.services["web"]
+    image = ImageWant("web", service.repository, service.repository_uri, ImageInfo("sha256:" + "c" * 64))
+    push = plan.plan_images("shop", [image], Observed(repositories={service.repository: "arn"}))
+    assert [c.operation for s in push for c in s.calls] == ["put_lifecycle_policy", "push"]
