@@ -11,33 +11,14 @@ Needs: dockerd running, /usr/bin/docker-registry, the busybox:1.36 image
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from emulated import emulated  # noqa: E402
 
 
 def main() -> None:
@@ -46,29 +27,10 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="liftshift-bench-"))
 
-    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
-    from moto.server import ThreadedMotoServer
-
-    moto_port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
-    server.start()
-    reg_port = free_port()
-    (work / "registry.yml").write_text(
-        f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {work / 'registry'}\n"
-        f"  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{reg_port}\n")
-    registry = subprocess.Popen(["docker-registry", "serve", str(work / "registry.yml")],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_http(f"http://127.0.0.1:{reg_port}/v2/")
-        os.environ.update({
-            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}", "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "eu-west-1", "AWS_MAX_ATTEMPTS": "1",
-            "LIFTSHIFT_REGISTRY": f"127.0.0.1:{reg_port}",
-        })
-        run(work, args.services)
+        with emulated(work):
+            run(work, args.services)
     finally:
-        registry.terminate()
-        server.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -27,31 +27,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT / "tests"))
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+from emulated import emulated  # noqa: E402
 
 
 def main() -> int:
@@ -63,44 +44,19 @@ def main() -> int:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="liftshift-faults-"))
 
-    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
-    import logging
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per moto request
-    from moto.server import ThreadedMotoServer
-
-    moto_port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
-    server.start()
-    reg_port = free_port()
-    (work / "registry.yml").write_text(
-        f"version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {work / 'registry'}\n"
-        f"  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{reg_port}\n")
-    registry = subprocess.Popen(["docker-registry", "serve", str(work / "registry.yml")],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     stacks: list[str] = []
-    try:
-        wait_http(f"http://127.0.0.1:{reg_port}/v2/")
-        os.environ.update({
-            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}", "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1",
-            "AWS_MAX_ATTEMPTS": "1", "LIFTSHIFT_REGISTRY": f"127.0.0.1:{reg_port}",
-        })
-        for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_RETRY_MODE"):
-            os.environ.pop(var, None)
-        run(work, f"http://127.0.0.1:{moto_port}", args, stacks)
-    finally:
+    with emulated(work) as (moto, registry):
         try:
-            import docker
-            from support.faults import remove_local_images
+            run(work, moto, args, stacks)
+        finally:
+            try:
+                import docker
+                from support.faults import remove_local_images
 
-            remove_local_images(docker.from_env(), f"127.0.0.1:{reg_port}", stacks)
-        except Exception as exc:  # noqa: BLE001
-            print(f"(could not remove local images: {exc})", file=sys.stderr)
-        registry.terminate()
-        registry.wait()
-        server.stop()
-        shutil.rmtree(work, ignore_errors=True)
+                remove_local_images(docker.from_env(), registry, stacks)
+            except Exception as exc:  # noqa: BLE001
+                print(f"(could not remove local images: {exc})", file=sys.stderr)
+            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

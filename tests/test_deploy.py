@@ -19,6 +19,7 @@ from liftshift.pipeline import deploy, destroy, prepare, status
 from liftshift.progress import Progress
 from liftshift.spec import load_spec
 from liftshift.targets.aws import aws_target
+from support.faults import stack_tagged
 from support.registry import registry_digest
 
 HELLO = Path(__file__).resolve().parent.parent / "stacks" / "hello"
@@ -52,27 +53,6 @@ def edit(app_yaml: Path, old: str, new: str) -> None:
     text = app_yaml.read_text()
     assert old in text
     app_yaml.write_text(text.replace(old, new))
-
-
-def stack_tagged(stack: str) -> dict[str, list]:
-    """Everything in moto carrying the stack's tag (what destroy must leave empty)."""
-    ec2, iam, ecr, logs = client("ec2"), client("iam"), client("ecr"), client("logs")
-    flt = [{"Name": f"tag:{names.TAG_STACK}", "Values": [stack]}]
-    live = [{"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}]
-    found = {
-        "instances": [i["InstanceId"] for r in ec2.describe_instances(Filters=flt + live)["Reservations"]
-                      for i in r["Instances"]],
-        "templates": [t["LaunchTemplateName"] for t in ec2.describe_launch_templates(Filters=flt)["LaunchTemplates"]],
-        "groups": [g["GroupName"] for g in ec2.describe_security_groups(Filters=flt)["SecurityGroups"]],
-        "roles": [r["RoleName"] for r in iam.list_roles()["Roles"]
-                  if names.tag_dict(iam.list_role_tags(RoleName=r["RoleName"])["Tags"]).get(names.TAG_STACK) == stack],
-        "profiles": [p["InstanceProfileName"] for p in iam.list_instance_profiles(PathPrefix=f"/liftshift/{stack}/")["InstanceProfiles"]],
-        "repositories": [r["repositoryName"] for r in ecr.describe_repositories()["repositories"]
-                         if names.tag_dict(ecr.list_tags_for_resource(resourceArn=r["repositoryArn"])["tags"]).get(names.TAG_STACK) == stack],
-        "log_groups": [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]
-                       if logs.list_tags_log_group(logGroupName=g["logGroupName"]).get("tags", {}).get(names.TAG_STACK) == stack],
-    }
-    return {k: v for k, v in found.items() if v}
 
 
 def template_user_data(template_name: str) -> str:

@@ -269,10 +269,7 @@ def _roles(iam, stack: str) -> list[dict]:
 
 
 def stack_tagged(stack: str) -> dict[str, list]:
-    """Everything in moto carrying the stack's tag (what destroy must leave empty).
-
-    A copy of tests/test_deploy.py's helper, with paginators.
-    """
+    """Everything in moto carrying the stack's tag (what destroy must leave empty); shared by the tests."""
     ec2, iam, ecr, logs = _client("ec2"), _client("iam"), _client("ecr"), _client("logs")
     flt = [{"Name": f"tag:{names.TAG_STACK}", "Values": [stack]}]
     live = [{"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}]
