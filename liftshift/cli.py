@@ -242,7 +242,7 @@ def destroy(file: Path = FileArg, yes: bool = typer.Option(False, "--yes", "-y",
         if not yes:
             if not sys.stdin.isatty():
                 _fail("destroy needs --yes when not run on a terminal", EXIT_BAD_INPUT)
-            typer.echo(_steps_text(steps), err=True)
+            typer.echo(_steps_text([describe_step(s) for s in steps]), err=True)
             if not typer.confirm(f"Remove these {len(steps)} resources of stack {spec.name}?", err=True):
                 _fail("nothing removed", EXIT_FAILED)
         steps = run_destroy(spec, where, keep_images=keep_images, lock_wait=lock_wait)
@@ -296,27 +296,22 @@ def local_endpoint() -> None:
 SYMBOLS = {"create": "+", "update": "~", "push": "^", "launch": "+", "terminate": "-", "delete": "-", "wait": "."}
 
 
-def _steps_text(steps) -> str:
+def _steps_text(steps: list[dict[str, Any]]) -> str:
+    """Steps as pipeline.describe_step gives them, one line each."""
     lines = []
-    for s in steps:
-        sym = SYMBOLS.get(s.action if hasattr(s, "action") else s["action"], "*")
-        d = s if isinstance(s, dict) else {"action": s.action, "kind": s.kind, "name": s.name,
-                                           "service": s.service, "detail": s.detail}
+    for d in steps:
         who = d["service"] or "stack"
         detail = f"  ({d['detail']})" if d["detail"] else ""
-        lines.append(f"  {sym} [{who}] {d['action']} {d['kind']} {d['name']}{detail}")
+        lines.append(f"  {SYMBOLS.get(d['action'], '*')} [{who}] {d['action']} {d['kind']} {d['name']}{detail}")
     return "\n".join(lines)
 
 
 def _plan_text(data: dict[str, Any]) -> str:
     warned = "".join(f"warning: {w}\n" for w in data.get("warnings", []))
-    return warned + _plan_steps_text(data)
-
-
-def _plan_steps_text(data: dict[str, Any]) -> str:
     if not data["steps"]:
-        return f"No changes: stack {data['stack']} in {data['region']} is up to date."
-    return f"Plan for stack {data['stack']} in {data['region']}: {data['changes']} step(s)\n" + _steps_text(data["steps"])
+        return warned + f"No changes: stack {data['stack']} in {data['region']} is up to date."
+    return (warned + f"Plan for stack {data['stack']} in {data['region']}: {data['changes']} step(s)\n"
+            + _steps_text(data["steps"]))
 
 
 def _status_text(data: dict[str, Any]) -> str:

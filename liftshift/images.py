@@ -148,6 +148,12 @@ def build_image(
     image_id: str | None = None
     short_id: str | None = None
 
+    def failed(message: str, output_tail) -> ImageError:
+        """The one build error: names the service and the step reached so far."""
+        where = f" at {step}" if step else ""
+        return ImageError(f"build of service {service!r} failed{where}: {message}", service=service, step=step,
+                          output_tail=output_tail)
+
     kwargs: dict[str, Any] = dict(
         path=str(context),
         dockerfile=dockerfile,
@@ -189,35 +195,17 @@ def build_image(
                     _emit(on_progress, service, line)
             msg = _event_error(event)
             if msg is not None:
-                where = f" at {step}" if step else ""
-                raise ImageError(
-                    f"build of service {service!r} failed{where}: {msg}",
-                    service=service,
-                    step=step,
-                    output_tail=tail,
-                )
+                raise failed(msg, tail)
             aux = event.get("aux")
             if isinstance(aux, dict) and aux.get("ID"):
                 image_id = _normalise_id(str(aux["ID"]))
     except ImageError:
         raise
     except errors.BuildError as exc:  # only from the high-level API, kept for safety
-        where = f" at {step}" if step else ""
         lines = [str(e.get("stream", "")).rstrip() for e in (exc.build_log or []) if isinstance(e, dict)]
-        raise ImageError(
-            f"build of service {service!r} failed{where}: {exc.msg}",
-            service=service,
-            step=step,
-            output_tail=(list(tail) + lines)[-_TAIL_LINES:],
-        ) from exc
+        raise failed(exc.msg, (list(tail) + lines)[-_TAIL_LINES:]) from exc
     except _transport_errors() as exc:
-        where = f" at {step}" if step else ""
-        raise ImageError(
-            f"build of service {service!r} failed{where}: {_api_message(exc)}",
-            service=service,
-            step=step,
-            output_tail=tail,
-        ) from exc
+        raise failed(_api_message(exc), tail) from exc
 
     if image_id is None and short_id is not None:
         try:
