@@ -607,9 +607,11 @@ def test_property_stand_in_argv_round_trip(env, command, vols, ecr) -> None:
             c, name="liftshift-shop-web-i-prop", publish=80, instance="i-prop", stand_in=True
         )
         # Explicitly: env pairs, volume specs and command args byte-for-byte.
-        envs = [run[i + 1] for i, a in enumerate(run[:-1]) if a == "-e"]
+        # Options end at the image: a command argument may itself be "-e" or "-v".
+        options = run[:run.index(c.image)]
+        envs = [options[i + 1] for i, a in enumerate(options[:-1]) if a == "-e"]
         assert envs == [f"{k}={v}" for k, v in sorted(env.items())]
-        specs = [run[i + 1] for i, a in enumerate(run[:-1]) if a == "-v"]
+        specs = [options[i + 1] for i, a in enumerate(options[:-1]) if a == "-v"]
         assert specs == [f"{v.host}:{v.container}" + (":ro" if v.read_only else "") for v in volumes]
         tail = run[run.index(c.image) + 1:]
         assert tail == list(command or ())
