@@ -12,6 +12,9 @@ TAG_STACK = "liftshift:stack"
 TAG_SERVICE = "liftshift:service"
 TAG_CONFIG = "liftshift:config"
 TAG_IMAGE = "liftshift:image"
+TAG_RELEASE = "liftshift:release"
+TAG_PART = "liftshift:part"  # "lb" on a load balancer's own security group
+RELEASE_HEADER = "X-Liftshift-Release"  # routes a probe through the load balancer to one release
 STACK_LEVEL = "-"  # liftshift:service value of resources shared by the stack (the log group)
 
 
@@ -67,3 +70,29 @@ def launch_template(stack: str, service: str, config_hash: str) -> str:
 
 def role_policy_name() -> str:
     return "liftshift-instance"
+
+
+def load_balancer(stack: str, service: str) -> str:
+    """ALB names: at most 32 characters, letters, digits and '-'."""
+    return bounded(f"ls-{stack}-{service}", 32)
+
+
+def lb_security_group(stack: str, service: str) -> str:
+    return f"liftshift-{stack}-{service}-lb"
+
+
+def target_group(stack: str, service: str, config_hash: str) -> str:
+    return bounded(f"ls-{stack}-{service}-{config_hash}", 32)
+
+
+def auto_scaling_group(stack: str, service: str, config_hash: str) -> str:
+    return f"liftshift-{stack}-{service}-{config_hash}"
+
+
+def releases_path(stack: str, service: str | None = None) -> str:
+    """SSM parameters holding the release records (they outlive the templates and groups they name)."""
+    return f"/liftshift/{stack}/releases/" + (f"{service}/" if service else "")
+
+
+def release_parameter(stack: str, service: str, number: int) -> str:
+    return f"{releases_path(stack, service)}{number:06d}"

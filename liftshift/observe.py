@@ -55,6 +55,50 @@ class ObservedTemplate:
     image_digest: str | None
 
 
+@dataclass(frozen=True)
+class ObservedRule:
+    arn: str
+    priority: str
+    header_values: tuple[str, ...]  # values of the release header this rule matches
+    target_group: str | None
+
+
+@dataclass
+class ObservedLoadBalancer:
+    arn: str
+    name: str
+    service: str
+    dns: str
+    listener_arn: str | None = None
+    listener_port: int | None = None
+    listener_protocol: str | None = None
+    listener_certificate: str | None = None
+    default_target_group: str | None = None  # None: no listener, or a fixed response (no release live yet)
+    rules: list[ObservedRule] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ObservedTargetGroup:
+    arn: str
+    name: str
+    service: str
+    config_hash: str
+    port: int
+    health: tuple[tuple[str, Any], ...]  # comparable form of the health settings
+
+
+@dataclass(frozen=True)
+class ObservedAutoScalingGroup:
+    name: str
+    service: str
+    config_hash: str
+    desired: int
+    min_size: int
+    max_size: int
+    target_groups: tuple[str, ...]
+    instances: tuple[str, ...]
+
+
 @dataclass
 class ObservedProfile:
     name: str
@@ -72,10 +116,16 @@ class Observed:
     groups: dict[str, ObservedGroup] = field(default_factory=dict)  # by service
     templates: list[ObservedTemplate] = field(default_factory=list)
     instances: list[ObservedInstance] = field(default_factory=list)
+    lb_groups: dict[str, ObservedGroup] = field(default_factory=dict)  # by service
+    load_balancers: dict[str, ObservedLoadBalancer] = field(default_factory=dict)  # by service
+    target_groups: list[ObservedTargetGroup] = field(default_factory=list)
+    auto_scaling_groups: list[ObservedAutoScalingGroup] = field(default_factory=list)
+    releases: list[Any] = field(default_factory=list)  # releases.Release records
 
     def services(self) -> set[str]:
         """Services that own anything in AWS (to find ones removed from app.yaml)."""
-        found = {g.service for g in self.groups.values()}
+        found = {g.service for g in self.groups.values()} | set(self.lb_groups) | set(self.load_balancers)
+        found |= {t.service for t in self.target_groups} | {a.service for a in self.auto_scaling_groups}
         found |= {t.service for t in self.templates} | {i.service for i in self.instances}
         return {s for s in found if s != names.STACK_LEVEL}
 
@@ -127,10 +177,16 @@ def observe_stack(aws, stack: str, *, verify_tags: bool = False) -> Observed:
             tags = names.tag_dict(group.get("Tags"))
             ingress, other = _parse_ingress(group.get("IpPermissions", []))
             service = tags.get(names.TAG_SERVICE, "")
-            seen.groups[service] = ObservedGroup(
+            into = seen.lb_groups if tags.get(names.TAG_PART) == "lb" else seen.groups
+            into[service] = ObservedGroup(
                 id=group["GroupId"], name=group["GroupName"], service=service, vpc_id=group.get("VpcId", ""),
                 ingress=ingress, other_rules=other,
             )
+
+    _observe_fleets(aws, stack, seen)
+    from .releases import read_releases
+
+    seen.releases = read_releases(aws.client("dynamodb"), stack)
 
     iam = aws.client("iam")
     path = names.iam_path(stack)
@@ -178,6 +234,87 @@ def observe_stack(aws, stack: str, *, verify_tags: bool = False) -> Observed:
     return seen
 
 
+def _observe_fleets(aws, stack: str, seen: Observed) -> None:
+    """Auto Scaling groups (tag filter), then load balancers and target groups (tags read in batches of 20:
+    ELBv2 cannot filter by tag). Listeners and rules are read per load balancer: one per fleet service."""
+    autoscaling = aws.client("autoscaling")
+    for page in autoscaling.get_paginator("describe_auto_scaling_groups").paginate(
+            Filters=[{"Name": f"tag:{names.TAG_STACK}", "Values": [stack]}]):
+        for group in page["AutoScalingGroups"]:
+            tags = {t["Key"]: t["Value"] for t in group.get("Tags", [])}
+            if tags.get(names.TAG_STACK) != stack:
+                continue
+            seen.auto_scaling_groups.append(ObservedAutoScalingGroup(
+                name=group["AutoScalingGroupName"], service=tags.get(names.TAG_SERVICE, ""),
+                config_hash=tags.get(names.TAG_CONFIG, ""), desired=group["DesiredCapacity"],
+                min_size=group["MinSize"], max_size=group["MaxSize"],
+                target_groups=tuple(group.get("TargetGroupARNs", [])),
+                instances=tuple(i["InstanceId"] for i in group.get("Instances", [])),
+            ))
+    elbv2 = aws.client("elbv2")
+    prefix = f"ls-{stack}"[:23]  # what names.bounded keeps of every name it makes for the stack
+    lbs = [lb for page in elbv2.get_paginator("describe_load_balancers").paginate() for lb in page["LoadBalancers"]
+           if lb["LoadBalancerName"].startswith(prefix)]
+    groups = [tg for page in elbv2.get_paginator("describe_target_groups").paginate() for tg in page["TargetGroups"]
+              if tg["TargetGroupName"].startswith(prefix)]
+    arns = [lb["LoadBalancerArn"] for lb in lbs] + [tg["TargetGroupArn"] for tg in groups]
+    tags_of: dict[str, dict[str, str]] = {}
+    for i in range(0, len(arns), 20):
+        for described in elbv2.describe_tags(ResourceArns=arns[i: i + 20])["TagDescriptions"]:
+            tags_of[described["ResourceArn"]] = names.tag_dict(described.get("Tags"))
+    for tg in groups:
+        tags = tags_of.get(tg["TargetGroupArn"], {})
+        if tags.get(names.TAG_STACK) != stack:
+            continue
+        seen.target_groups.append(ObservedTargetGroup(
+            arn=tg["TargetGroupArn"], name=tg["TargetGroupName"], service=tags.get(names.TAG_SERVICE, ""),
+            config_hash=tags.get(names.TAG_CONFIG, ""), port=tg.get("Port", 0), health=target_group_health(tg),
+        ))
+    for lb in lbs:
+        tags = tags_of.get(lb["LoadBalancerArn"], {})
+        if tags.get(names.TAG_STACK) != stack:
+            continue
+        found = ObservedLoadBalancer(arn=lb["LoadBalancerArn"], name=lb["LoadBalancerName"],
+                                     service=tags.get(names.TAG_SERVICE, ""), dns=lb.get("DNSName", ""))
+        seen.load_balancers[found.service] = found
+        listeners = elbv2.describe_listeners(LoadBalancerArn=found.arn)["Listeners"]
+        if not listeners:
+            continue
+        listener = listeners[0]
+        found.listener_arn, found.listener_port = listener["ListenerArn"], listener["Port"]
+        found.listener_protocol = listener["Protocol"]
+        found.listener_certificate = (listener.get("Certificates") or [{}])[0].get("CertificateArn")
+        found.default_target_group = _forward_target(listener.get("DefaultActions", []))
+        for rule in elbv2.describe_rules(ListenerArn=found.listener_arn)["Rules"]:
+            if rule.get("IsDefault") or rule["Priority"] == "default":
+                continue
+            values: tuple[str, ...] = ()
+            for condition in rule.get("Conditions", []):
+                header = condition.get("HttpHeaderConfig") or {}
+                if header.get("HttpHeaderName", "").lower() == names.RELEASE_HEADER.lower():
+                    values = tuple(header.get("Values", []))
+            found.rules.append(ObservedRule(rule["RuleArn"], rule["Priority"], values,
+                                            _forward_target(rule.get("Actions", []))))
+
+
+def target_group_health(tg: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """The health settings liftshift sets, from a DescribeTargetGroups entry."""
+    return (("healthy", tg.get("HealthyThresholdCount")), ("interval", tg.get("HealthCheckIntervalSeconds")),
+            ("path", tg.get("HealthCheckPath")), ("timeout", tg.get("HealthCheckTimeoutSeconds")),
+            ("unhealthy", tg.get("UnhealthyThresholdCount")))
+
+
+def _forward_target(actions: list[dict[str, Any]]) -> str | None:
+    for action in actions:
+        if action.get("Type") == "forward":
+            if action.get("TargetGroupArn"):
+                return action["TargetGroupArn"]
+            weighted = (action.get("ForwardConfig") or {}).get("TargetGroups") or []
+            if weighted:
+                return max(weighted, key=lambda t: t.get("Weight", 1))["TargetGroupArn"]
+    return None
+
+
 def _iam_tagged(response: dict[str, Any], stack: str) -> bool:
     return names.tag_dict(response.get("Tags")).get(names.TAG_STACK) == stack
 
@@ -187,13 +324,15 @@ def _parse_ingress(permissions: list[dict[str, Any]]) -> tuple[set[tuple[int, st
     other: list[dict[str, Any]] = []
     for perm in permissions:
         single_tcp = perm.get("IpProtocol") == "tcp" and perm.get("FromPort") == perm.get("ToPort")
-        if not single_tcp or perm.get("UserIdGroupPairs") or perm.get("PrefixListIds"):
+        if not single_tcp or perm.get("PrefixListIds"):
             other.append(perm)
             continue
         for r in perm.get("IpRanges", []):
             ours.add((perm["FromPort"], r["CidrIp"]))
         for r in perm.get("Ipv6Ranges", []):
             ours.add((perm["FromPort"], r["CidrIpv6"]))
+        for pair in perm.get("UserIdGroupPairs", []):
+            ours.add((perm["FromPort"], pair["GroupId"]))
     return ours, other
 
 

@@ -12,40 +12,13 @@ from typing import Any
 
 from . import names
 from .observe import Observed, ObservedInstance
-from .resources import EC2_TRUST_POLICY, SSM_MANAGED_POLICY, ImageInfo, Ref, ServiceWant, StackWant
+from .releases import LIVE, PENDING, RETIRED, Origin, Release, next_number, of_service
+from .steps import Call, Refs, Step
+from .resources import (EC2_TRUST_POLICY, SSM_MANAGED_POLICY, ImageInfo, Ref, SecurityGroupWant, ServiceWant,
+                        StackWant)
 
 LIFECYCLE_KEEP = 20
 LOG_RETENTION_DAYS = 30
-
-
-@dataclass(frozen=True)
-class Refs:
-    """Several refs whose values (lists) are concatenated: e.g. all new instance ids."""
-
-    names: tuple[str, ...]
-
-    def __repr__(self) -> str:
-        return "<" + " + ".join(self.names) + ">"
-
-
-@dataclass(frozen=True)
-class Call:
-    client: str  # a boto3 service name, or "docker" for the image pusher
-    operation: str  # the client method; "wait:<waiter>" for a botocore waiter
-    params: dict[str, Any]
-    save: dict[str, str] = field(default_factory=dict)  # ref name -> JMESPath into the response
-    ignore: tuple[str, ...] = ()  # error codes meaning "already done" (safe re-runs)
-    retry: tuple[str, ...] = ()  # "Code" or "Code:words in the message" meaning "not yet", retried with a bound
-
-
-@dataclass(frozen=True)
-class Step:
-    action: str  # create | update | push | launch | terminate | delete | wait
-    kind: str
-    name: str
-    service: str | None
-    calls: tuple[Call, ...]
-    detail: str = ""
 
 
 PENDING_USER_DATA = "(rendered once the image is pushed: pulls the pushed digest)"
@@ -108,7 +81,25 @@ def lifecycle_policy() -> str:
 # --- infrastructure ----------------------------------------------------------
 
 
-def plan_infrastructure(want: StackWant, observed: Observed, *, keep_images: bool = True) -> list[Step]:
+@dataclass
+class InfraPlan:
+    steps: list[Step]
+    rollouts: list[Any]  # plan_fleet.Candidate: releases going out behind a load balancer (abandoned if a gate fails)
+
+
+def plan_infrastructure(want: StackWant, observed: Observed, *, keep_images: bool = True,
+                        origin: Origin | None = None) -> list[Step]:
+    return plan_stack(want, observed, keep_images=keep_images, origin=origin).steps
+
+
+def plan_stack(want: StackWant, observed: Observed, *, keep_images: bool = True, origin: Origin | None = None,
+               candidates: dict[str, Any] | None = None) -> InfraPlan:
+    """The stack's steps in the order deploy runs them: shared resources, launches and new releases'
+    groups, the waits and health gates, then traffic switches and removals. `candidates` (rollback)
+    replaces app.yaml's release of a service behind a load balancer with a recorded one."""
+    from .plan_fleet import plan_fleet
+
+    origin = origin or UNKNOWN_ORIGIN
     steps: list[Step] = []
     retention = Call("logs", "put_retention_policy", {"logGroupName": want.log_group,
                                                       "retentionInDays": LOG_RETENTION_DAYS})
@@ -124,10 +115,24 @@ def plan_infrastructure(want: StackWant, observed: Observed, *, keep_images: boo
     launches: list[Step] = []
     new_refs: list[str] = []
     cleanups: list[Step] = []
+    gates: list[Step] = []
+    finishes: list[Step] = []
+    rollouts = []
     for service in want.services.values():
         steps += _plan_role(want.stack, service, observed)
         steps += _plan_group(want.stack, service, observed)
-        launch, refs, cleanup = _plan_instances(want.stack, service, observed)
+        if service.fleet is not None:
+            lb_group = observed.lb_groups[service.name].id if service.name in observed.lb_groups \
+                else Ref(f"sg:{service.name}:lb")
+            candidate = (candidates or {}).get(service.name) or _candidate(want.stack, service, observed, origin)
+            fleet = plan_fleet(want.stack, candidate, observed, lb_group)
+            launches += fleet.prepare
+            gates += fleet.gate
+            finishes += fleet.finish
+            if fleet.rollout is not None:
+                rollouts.append(fleet.rollout)
+            continue
+        launch, refs, cleanup = _plan_instances(want.stack, service, observed, origin)
         launches += launch
         new_refs += refs
         cleanups += cleanup
@@ -137,11 +142,71 @@ def plan_infrastructure(want: StackWant, observed: Observed, *, keep_images: boo
         steps.append(Step("wait", "instances running", f"{len(new_refs)} launch(es)", None, (
             Call("ec2", "wait:instance_running", {"InstanceIds": Refs(tuple(new_refs))}),
         )))
-    steps += cleanups
+    steps += gates + finishes + cleanups
     for gone in sorted(observed.services() - set(want.services)):
         steps += sweep_service(want.stack, gone, observed, keep_images=keep_images,
                                reason="removed from app.yaml")
-    return steps
+    return InfraPlan(steps, rollouts)
+
+
+UNKNOWN_ORIGIN = Origin(by="unknown", at="", commit=None)
+
+
+def _new_release(stack: str, service: ServiceWant, observed: Observed, origin: Origin) -> Release:
+    """The record of the service's release for app.yaml's config: an earlier attempt's number, else the next."""
+    mine = of_service(observed.releases, service.name)
+    earlier = next((r for r in mine if r.config == service.launch_template.config_hash), None)
+    fleet = None
+    if service.fleet is not None:
+        f = service.fleet
+        fleet = {"listener": {"port": f.listener.port, "protocol": f.listener.protocol,
+                              "certificate_arn": f.listener.certificate_arn},
+                 "target_group": {"name": f.target_group.name, "port": f.target_group.port,
+                                  "health": dict(f.target_group.health)},
+                 "auto_scaling_group": f.auto_scaling_group}
+    return Release(
+        service=service.name, number=earlier.number if earlier else next_number(observed.releases, service.name),
+        config=service.launch_template.config_hash, image=service.image.digest,
+        launch_template=service.launch_template.name, at=origin.at, by=origin.by, commit=origin.commit,
+        fleet=fleet,
+    )
+
+
+def _candidate(stack: str, service: ServiceWant, observed: Observed, origin: Origin):
+    from .plan_fleet import Candidate
+
+    fleet = service.fleet
+    assert fleet is not None
+    record = _new_release(stack, service, observed, origin)
+    group_id: Any = observed.groups[service.name].id if service.name in observed.groups else Ref(f"sg:{service.name}")
+    return Candidate(
+        service=service.name, config=service.launch_template.config_hash,
+        launch_template=service.launch_template.name,
+        template_step=_template_step(service, observed, group_id, record.number),
+        target_group=fleet.target_group, listener=fleet.listener, auto_scaling_group=fleet.auto_scaling_group,
+        count=service.count, subnets=service.subnets, vpc_id=service.security_group.vpc_id, timeout=fleet.timeout,
+        keep=service.keep, record=record,
+    )
+
+
+def _template_step(service: ServiceWant, observed: Observed, group_id: Any, number: int) -> Step | None:
+    lt = service.launch_template
+    if any(t.service == service.name and t.name == lt.name for t in observed.templates):
+        return None
+    data = _resolve_group(lt.data, group_id)
+    if "UserData" not in data:
+        data["UserData"] = PENDING_USER_DATA
+    lt_tags = {**service.tags, names.TAG_IMAGE: service.image.digest or "pending", names.TAG_RELEASE: str(number)}
+    return Step("create", "launch template", lt.name, service.name, (
+        Call("ec2", "create_launch_template", {
+            "LaunchTemplateName": lt.name,
+            "ClientToken": names.short_hash(lt.name, str(sorted(data.items(), key=str)), length=32),
+            "VersionDescription": f"liftshift config {lt.config_hash}",
+            "LaunchTemplateData": data,
+            "TagSpecifications": [{"ResourceType": "launch-template", "Tags": names.tag_list(lt_tags)}],
+        }, ignore=("InvalidLaunchTemplateName.AlreadyExistsException",)),
+    ), f"release #{number}: IMDSv2 required, encrypted gp3 root, image "
+       f"{service.image_reference or 'pushed by this deploy'}")
 
 
 def _plan_role(stack: str, service: ServiceWant, observed: Observed) -> list[Step]:
@@ -174,29 +239,55 @@ def _plan_role(stack: str, service: ServiceWant, observed: Observed) -> list[Ste
                  "pulls only its repository, writes only the stack's log group, SSM managed")]
 
 
-def _rules(rules: set[tuple[int, str]] | frozenset[tuple[int, str]]) -> list[dict[str, Any]]:
+def _rules(rules) -> list[dict[str, Any]]:
+    """Ingress rules: a source is a CIDR, or a security group (an id, or a Ref to one made by this plan)."""
     out = []
-    for port, cidr in sorted(rules):
-        key, value = ("Ipv6Ranges", "CidrIpv6") if ":" in cidr else ("IpRanges", "CidrIp")
-        out.append({"IpProtocol": "tcp", "FromPort": port, "ToPort": port, key: [{value: cidr}]})
+    for port, source in sorted(rules, key=str):
+        if isinstance(source, Ref) or str(source).startswith("sg-"):
+            out.append({"IpProtocol": "tcp", "FromPort": port, "ToPort": port,
+                        "UserIdGroupPairs": [{"GroupId": source}]})
+            continue
+        key, value = ("Ipv6Ranges", "CidrIpv6") if ":" in source else ("IpRanges", "CidrIp")
+        out.append({"IpProtocol": "tcp", "FromPort": port, "ToPort": port, key: [{value: source}]})
     return out
 
 
+def _describe_rules(rules) -> str:
+    return ", ".join(f"{p} from {'its load balancer' if isinstance(c, Ref) or str(c).startswith('sg-') else c}"
+                     for p, c in sorted(rules, key=str))
+
+
 def _plan_group(stack: str, service: ServiceWant, observed: Observed) -> list[Step]:
-    group = service.security_group
-    have = observed.groups.get(service.name)
-    ref = f"sg:{service.name}"
+    steps = []
+    lb_group: Any = None
+    if service.fleet is not None:
+        have_lb = observed.lb_groups.get(service.name)
+        steps += plan_security_group(stack, service.name, service.fleet.lb_group, have_lb, f"sg:{service.name}:lb",
+                                     part="lb")
+        lb_group = have_lb.id if have_lb else Ref(f"sg:{service.name}:lb")
+    want = service.security_group
+    if lb_group is not None:
+        from .resources import LB_GROUP
+
+        want = SecurityGroupWant(want.name, want.description, want.vpc_id, frozenset(
+            (port, lb_group if source == LB_GROUP else source) for port, source in want.ingress))
+    return steps + plan_security_group(stack, service.name, want, observed.groups.get(service.name),
+                                       f"sg:{service.name}")
+
+
+def plan_security_group(stack: str, service: str, group: SecurityGroupWant, have, ref: str,
+                        part: str | None = None) -> list[Step]:
     if have is None:
+        tags = names.tags(stack, service, **({names.TAG_PART: part} if part else {}))
         calls = [Call("ec2", "create_security_group", {
             "GroupName": group.name, "Description": group.description, "VpcId": group.vpc_id,
-            "TagSpecifications": [{"ResourceType": "security-group",
-                                   "Tags": names.tag_list(names.tags(stack, service.name))}],
+            "TagSpecifications": [{"ResourceType": "security-group", "Tags": names.tag_list(tags)}],
         }, save={ref: "GroupId"})]
         if group.ingress:
             calls.append(Call("ec2", "authorize_security_group_ingress",
                               {"GroupId": Ref(ref), "IpPermissions": _rules(group.ingress)}))
-        opened = ", ".join(f"{p} from {c}" for p, c in sorted(group.ingress)) or "nothing"
-        return [Step("create", "security group", group.name, service.name, tuple(calls), f"opens {opened}")]
+        opened = _describe_rules(group.ingress) or "nothing"
+        return [Step("create", "security group", group.name, service, tuple(calls), f"opens {opened}")]
     add = group.ingress - have.ingress
     remove = have.ingress - group.ingress
     calls = []
@@ -211,19 +302,22 @@ def _plan_group(stack: str, service: ServiceWant, observed: Observed) -> list[St
     if not calls:
         return []
     detail = "; ".join(filter(None, [
-        "open " + ", ".join(f"{p} from {c}" for p, c in sorted(add)) if add else "",
-        "close " + ", ".join(f"{p} from {c}" for p, c in sorted(remove)) if remove else "",
+        "open " + _describe_rules(add) if add else "",
+        "close " + _describe_rules(remove) if remove else "",
         f"remove {len(have.other_rules)} rule(s) not declared in app.yaml" if have.other_rules else "",
     ]))
-    return [Step("update", "security group", group.name, service.name, tuple(calls), detail)]
+    return [Step("update", "security group", group.name, service, tuple(calls), detail)]
 
 
 def _live(instances: list[ObservedInstance]) -> list[ObservedInstance]:
     return [i for i in instances if i.state in ("pending", "running")]
 
 
-def _plan_instances(stack: str, service: ServiceWant, observed: Observed) -> tuple[list[Step], list[str], list[Step]]:
-    """(launch template and launches, refs to the new instance ids, terminations and template deletions)."""
+def _plan_instances(stack: str, service: ServiceWant, observed: Observed,
+                    origin: Origin = None) -> tuple[list[Step], list[str], list[Step]]:
+    """(launch template and launches, refs to the new instance ids, terminations, records and template deletions)."""
+    from .plan_fleet import forget_call, record_call
+
     lt = service.launch_template
     mine = [i for i in observed.instances if i.service == service.name]
     current = sorted(_live([i for i in mine if i.config_hash == lt.config_hash]),
@@ -236,20 +330,18 @@ def _plan_instances(stack: str, service: ServiceWant, observed: Observed) -> tup
     templates = [t for t in observed.templates if t.service == service.name]
     launch = service.count - len(keep)
     group_id: Any = observed.groups[service.name].id if service.name in observed.groups else Ref(f"sg:{service.name}")
-    if launch > 0 and not any(t.name == lt.name for t in templates):
-        data = _resolve_group(lt.data, group_id)
-        if "UserData" not in data:
-            data["UserData"] = PENDING_USER_DATA
-        lt_tags = {**service.tags, names.TAG_IMAGE: service.image.digest or "pending"}
-        steps.append(Step("create", "launch template", lt.name, service.name, (
-            Call("ec2", "create_launch_template", {
-                "LaunchTemplateName": lt.name,
-                "ClientToken": names.short_hash(lt.name, str(sorted(data.items(), key=str)), length=32),
-                "VersionDescription": f"liftshift config {lt.config_hash}",
-                "LaunchTemplateData": data,
-                "TagSpecifications": [{"ResourceType": "launch-template", "Tags": names.tag_list(lt_tags)}],
-            }, ignore=("InvalidLaunchTemplateName.AlreadyExistsException",)),
-        ), f"IMDSv2 required, encrypted gp3 root, image {service.image_reference or 'pushed by this deploy'}"))
+    records = of_service(observed.releases, service.name)
+    release = _new_release(stack, service, observed, origin or UNKNOWN_ORIGIN)
+    new_release = launch > 0 and not keep and service.count > 0  # a config with no instance yet goes out
+    if new_release:
+        earlier = next((r for r in records if r.config == lt.config_hash), None)
+        if earlier is None or earlier.outcome != PENDING:
+            steps.append(Step("create", "release", f"{service.name} #{release.number}", service.name,
+                              (record_call(stack, release),), f"commit {release.commit or '-'}"))
+    if launch > 0:
+        template = _template_step(service, observed, group_id, release.number)
+        if template is not None:
+            steps.append(template)
 
     new_refs: list[str] = []
     if launch > 0:
@@ -272,21 +364,38 @@ def _plan_instances(stack: str, service: ServiceWant, observed: Observed) -> tup
             ), f"config {lt.config_hash}"))
 
     cleanup: list[Step] = []
+    current_record = next((r for r in records if r.config == lt.config_hash), None)
+    if new_release or (current_record is not None and current_record.outcome != LIVE and service.count > 0):
+        live = (current_record or release).with_outcome(LIVE)
+        calls = [record_call(stack, live)]
+        calls += [record_call(stack, r.with_outcome(RETIRED)) for r in records
+                  if r.outcome == LIVE and r.config != lt.config_hash]
+        cleanup.append(Step("update", "release", f"{service.name} #{live.number}", service.name, tuple(calls),
+                            "live (instances running)"))
     stale = outdated + surplus
     if stale:
         why = "replaced by config " + lt.config_hash if outdated else "more than the declared count"
         if outdated and any(i.config_hash != lt.config_hash for i in outdated):
-            why += " (instances are replaced, not rolled: zero-downtime rollouts are not in this version)"
+            why += " (instances are replaced, not rolled: put the service behind a load_balancer for blue-green)"
         cleanup.append(Step("terminate", "instances", ", ".join(i.id for i in stale), service.name, (
             Call("ec2", "terminate_instances", {"InstanceIds": [i.id for i in stale]},
                  ignore=("InvalidInstanceID.NotFound",)),
         ), why))
+    # Templates of recorded releases are kept for rollback (the last `keep`); others are removed.
+    kept = {r.launch_template for r in sorted(records, key=lambda r: -r.number)[: service.keep]}
+    gone_records = [r for r in sorted(records, key=lambda r: -r.number)[service.keep:] if r.config != lt.config_hash]
     for template in templates:
-        if template.name != lt.name or service.count == 0:
-            cleanup.append(Step("delete", "launch template", template.name, service.name, (
-                Call("ec2", "delete_launch_template", {"LaunchTemplateId": template.id},
-                     ignore=("InvalidLaunchTemplateId.NotFound",)),
-            ), "no longer used"))
+        if template.name == lt.name and service.count > 0:
+            continue
+        if template.name in kept and service.count > 0:
+            continue
+        cleanup.append(Step("delete", "launch template", template.name, service.name, (
+            Call("ec2", "delete_launch_template", {"LaunchTemplateId": template.id},
+                 ignore=("InvalidLaunchTemplateId.NotFound",)),
+        ), "no longer used" if template.name not in kept else "beyond the releases kept"))
+    if gone_records:
+        cleanup.append(Step("delete", "releases", ", ".join(f"#{r.number}" for r in gone_records), service.name,
+                            (forget_call(stack, gone_records),), f"keeps the last {service.keep} for rollback"))
     return steps, new_refs, cleanup
 
 

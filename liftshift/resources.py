@@ -98,6 +98,35 @@ class LaunchTemplateWant:
     user_data: str | None = None  # None while the image's digest is unknown (not pushed yet)
 
 
+LB_GROUP = "sg:lb"  # an ingress source: the service's load balancer's security group (its id is observed)
+
+
+@dataclass(frozen=True)
+class TargetGroupWant:
+    name: str
+    port: int  # the instances' published port
+    health: dict[str, Any] = field(hash=False, compare=False)  # path, interval, healthy, unhealthy, timeout
+
+
+@dataclass(frozen=True)
+class ListenerWant:
+    port: int
+    protocol: str  # HTTP | HTTPS
+    certificate_arn: str | None = None
+
+
+@dataclass(frozen=True)
+class FleetWant:
+    """A service behind an ALB: one Auto Scaling group and target group per release."""
+
+    load_balancer: str
+    lb_group: SecurityGroupWant
+    listener: ListenerWant
+    target_group: TargetGroupWant
+    auto_scaling_group: str
+    timeout: int  # seconds for a new release to become healthy
+
+
 @dataclass(frozen=True)
 class ServiceWant:
     name: str
@@ -110,6 +139,8 @@ class ServiceWant:
     count: int
     subnets: tuple[str, ...]
     tags: dict[str, str] = field(hash=False, compare=False)
+    fleet: FleetWant | None = None
+    keep: int = 5  # releases kept for rollback
 
     @property
     def image_reference(self) -> str | None:
@@ -154,6 +185,7 @@ def config_hash(service: ServiceSpec, image: ImageInfo, repository_uri: str, ami
     settings = service.model_dump(mode="json")
     for in_place in ("count", "subnets", "ingress", "ssh_ingress"):
         settings["instances"].pop(in_place, None)
+    settings.pop("rollout", None)  # how a release is rolled out is not part of it
     blob = json.dumps(
         {"service": settings, "image": image.image_id, "repository": repository_uri, "ami": ami.image_id,
          "root": ami.root_device, "region": region, "templates": template_hash, "peers": peers or {}},
@@ -267,11 +299,18 @@ def desired_stack(
             managed=(SSM_MANAGED_POLICY.format(partition=part),),
         )
         port = service.published_port
-        ingress = {(port, cidr) for cidr in service.instances.ingress}
+        fleet = None
+        if service.load_balancer is not None:
+            fleet = fleet_want(spec.name, name, service, chash, vpc_ids[name])
+            ingress = {(port, LB_GROUP)}  # only the load balancer reaches the instances
+            opened = f"port {port} from its load balancer"
+        else:
+            ingress = {(port, cidr) for cidr in service.instances.ingress}
+            opened = f"port {port} from the declared CIDRs"
         ingress |= {(22, cidr) for cidr in service.instances.ssh_ingress}
         group = SecurityGroupWant(
             name=names.security_group(spec.name, name),
-            description=f"liftshift {spec.name}/{name}: port {port} from the declared CIDRs",
+            description=f"liftshift {spec.name}/{name}: {opened}",
             vpc_id=vpc_ids[name],
             ingress=frozenset(ingress),
         )
@@ -302,6 +341,8 @@ def desired_stack(
             count=service.instances.count,
             subnets=subnets[name],
             tags=instance_tags,
+            fleet=fleet,
+            keep=service.rollout.keep,
         )
     services = {name: services[name] for name in spec.services}  # app.yaml's order for plans and reports
     return StackWant(
@@ -336,3 +377,22 @@ def launch_template_data(service: ServiceSpec, ami: Ami, profile_name: str, grou
     if user_data is not None:
         data["UserData"] = base64.b64encode(user_data.encode()).decode()
     return data
+
+
+def fleet_want(stack: str, name: str, service: ServiceSpec, chash: str, vpc_id: str) -> FleetWant:
+    lb = service.load_balancer
+    assert lb is not None
+    return FleetWant(
+        load_balancer=names.load_balancer(stack, name),
+        lb_group=SecurityGroupWant(
+            name=names.lb_security_group(stack, name),
+            description=f"liftshift {stack}/{name} load balancer: port {lb.listener_port} from the declared CIDRs",
+            vpc_id=vpc_id,
+            ingress=frozenset((lb.listener_port, cidr) for cidr in service.instances.ingress),
+        ),
+        listener=ListenerWant(lb.listener_port, lb.protocol, lb.certificate_arn),
+        target_group=TargetGroupWant(names.target_group(stack, name, chash), service.published_port,
+                                     lb.health.model_dump()),
+        auto_scaling_group=names.auto_scaling_group(stack, name, chash),
+        timeout=service.rollout.timeout,
+    )

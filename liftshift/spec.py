@@ -27,6 +27,7 @@ SUBNET_RE = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 ARM64_FAMILY_RE = re.compile(r"^[a-z]+\d+g[a-z]*$")
 SSM_SECRET_RE = re.compile(r"^ssm:(/?[A-Za-z0-9_.\-/]{1,1011})$")
+CERTIFICATE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
 SM_SECRET_RE = re.compile(r"^secretsmanager:([A-Za-z0-9/_+=.@\-]{1,512})(?::([A-Za-z0-9_.\-]{1,256}))?$")
 
 AMI_ALIASES = {
@@ -134,6 +135,64 @@ class InstancesSpec(_Model):
         return "arm64" if family == "a1" or ARM64_FAMILY_RE.match(family) else "x86_64"
 
 
+class TargetHealthSpec(_Model):
+    """The load balancer's health check of each instance (an ALB target group's settings)."""
+
+    path: str = Field("/", max_length=100)
+    interval: int = Field(10, ge=5, le=300)
+    healthy: int = Field(2, ge=2, le=10)
+    unhealthy: int = Field(3, ge=2, le=10)
+    timeout: int = Field(5, ge=2, le=120)
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/") or any(c.isspace() for c in value):
+            raise ValueError("must start with '/' and contain no spaces")
+        return value
+
+    @model_validator(mode="after")
+    def _timeout_below_interval(self) -> "TargetHealthSpec":
+        if self.timeout >= self.interval:
+            raise ValueError("timeout must be shorter than interval (an ALB rule)")
+        return self
+
+
+class LoadBalancerSpec(_Model):
+    port: Optional[int] = Field(None, ge=1, le=65535)  # default: 443 with a certificate, else 80
+    certificate_arn: Optional[str] = Field(None, min_length=20, max_length=200)
+    health: TargetHealthSpec = Field(default_factory=TargetHealthSpec)
+
+    @field_validator("certificate_arn")
+    @classmethod
+    def _certificate(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not CERTIFICATE_ARN_RE.match(value):
+            raise ValueError("must be an ACM certificate ARN such as arn:aws:acm:eu-west-1:123456789012:certificate/...")
+        return value
+
+    @property
+    def listener_port(self) -> int:
+        return self.port if self.port is not None else (443 if self.certificate_arn else 80)
+
+    @property
+    def protocol(self) -> str:
+        return "HTTPS" if self.certificate_arn else "HTTP"
+
+
+class RolloutSpec(_Model):
+    strategy: Optional[Literal["blue-green", "in-place"]] = None  # default: blue-green with a load balancer
+    timeout: int = Field(600, ge=30, le=3600)
+    keep: int = Field(5, ge=2, le=50)
+
+    @field_validator("strategy")
+    @classmethod
+    def _strategy(cls, value: Optional[str]) -> Optional[str]:
+        if value == "in-place":
+            raise ValueError("in-place rollouts (SSM Run Command) are not in this version of liftshift: use a "
+                             "load_balancer for blue-green rollouts, or leave rollout.strategy out")
+        return value
+
+
 class VolumeSpec(_Model):
     host: str
     container: str
@@ -151,6 +210,8 @@ class ServiceSpec(_Model):
     volumes: list[VolumeSpec] = Field(default_factory=list)
     instances: InstancesSpec = Field(default_factory=InstancesSpec)
     secrets: dict[str, str] = Field(default_factory=dict)
+    load_balancer: Optional[LoadBalancerSpec] = None
+    rollout: RolloutSpec = Field(default_factory=RolloutSpec)
 
     @field_validator("secrets")
     @classmethod
@@ -199,7 +260,16 @@ class ServiceSpec(_Model):
         both = sorted(set(self.env) & set(self.secrets))
         if both:
             raise ValueError(f"{both[0]} is in both env and secrets")
+        if self.rollout.strategy == "blue-green" and self.load_balancer is None:
+            raise ValueError("rollout.strategy blue-green needs a load_balancer (the switch happens there)")
+        if self.load_balancer is not None and self.instances.subnets and len(self.instances.subnets) < 2:
+            raise ValueError("a load_balancer needs instances.subnets in at least two availability zones")
         return self
+
+    @property
+    def fleet(self) -> bool:
+        """Behind a load balancer: an Auto Scaling group per release, rolled out blue-green."""
+        return self.load_balancer is not None
 
     @property
     def published_port(self) -> int:

@@ -97,9 +97,9 @@ def test_empty_observed_creates_everything():
     web = want.services["web"]
     steps = plan.plan_infrastructure(want, Observed())
     assert kinds(steps) == [
-        ("create", "log group"), ("create", "iam role"), ("create", "security group"),
+        ("create", "log group"), ("create", "iam role"), ("create", "security group"), ("create", "release"),
         ("create", "launch template"), ("launch", "instances"), ("launch", "instances"),
-        ("wait", "instances running"),
+        ("wait", "instances running"), ("update", "release"),
     ]
     (log,) = calls(steps, "create_log_group")
     assert log.params["logGroupName"] == "/liftshift/shop"
@@ -190,10 +190,11 @@ def test_old_config_is_replaced_after_the_new_instances_run():
     seen.instances = [instance(i, config="0ld0ld0ld0ld", subnet=SUBNETS[i % 2]) for i in range(3)]
     steps = plan.plan_infrastructure(want, seen)
     assert kinds(steps) == [
-        ("create", "launch template"), ("launch", "instances"), ("launch", "instances"),
-        ("wait", "instances running"), ("terminate", "instances"), ("delete", "launch template"),
+        ("create", "release"), ("create", "launch template"), ("launch", "instances"), ("launch", "instances"),
+        ("wait", "instances running"), ("update", "release"), ("terminate", "instances"),
+        ("delete", "launch template"),
     ]
-    assert steps[0].calls[0].params["LaunchTemplateData"]["SecurityGroupIds"] == ["sg-00000000"]
+    assert steps[1].calls[0].params["LaunchTemplateData"]["SecurityGroupIds"] == ["sg-00000000"]
     assert sum(c.params["MinCount"] for c in calls(steps, "run_instances")) == 3
     assert index(steps, "wait", "instances running") < index(steps, "terminate", "instances")
     (term,) = calls(steps, "terminate_instances")

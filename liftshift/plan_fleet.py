@@ -1,0 +1,351 @@
+"""Plans for services behind a load balancer: one Auto Scaling group and target group per release.
+
+A rollout is three lists of steps, so a stack's services go through each
+phase together: `prepare` makes the new release's template, target group and
+Auto Scaling group (AWS launches, spreads and replaces the instances) and a
+listener rule that routes only requests carrying the release header to it;
+`gate` waits for its targets to be healthy and probes it through the load
+balancer; `finish` switches the listener's default action, records the
+outcome, drains and removes the old release. Traffic moves only in `finish`,
+so a failed gate (see `plan_abandon`) leaves the old release serving.
+
+Which release is live is read from AWS (the listener's default action), not
+from the records, so an interrupted rollout converges on the next run.
+Pure: nothing here talks to AWS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import names
+from .observe import Observed, ObservedLoadBalancer
+from .releases import FAILED, LIVE, PENDING, RETIRED, ROLLED_BACK, Release, item_key, of_service
+from .resources import ListenerWant, Ref, TargetGroupWant
+from .steps import Call, Step
+
+DRAIN_SECONDS = 30  # the target groups' deregistration delay: in-flight requests finish on the old release
+PROBE_SECONDS = 60  # the probe through the load balancer, once the targets are healthy
+NO_RELEASE_BODY = "liftshift: no release of this service is live yet"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """The release a rollout puts out: from app.yaml (deploy) or from a record (rollback)."""
+
+    service: str
+    config: str
+    launch_template: str
+    template_step: Step | None  # creates the launch template when it does not exist
+    target_group: TargetGroupWant
+    listener: ListenerWant
+    auto_scaling_group: str
+    count: int
+    subnets: tuple[str, ...]
+    vpc_id: str
+    timeout: int
+    keep: int
+    record: Release
+    rollback: bool = False
+
+
+@dataclass
+class FleetPlan:
+    prepare: list[Step] = field(default_factory=list)
+    gate: list[Step] = field(default_factory=list)
+    finish: list[Step] = field(default_factory=list)
+    rollout: Candidate | None = None  # set when a release goes out (and may have to be abandoned)
+
+
+def _record(stack: str, release: Release, what: str) -> Step:
+    return Step("update" if release.outcome != PENDING else "create", "release", f"{release.service} #{release.number}",
+                release.service, (record_call(stack, release),), what)
+
+
+def record_call(stack: str, release: Release) -> Call:
+    return Call("dynamodb", "update_item", {
+        "TableName": _table(), "Key": item_key(stack), "UpdateExpression": "SET #k = :v",
+        "ExpressionAttributeNames": {"#k": release.key},
+        "ExpressionAttributeValues": {":v": {"S": release.to_json()}},
+    })
+
+
+def forget_call(stack: str, releases: list[Release]) -> Call:
+    keys = {f"#k{i}": r.key for i, r in enumerate(releases)}
+    return Call("dynamodb", "update_item", {
+        "TableName": _table(), "Key": item_key(stack), "UpdateExpression": "REMOVE " + ", ".join(keys),
+        "ExpressionAttributeNames": keys,
+    })
+
+
+def _table() -> str:
+    from .lock import TABLE
+
+    return TABLE
+
+
+def live_config(observed: Observed, service: str) -> str | None:
+    """The config hash of the release the listener sends traffic to, if any."""
+    lb = observed.load_balancers.get(service)
+    if lb is None or lb.default_target_group is None:
+        return None
+    for tg in observed.target_groups:
+        if tg.arn == lb.default_target_group:
+            return tg.config_hash
+    return None
+
+
+def _actions(target_group: Any) -> list[dict[str, Any]]:
+    return [{"Type": "forward", "TargetGroupArn": target_group}]
+
+
+def _listener_params(listener: ListenerWant) -> dict[str, Any]:
+    params: dict[str, Any] = {"Port": listener.port, "Protocol": listener.protocol}
+    if listener.certificate_arn:
+        params["Certificates"] = [{"CertificateArn": listener.certificate_arn}]
+        params["SslPolicy"] = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    return params
+
+
+def plan_fleet(stack: str, c: Candidate, observed: Observed, lb_group: Any) -> FleetPlan:
+    """Steps for one service behind a load balancer, given the release it should run."""
+    out = FleetPlan()
+    svc = c.service
+    lb = observed.load_balancers.get(svc)
+    mine = [r for r in of_service(observed.releases, svc)]
+    groups = [g for g in observed.auto_scaling_groups if g.service == svc]
+    tgs = [t for t in observed.target_groups if t.service == svc]
+    live = live_config(observed, svc)
+    tags = names.tags(stack, svc)
+
+    lb_arn: Any = lb.arn if lb else Ref(f"lb:{svc}")
+    lb_dns: Any = lb.dns if lb else Ref(f"lbdns:{svc}")
+    if lb is None:
+        out.prepare.append(Step("create", "load balancer", names.load_balancer(stack, svc), svc, (
+            Call("elbv2", "create_load_balancer", {
+                "Name": names.load_balancer(stack, svc), "Subnets": list(c.subnets), "SecurityGroups": [lb_group],
+                "Scheme": "internet-facing", "Type": "application", "IpAddressType": "ipv4",
+                "Tags": names.tag_list(tags),
+            }, save={f"lb:{svc}": "LoadBalancers[0].LoadBalancerArn", f"lbdns:{svc}": "LoadBalancers[0].DNSName"}),
+        ), f"application load balancer over {len(c.subnets)} subnets"))
+    listener_arn: Any = lb.listener_arn if lb and lb.listener_arn else Ref(f"listener:{svc}")
+    if lb is None or lb.listener_arn is None:
+        out.prepare.append(Step("create", "listener", f"{c.listener.protocol}:{c.listener.port}", svc, (
+            Call("elbv2", "create_listener", {
+                "LoadBalancerArn": lb_arn, **_listener_params(c.listener),
+                "DefaultActions": [{"Type": "fixed-response", "FixedResponseConfig": {
+                    "StatusCode": "503", "ContentType": "text/plain", "MessageBody": NO_RELEASE_BODY}}],
+                "Tags": names.tag_list(tags),
+            }, save={f"listener:{svc}": "Listeners[0].ListenerArn"}),
+        ), "answers 503 until a release passes its health gate"))
+
+    leftovers_asg = [g for g in groups if g.config_hash not in (c.config, live)]
+    leftovers_tg = [t for t in tgs if t.config_hash not in (c.config, live)]
+    record = next((r for r in mine if r.config == c.config), None)
+
+    if live == c.config:
+        # Already live: keep its count and listener settings, finish anything an earlier run left.
+        group = next((g for g in groups if g.config_hash == c.config), None)
+        tg = next((t for t in tgs if t.config_hash == c.config), None)
+        if group is None or tg is None:
+            out.rollout = c  # its group or target group was removed outside liftshift: roll it out again
+        else:
+            if (group.desired, group.min_size, group.max_size) != (c.count,) * 3:
+                out.prepare.append(Step("update", "auto scaling group", group.name, svc, (
+                    Call("autoscaling", "update_auto_scaling_group", {
+                        "AutoScalingGroupName": group.name, "MinSize": c.count, "MaxSize": c.count,
+                        "DesiredCapacity": c.count}),
+                ), f"count {group.desired} -> {c.count} (Auto Scaling launches or terminates)"))
+            if lb and (lb.listener_port, lb.listener_protocol, lb.listener_certificate) != (
+                    c.listener.port, c.listener.protocol, c.listener.certificate_arn):
+                out.prepare.append(Step("update", "listener", f"{c.listener.protocol}:{c.listener.port}", svc, (
+                    Call("elbv2", "modify_listener", {"ListenerArn": listener_arn, **_listener_params(c.listener)}),
+                ), "listener settings as declared"))
+            if record is not None and record.outcome != LIVE:
+                out.finish.append(_record(stack, record.with_outcome(LIVE), "recorded live"))
+            out.finish += _cleanup(stack, c, observed, lb, leftovers_asg, leftovers_tg, drain=False)
+            return out
+    else:
+        out.rollout = c
+
+    # -- a release goes out --
+    number = c.record.number
+    pending = c.record.with_outcome(PENDING)
+    if record is None or record.outcome != PENDING or record.number != number:
+        out.prepare.append(_record(stack, pending, "rollback target" if c.rollback else
+                                   f"image {(c.record.image or 'pending')[:19]}, commit {c.record.commit or '-'}"))
+    if c.template_step is not None:
+        out.prepare.append(c.template_step)
+    tg = next((t for t in tgs if t.config_hash == c.config), None)
+    tg_arn: Any = tg.arn if tg else Ref(f"tg:{svc}")
+    if tg is None:
+        h = c.target_group.health
+        out.prepare.append(Step("create", "target group", c.target_group.name, svc, (
+            Call("elbv2", "create_target_group", {
+                "Name": c.target_group.name, "Protocol": "HTTP", "Port": c.target_group.port, "VpcId": c.vpc_id,
+                "TargetType": "instance", "HealthCheckProtocol": "HTTP", "HealthCheckPath": h["path"],
+                "HealthCheckIntervalSeconds": h["interval"], "HealthCheckTimeoutSeconds": h["timeout"],
+                "HealthyThresholdCount": h["healthy"], "UnhealthyThresholdCount": h["unhealthy"],
+                "Matcher": {"HttpCode": "200-399"},
+                "Tags": names.tag_list({**tags, names.TAG_CONFIG: c.config, names.TAG_RELEASE: str(number)}),
+            }, save={f"tg:{svc}": "TargetGroups[0].TargetGroupArn"}),
+            Call("elbv2", "modify_target_group_attributes", {"TargetGroupArn": tg_arn, "Attributes": [
+                {"Key": "deregistration_delay.timeout_seconds", "Value": str(DRAIN_SECONDS)}]}),
+        ), f"health {h['path']} every {h['interval']} s, healthy after {h['healthy']}, unhealthy after {h['unhealthy']}"))
+    group = next((g for g in groups if g.config_hash == c.config), None)
+    if group is None:
+        out.prepare.append(Step("create", "auto scaling group", c.auto_scaling_group, svc, (
+            Call("autoscaling", "create_auto_scaling_group", {
+                "AutoScalingGroupName": c.auto_scaling_group,
+                "LaunchTemplate": {"LaunchTemplateName": c.launch_template, "Version": "1"},
+                "MinSize": c.count, "MaxSize": c.count, "DesiredCapacity": c.count,
+                "VPCZoneIdentifier": ",".join(c.subnets), "TargetGroupARNs": [tg_arn],
+                "HealthCheckType": "ELB", "HealthCheckGracePeriod": min(c.timeout, 300),
+                "Tags": [{"Key": k, "Value": v, "PropagateAtLaunch": True, "ResourceId": c.auto_scaling_group,
+                          "ResourceType": "auto-scaling-group"}
+                         for k, v in sorted({**tags, names.TAG_CONFIG: c.config,
+                                             names.TAG_RELEASE: str(number)}.items())],
+            }, ignore=("AlreadyExists",), retry=("ValidationError:instance profile",)),
+        ), f"release #{number}: {c.count} instance(s) over {len(c.subnets)} subnets, replaced by AWS when unhealthy"))
+    elif (group.desired, group.min_size, group.max_size) != (c.count,) * 3:
+        out.prepare.append(Step("update", "auto scaling group", group.name, svc, (
+            Call("autoscaling", "update_auto_scaling_group", {
+                "AutoScalingGroupName": group.name, "MinSize": c.count, "MaxSize": c.count,
+                "DesiredCapacity": c.count}),
+        ), f"count {group.desired} -> {c.count}"))
+    rule = next((r for r in (lb.rules if lb else []) if r.header_values == (str(number),)), None)
+    if rule is None:
+        out.prepare.append(Step("create", "listener rule", f"{names.RELEASE_HEADER}: {number}", svc, (
+            Call("elbv2", "create_rule", {
+                "ListenerArn": listener_arn, "Priority": number,
+                "Conditions": [{"Field": "http-header", "HttpHeaderConfig": {
+                    "HttpHeaderName": names.RELEASE_HEADER, "Values": [str(number)]}}],
+                "Actions": _actions(tg_arn), "Tags": names.tag_list(tags),
+            }, save={f"rule:{svc}": "Rules[0].RuleArn"}),
+        ), "routes only the health probe to the new release"))
+    h = c.target_group.health
+    out.gate.append(Step("wait", "release healthy", f"{svc} #{number}", svc, (
+        Call("gate", "healthy", {"service": svc, "release": number, "target_group": tg_arn,
+                                 "auto_scaling_group": c.auto_scaling_group, "count": c.count,
+                                 "timeout": c.timeout}),
+    ), f"{c.count} healthy target(s) within {c.timeout} s, or the release is removed"))
+    out.gate.append(Step("wait", "probe", f"{c.listener.protocol.lower()}://<{svc} load balancer>:{c.listener.port}"
+                         f"{h['path']}", svc, (
+        Call("gate", "probe", {"service": svc, "release": number, "load_balancer": lb_arn, "dns": lb_dns,
+                               "port": c.listener.port, "protocol": c.listener.protocol, "path": h["path"],
+                               "timeout": PROBE_SECONDS}),
+    ), f"through the load balancer with {names.RELEASE_HEADER}: {number}"))
+
+    out.finish.append(Step("update", "listener", f"{c.listener.protocol}:{c.listener.port}", svc, (
+        Call("elbv2", "modify_listener", {"ListenerArn": listener_arn, **_listener_params(c.listener),
+                                          "DefaultActions": _actions(tg_arn)}),
+    ), f"traffic -> release #{number}"))
+    out.finish.append(_record(stack, c.record.with_outcome(LIVE), "live"))
+    for old in mine:
+        if old.config == live and old.config != c.config and old.outcome == LIVE:
+            out.finish.append(_record(stack, old.with_outcome(ROLLED_BACK if c.rollback else RETIRED),
+                                      f"replaced by #{number}"))
+    old_groups = [g for g in groups if g.config_hash != c.config]
+    old_tgs = [t for t in tgs if t.config_hash != c.config]
+    out.finish += _cleanup(stack, c, observed, lb, old_groups, old_tgs, drain=True,
+                           rules=[r for r in (lb.rules if lb else [])] + ([] if rule else [Ref(f"rule:{svc}")]))
+    return out
+
+
+def _cleanup(stack: str, c: Candidate, observed: Observed, lb: ObservedLoadBalancer | None, groups, tgs, *,
+             drain: bool, rules: list | None = None) -> list[Step]:
+    svc = c.service
+    steps: list[Step] = []
+    if rules is None:
+        rules = [r for r in (lb.rules if lb else []) if r.target_group in {t.arn for t in tgs}]
+    for rule in rules:
+        arn = rule if isinstance(rule, Ref) else rule.arn
+        label = "the probe rule" if isinstance(rule, Ref) else f"{names.RELEASE_HEADER}: {','.join(rule.header_values)}"
+        steps.append(Step("delete", "listener rule", label, svc, (
+            Call("elbv2", "delete_rule", {"RuleArn": arn}, ignore=("RuleNotFound",)),
+        ), "the probe route is no longer needed"))
+    if drain and (groups or tgs):
+        steps.append(Step("wait", "drain", ", ".join(t.name for t in tgs) or "old release", svc, (
+            Call("gate", "drain", {"service": svc, "target_groups": [t.arn for t in tgs], "seconds": DRAIN_SECONDS}),
+        ), f"requests in flight on the old release finish (up to {DRAIN_SECONDS} s)"))
+    for group in groups:
+        steps.append(Step("delete", "auto scaling group", group.name, svc, (
+            Call("autoscaling", "delete_auto_scaling_group", {"AutoScalingGroupName": group.name, "ForceDelete": True},
+                 ignore=("ValidationError",)),  # AWS's code for "AutoScalingGroup name not found"
+        ), "old release: its instances are terminated"))
+    for tg in tgs:
+        steps.append(Step("delete", "target group", tg.name, svc, (
+            Call("elbv2", "delete_target_group", {"TargetGroupArn": tg.arn},
+                 ignore=("TargetGroupNotFound",), retry=("ResourceInUse",)),
+        ), "old release"))
+    steps += _prune(stack, c, observed)
+    return steps
+
+
+def _prune(stack: str, c: Candidate, observed: Observed) -> list[Step]:
+    """Releases beyond `keep` (never the one going live) lose their record and launch template."""
+    mine = sorted(of_service(observed.releases, c.service), key=lambda r: -r.number)
+    kept = {r.number for r in mine[: c.keep]} | {c.record.number}
+    gone = [r for r in mine if r.number not in kept]
+    if not gone:
+        return []
+    calls = [forget_call(stack, gone)]
+    templates = {t.name: t for t in observed.templates if t.service == c.service}
+    for r in gone:
+        t = templates.get(r.launch_template)
+        if t is not None and t.config_hash != c.config:
+            calls.append(Call("ec2", "delete_launch_template", {"LaunchTemplateId": t.id},
+                              ignore=("InvalidLaunchTemplateId.NotFound",)))
+    return [Step("delete", "releases", ", ".join(f"#{r.number}" for r in gone), c.service, tuple(calls),
+                 f"keeps the last {c.keep} for rollback")]
+
+
+def plan_abandon(stack: str, c: Candidate, observed: Observed, reason: str, created_rule: bool) -> list[Step]:
+    """A release that failed its gate is removed; the listener never pointed at it."""
+    svc = c.service
+    lb = observed.load_balancers.get(svc)
+    steps: list[Step] = []
+    number = c.record.number
+    rule = next((r for r in (lb.rules if lb else []) if r.header_values == (str(number),)), None)
+    if rule is not None or created_rule:
+        steps.append(Step("delete", "listener rule", f"{names.RELEASE_HEADER}: {number}", svc, (
+            Call("elbv2", "delete_rule", {"RuleArn": rule.arn if rule else Ref(f"rule:{svc}")},
+                 ignore=("RuleNotFound",)),
+        ), "release abandoned"))
+    steps.append(Step("delete", "auto scaling group", c.auto_scaling_group, svc, (
+        Call("autoscaling", "delete_auto_scaling_group", {"AutoScalingGroupName": c.auto_scaling_group,
+                                                          "ForceDelete": True}, ignore=("ValidationError",)),
+    ), "release abandoned: its instances are terminated"))
+    tg = next((t for t in observed.target_groups if t.service == svc and t.config_hash == c.config), None)
+    steps.append(Step("delete", "target group", c.target_group.name, svc, (
+        Call("elbv2", "delete_target_group", {"TargetGroupArn": tg.arn if tg else Ref(f"tg:{svc}")},
+             ignore=("TargetGroupNotFound",), retry=("ResourceInUse",)),
+    ), "release abandoned"))
+    steps.append(_record(stack, c.record.with_outcome(FAILED, reason[:500]), "failed: " + reason.splitlines()[0][:120]))
+    return steps
+
+
+def plan_fleet_removal(stack: str, service: str, observed: Observed, reason: str) -> list[Step]:
+    """Everything of a service's load balancing, for destroy or a service removed from app.yaml.
+    Auto Scaling groups go first (they would replace terminated instances)."""
+    steps: list[Step] = []
+    for group in observed.auto_scaling_groups:
+        if group.service == service:
+            steps.append(Step("delete", "auto scaling group", group.name, service, (
+                Call("autoscaling", "delete_auto_scaling_group", {"AutoScalingGroupName": group.name,
+                                                                  "ForceDelete": True}, ignore=("ValidationError",)),
+            ), reason))
+    lb = observed.load_balancers.get(service)
+    if lb is not None:
+        steps.append(Step("delete", "load balancer", lb.name, service, (
+            Call("elbv2", "delete_load_balancer", {"LoadBalancerArn": lb.arn}, ignore=("LoadBalancerNotFound",)),
+            Call("elbv2", "wait:load_balancers_deleted", {"LoadBalancerArns": [lb.arn]}),
+        ), reason + " (with its listener and rules)"))
+    for tg in observed.target_groups:
+        if tg.service == service:
+            steps.append(Step("delete", "target group", tg.name, service, (
+                Call("elbv2", "delete_target_group", {"TargetGroupArn": tg.arn},
+                     ignore=("TargetGroupNotFound",), retry=("ResourceInUse",)),
+            ), reason))
+    return steps

@@ -1,0 +1,121 @@
+"""Release records: what each deploy of a service put out, kept in AWS for `history` and `rollback`.
+
+A release is a launch template (immutable, version 1, named by the config
+hash) plus this record: its number, image digest, who, when, the git commit
+and its outcome, and for services behind a load balancer the listener and
+target-group settings a rollback must restore. EC2 does not let a template's
+tags change reliably (moto ignores CreateTags on templates), so the mutable
+part lives in the DynamoDB table liftshift already keeps for its deploy locks,
+as one item per stack (`releases/<stack>`) with one attribute per release:
+one consistent read returns a stack's whole history.
+"""
+
+from __future__ import annotations
+
+import datetime
+import getpass
+import json
+import os
+import socket
+import subprocess
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .lock import TABLE
+
+PENDING, LIVE, FAILED, RETIRED, ROLLED_BACK = "pending", "live", "failed", "retired", "rolled back"
+
+
+@dataclass(frozen=True)
+class Release:
+    service: str
+    number: int
+    config: str  # the config hash: names the launch template, target group and Auto Scaling group
+    image: str | None  # registry digest
+    launch_template: str
+    at: str
+    by: str
+    commit: str | None
+    outcome: str = PENDING
+    reason: str | None = None
+    fleet: dict[str, Any] | None = field(default=None, hash=False, compare=False)  # listener + target group
+
+    @property
+    def key(self) -> str:
+        return f"{self.service}/{self.number:06d}"
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+
+    def with_outcome(self, outcome: str, reason: str | None = None) -> "Release":
+        return replace(self, outcome=outcome, reason=reason)
+
+
+def item_key(stack: str) -> dict[str, Any]:
+    return {"stack": {"S": f"releases/{stack}"}}  # stack names never contain '/', so no lock is shadowed
+
+
+def read_releases(dynamodb, stack: str) -> list[Release]:
+    """Every recorded release of the stack, oldest first; none when the table does not exist yet."""
+    import botocore.exceptions
+
+    try:
+        item = dynamodb.get_item(TableName=TABLE, Key=item_key(stack), ConsistentRead=True).get("Item") or {}
+    except botocore.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            return []
+        raise
+    out = []
+    for key, value in item.items():
+        if key == "stack" or "S" not in value:
+            continue
+        try:
+            out.append(Release(**json.loads(value["S"])))
+        except (TypeError, ValueError):
+            continue  # a record this version cannot read is left alone
+    return sorted(out, key=lambda r: (r.service, r.number))
+
+
+def of_service(releases: list[Release], service: str) -> list[Release]:
+    return [r for r in releases if r.service == service]
+
+
+def next_number(releases: list[Release], service: str) -> int:
+    return max((r.number for r in of_service(releases, service)), default=0) + 1
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Who and when, recorded with each release."""
+
+    by: str
+    at: str
+    commit: str | None
+
+
+def origin(base: Path) -> Origin:
+    by = os.environ.get("LIFTSHIFT_DEPLOYED_BY") or f"{_user()}@{socket.gethostname()}"
+    at = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+    return Origin(by[:200], at, _commit(base))
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _commit(base: Path) -> str | None:
+    """The git commit app.yaml's directory is at, marked -dirty when it has uncommitted changes."""
+    try:
+        head = subprocess.run(["git", "-C", str(base), "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                              text=True, timeout=10)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(base), "status", "--porcelain", "--", "."], capture_output=True,
+                               text=True, timeout=10)
+        return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
