@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from .plan import Call, Refs, Step
+from .steps import Call, Refs, Step
 from .progress import Progress
 from .resources import Ref
 
@@ -31,12 +31,14 @@ class Executor:
         push: Callable[..., str] | None,
         progress: Progress,
         *,
+        gate: Any = None,
         retry_seconds: float = 90.0,
         waiter_delay: int = 5,
         waiter_attempts: int = 72,
     ):
         self.client_for = client_for
         self.push = push
+        self.gate = gate  # health gates of rollouts (gate.py): "gate" calls
         self.progress = progress
         self.retry_seconds = retry_seconds
         self.waiter_config = {"Delay": waiter_delay, "MaxAttempts": waiter_attempts}
@@ -99,6 +101,10 @@ class Executor:
             if self.push is None:
                 raise RuntimeError("no image pusher was given to the executor")
             return self.push(**params)
+        if call.client == "gate":
+            if self.gate is None:
+                raise RuntimeError("no health gate was given to the executor")
+            return getattr(self.gate, call.operation)(**params)
         client = self.client_for(call.client)
         if call.operation.startswith("wait:"):
             client.get_waiter(call.operation[5:]).wait(**params, WaiterConfig=self.waiter_config)

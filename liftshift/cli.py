@@ -83,17 +83,19 @@ def _guarded(fn: Callable[[], Any]) -> Any:
     from .targets.local_services import LocalSetupError
     from .lock import LockHeld
     from .targets.standin import BootFailed, HealthCheckFailed
+    from .gate import RolloutFailed
+    from .rollback import NoRelease
 
     try:
         return fn()
     except LockHeld as exc:
         _fail(str(exc), EXIT_LOCKED)
     except (SpecError, AwsSetupError, NetworkError, DockerUnavailable, UserDataTooLarge, LocalSetupError,
-            StrictRefusal) as exc:
+            StrictRefusal, NoRelease) as exc:
         _fail(str(exc), EXIT_BAD_INPUT)
     except (ImageError, BootFailed) as exc:
         _fail(str(exc), EXIT_FAILED)
-    except HealthCheckFailed as exc:
+    except (HealthCheckFailed, RolloutFailed) as exc:
         _fail(str(exc), EXIT_UNHEALTHY)
     except StepFailed as exc:
         _fail(f"deployment failed at {exc}\nRun the same command again to converge from here.", EXIT_FAILED)
@@ -252,6 +254,47 @@ def destroy(file: Path = FileArg, yes: bool = typer.Option(False, "--yes", "-y",
     _guarded(run)
 
 
+ServiceOpt = typer.Option(None, "--service", "-s", help="Only this service.")
+
+
+@app.command()
+def history(file: Path = FileArg, service: Optional[str] = ServiceOpt, output: Output = OutputOpt,
+            profile: Optional[str] = ProfileOpt, region: Optional[str] = RegionOpt,
+            target: TargetName = TargetOpt) -> None:
+    """The releases of each service, newest first: number, image, who, when, commit, outcome."""
+    from .rollback import history as run_history
+
+    def run() -> None:
+        spec, _ = _load(file)
+        if service is not None and service not in spec.services:
+            _fail(f"{file}: no service {service!r} (services: {', '.join(spec.services)})", EXIT_BAD_INPUT)
+        _emit(run_history(spec, _target(spec, region, profile, output, target=target), service), output,
+              _history_text)
+
+    _guarded(run)
+
+
+@app.command()
+def rollback(file: Path = FileArg, service: Optional[str] = ServiceOpt,
+             to: Optional[int] = typer.Option(None, "--to", min=1, help="Release number (default: the previous one that served)."),
+             dry_run: bool = typer.Option(False, "--dry-run", help="Print the steps; change nothing."),
+             output: Output = OutputOpt, profile: Optional[str] = ProfileOpt, region: Optional[str] = RegionOpt,
+             verbose: bool = VerboseOpt, target: TargetName = TargetOpt, lock_wait: float = LockWaitOpt) -> None:
+    """Put an earlier release back, through the same health-gated rollout as deploy."""
+    from .pipeline import describe_step
+    from .rollback import rollback as run_rollback
+
+    def run() -> None:
+        spec, _ = _load(file)
+        steps = run_rollback(spec, _target(spec, region, profile, output, verbose, target), service, to,
+                             execute=not dry_run, lock_wait=lock_wait)
+        data = {"stack": spec.name, "dry_run": dry_run, "steps": [describe_step(s) for s in steps]}
+        _emit(data, output, lambda d: ("Would run" if dry_run else "Rolled back:") + f" {len(steps)} step(s)\n"
+              + _steps_text(d["steps"]))
+
+    _guarded(run)
+
+
 @app.command()
 def unlock(file: Path = FileArg, profile: Optional[str] = ProfileOpt, region: Optional[str] = RegionOpt,
            target: TargetName = TargetOpt) -> None:
@@ -337,6 +380,19 @@ def _deploy_text(data: dict[str, Any]) -> str:
     if hosts.get("started") or hosts.get("removed"):
         lines.append(f"Stand-in hosts: {len(hosts['started'])} booted, {len(hosts['removed'])} removed.")
     return "\n".join(lines + [_status_text(data)])
+
+
+def _history_text(data: dict[str, Any]) -> str:
+    lines = [f"Releases of stack {data['stack']} in {data['region']}"]
+    for name, releases in data["services"].items():
+        lines.append(f"  {name}:" + ("" if releases else " no releases recorded"))
+        for r in releases:
+            mark = "*" if r["serving"] else " "
+            image = (r["image"] or "-").split(":")[-1][:12]
+            reason = f"  ({r['reason'].splitlines()[0][:80]})" if r.get("reason") else ""
+            lines.append(f"   {mark} #{r['number']:<4} {r['outcome']:<12} {r['at'] or '-':<25} {r['by']:<24} "
+                         f"commit {r['commit'] or '-':<14} image {image}{reason}")
+    return "\n".join(lines)
 
 
 def _render_text(data: dict[str, Any]) -> str:

@@ -20,7 +20,7 @@ from . import names
 from .apply import Executor
 from .aws import Aws
 from .observe import Observed, observe_stack, resolve_amis, resolve_network
-from .plan import ImageWant, Step, plan_destroy, plan_images, plan_infrastructure
+from .plan import ImageWant, InfraPlan, Step, plan_destroy, plan_images, plan_stack
 from .progress import Progress
 from .resources import ImageInfo, Registry, StackWant, desired_stack, templates_hash
 from .spec import AppSpec
@@ -37,6 +37,12 @@ class Target:
     registry_auth: Callable[[], dict | None]
     progress: Progress = field(default_factory=Progress)
     hosts: Any = None  # local rehearsal only: stand-in hosts that run the instances' user-data
+    make_gate: Callable[[AppSpec], Any] | None = None  # rollout health gates; default: read from AWS
+
+    def gate(self, spec: AppSpec) -> Any:
+        from .gate import AwsGate
+
+        return self.make_gate(spec) if self.make_gate else AwsGate(self.aws, self.progress, spec.name)
 
 
 @dataclass
@@ -47,13 +53,18 @@ class Prepared:
     image_wants: list[ImageWant]
     image_steps: list[Step]
     want: StackWant
-    infra_steps: list[Step]
-    facts: dict[str, Any]
-    warnings: list[str]  # AMIs, subnets, VPCs, template hash: read once, reused by phase two
+    infra: InfraPlan
+    facts: dict[str, Any]  # AMIs, subnets, VPCs, template hash: read once, reused by phase two
+    warnings: list[str]
+    origin: Any  # releases.Origin: who, when, which commit
+
+    @property
+    def infra_steps(self) -> list[Step]:
+        return self.infra.steps
 
     @property
     def steps(self) -> list[Step]:
-        return self.image_steps + self.infra_steps
+        return self.image_steps + self.infra.steps
 
 
 def _platform(spec: AppSpec, name: str) -> str:
@@ -89,6 +100,7 @@ def prepare(spec: AppSpec, base: Path, target: Target) -> Prepared:
     """Everything plan and deploy need to know, read without changing anything in AWS."""
     from . import images as image_ops
     from .checks import warnings
+    from .releases import origin
     from .render import templates_dir
 
     account = target.aws.account_id()  # proves credentials before any build
@@ -108,16 +120,17 @@ def prepare(spec: AppSpec, base: Path, target: Target) -> Prepared:
     subnets, vpcs = resolve_network(target.aws, spec)
     facts = {"amis": resolve_amis(target.aws, spec), "subnets": subnets, "vpc_ids": vpcs,
              "template_hash": templates_hash(templates_dir())}
-    want, infra_steps = _plan_infra(spec, target, account, observed, {w.service: w.image for w in wants}, facts)
+    made_by = origin(base)
+    want, infra = _plan_infra(spec, target, account, observed, {w.service: w.image for w in wants}, facts, made_by)
     found = warnings(spec, facts["amis"])
-    return Prepared(spec, account, observed, wants, image_steps, want, infra_steps, facts, found)
+    return Prepared(spec, account, observed, wants, image_steps, want, infra, facts, found, made_by)
 
 
 def _plan_infra(spec: AppSpec, target: Target, account: str, observed: Observed,
-                images: dict[str, ImageInfo], facts: dict[str, Any]) -> tuple[StackWant, list[Step]]:
+                images: dict[str, ImageInfo], facts: dict[str, Any], made_by) -> tuple[StackWant, InfraPlan]:
     want = desired_stack(spec, account=account, region=target.aws.region, registry=target.registry,
                          images=images, **facts)
-    return want, plan_infrastructure(want, observed)
+    return want, plan_stack(want, observed, origin=made_by)
 
 
 def deploy(spec: AppSpec, base: Path, target: Target, *, lock_wait: float = 0, strict: bool = False) -> dict[str, Any]:
@@ -148,7 +161,7 @@ def _deploy(spec: AppSpec, base: Path, target: Target, strict: bool) -> dict[str
         raise StrictRefusal("--strict: " + "; ".join(prepared.warnings))
     for warning in prepared.warnings:
         target.progress.note(f"warning: {warning}")
-    executor = Executor(target.aws.client, _pusher(target), target.progress)
+    executor = Executor(target.aws.client, _pusher(target), target.progress, gate=target.gate(spec))
     if prepared.image_steps:
         target.progress.phase("pushing images")
     executor.run(prepared.image_steps)
@@ -157,12 +170,13 @@ def _deploy(spec: AppSpec, base: Path, target: Target, strict: bool) -> dict[str
         for w in prepared.image_wants
     }
     if images != {w.service: w.image for w in prepared.image_wants}:
-        _, infra_steps = _plan_infra(spec, target, prepared.account, prepared.observed, images, prepared.facts)
+        _, infra = _plan_infra(spec, target, prepared.account, prepared.observed, images, prepared.facts,
+                               prepared.origin)
     else:
-        infra_steps = prepared.infra_steps
-    if infra_steps:
-        target.progress.phase(f"applying {len(infra_steps)} change(s) to {spec.name}")
-    executor.run(infra_steps)
+        infra = prepared.infra
+    if infra.steps:
+        target.progress.phase(f"applying {len(infra.steps)} change(s) to {spec.name}")
+    run_rollout(spec, target, executor, infra, prepared.observed)
     observed = observe_stack(target.aws, spec.name) if executor.done else prepared.observed
     hosts = None
     if target.hosts is not None:
@@ -176,6 +190,29 @@ def _deploy(spec: AppSpec, base: Path, target: Target, strict: bool) -> dict[str
     report["changed"] = bool(executor.done)
     report["warnings"] = prepared.warnings
     return report
+
+
+def run_rollout(spec: AppSpec, target: Target, executor: Executor, infra: InfraPlan, observed: Observed) -> None:
+    """Run the steps; when a health gate fails, remove every release this run put out (none has
+    traffic yet: listeners switch only after all gates pass) and re-raise as exit 3."""
+    from .gate import RolloutFailed
+    from .plan_fleet import plan_abandon
+
+    try:
+        executor.run(infra.steps)
+    except RolloutFailed as exc:
+        reason = str(exc)
+        target.progress.phase("health gate failed: removing the new release(s); traffic stays where it was")
+        for candidate in infra.rollouts:
+            steps = plan_abandon(spec.name, candidate, observed, reason,
+                                 created_rule=f"rule:{candidate.service}" in executor.values)
+            try:
+                executor.run(steps)
+            except Exception as cleanup_error:  # the release's leftovers are removed by the next deploy
+                target.progress.note(f"warning: could not remove all of {candidate.service} "
+                                     f"#{candidate.record.number}: {cleanup_error}")
+        kept = ", ".join(f"{c.service} #{c.record.number}" for c in infra.rollouts)
+        raise RolloutFailed(f"{reason}\nremoved {kept}; the previous release keeps serving") from None
 
 
 def _pusher(target: Target) -> Callable[..., str]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from . import names
 from .observe import Observed, ObservedInstance
-from .releases import LIVE, PENDING, RETIRED, Origin, Release, next_number, of_service
+from .releases import LIVE, PENDING, RETIRED, ROLLED_BACK, Origin, Release, next_number, of_service
 from .steps import Call, Refs, Step
 from .resources import (EC2_TRUST_POLICY, SSM_MANAGED_POLICY, ImageInfo, Ref, SecurityGroupWant, ServiceWant,
                         StackWant)
@@ -399,6 +399,47 @@ def _plan_instances(stack: str, service: ServiceWant, observed: Observed,
     return steps, new_refs, cleanup
 
 
+def plan_instance_rollback(stack: str, service: str, release: Release, count: int, subnets: tuple[str, ...],
+                           observed: Observed) -> list[Step]:
+    """A service without a load balancer back on a recorded release: new instances from its template,
+    then the others terminated (as a deploy replaces them)."""
+    from .plan_fleet import record_call
+
+    template = release.launch_template
+    tags = {**names.tags(stack, service), names.TAG_CONFIG: release.config, "Name": f"{stack}-{service}"}
+    steps = [Step("update", "release", f"{service} #{release.number}", service,
+                  (record_call(stack, release.with_outcome(PENDING)),), "rollback target")]
+    refs = []
+    for subnet, n in _spread(count, subnets, []).items():
+        ref = f"new:{service}:{subnet}"
+        refs.append(ref)
+        steps.append(Step("launch", "instances", f"{n} x {service} in {subnet}", service, (
+            Call("ec2", "run_instances", {
+                "LaunchTemplate": {"LaunchTemplateName": template, "Version": "1"},
+                "MinCount": n, "MaxCount": n, "SubnetId": subnet,
+                # Repeated from the template: EC2 takes them from either, moto only from here.
+                "IamInstanceProfile": {"Name": names.role(stack, service)},
+                "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 2},
+                "TagSpecifications": [{"ResourceType": "instance", "Tags": names.tag_list(tags)},
+                                      {"ResourceType": "volume", "Tags": names.tag_list(tags)}],
+            }, save={ref: "Instances[].InstanceId"}),
+        ), f"release #{release.number} ({template})"))
+    if refs:
+        steps.append(Step("wait", "instances running", f"{len(refs)} launch(es)", service, (
+            Call("ec2", "wait:instance_running", {"InstanceIds": Refs(tuple(refs))}),
+        )))
+    calls = [record_call(stack, release.with_outcome(LIVE))]
+    calls += [record_call(stack, r.with_outcome(ROLLED_BACK)) for r in of_service(observed.releases, service)
+              if r.outcome == LIVE and r.number != release.number]
+    steps.append(Step("update", "release", f"{service} #{release.number}", service, tuple(calls), "live again"))
+    old = [i.id for i in observed.instances if i.service == service]
+    if old:
+        steps.append(Step("terminate", "instances", ", ".join(old), service, (
+            Call("ec2", "terminate_instances", {"InstanceIds": old}, ignore=("InvalidInstanceID.NotFound",)),
+        ), f"rolled back to #{release.number}"))
+    return steps
+
+
 def _resolve_group(data: dict[str, Any], group_id: Any) -> dict[str, Any]:
     out = dict(data)
     out["SecurityGroupIds"] = [group_id]
@@ -431,8 +472,11 @@ def _terminate_and_wait(ids: list[str], service: str | None, reason: str) -> lis
 def sweep_service(stack: str, service: str, observed: Observed, *, keep_images: bool, reason: str,
                   terminate: bool = True) -> list[Step]:
     """Steps removing everything one service owns, in dependency order."""
+    from .plan_fleet import forget_call, plan_fleet_removal
+
     steps: list[Step] = []
     if terminate:
+        steps += plan_fleet_removal(stack, service, observed, reason)
         steps += _terminate_and_wait([i.id for i in observed.instances if i.service == service], service, reason)
     for template in observed.templates:
         if template.service == service:
@@ -440,12 +484,17 @@ def sweep_service(stack: str, service: str, observed: Observed, *, keep_images: 
                 Call("ec2", "delete_launch_template", {"LaunchTemplateId": template.id},
                      ignore=("InvalidLaunchTemplateId.NotFound",)),
             ), reason))
-    group = observed.groups.get(service)
-    if group:
-        steps.append(Step("delete", "security group", group.name, service, (
-            Call("ec2", "delete_security_group", {"GroupId": group.id},
-                 ignore=("InvalidGroup.NotFound",), retry=("DependencyViolation",)),
-        ), reason))
+    for group in (observed.groups.get(service), observed.lb_groups.get(service)):
+        if group:
+            steps.append(Step("delete", "security group", group.name, service, (
+                # DependencyViolation: a deleted load balancer's network interfaces go a little later
+                Call("ec2", "delete_security_group", {"GroupId": group.id},
+                     ignore=("InvalidGroup.NotFound",), retry=("DependencyViolation",)),
+            ), reason))
+    records = of_service(observed.releases, service)
+    if records and terminate:
+        steps.append(Step("delete", "releases", f"{len(records)} of {service}", service,
+                          (forget_call(stack, records),), reason))
     steps += _sweep_role(names.role(stack, service), service, observed, reason)
     repo = names.repository(stack, service)
     if not keep_images and repo in observed.repositories:
@@ -478,9 +527,17 @@ def _sweep_role(role: str, service: str | None, observed: Observed, reason: str)
 
 
 def plan_destroy(stack: str, observed: Observed, *, keep_images: bool) -> list[Step]:
-    """Everything found with the stack's tags, removed in dependency order."""
-    steps = _terminate_and_wait([i.id for i in observed.instances], None, "destroy")
+    """Everything found with the stack's tags, removed in dependency order: Auto Scaling groups and load
+    balancers first (a group would replace terminated instances), instances, then what they used."""
+    from .plan_fleet import plan_fleet_removal
+    from .releases import item_key
+    from .lock import TABLE
+
     services = observed.services() | {r.split("/", 1)[1] for r in observed.repositories}
+    steps = []
+    for service in sorted(services):
+        steps += plan_fleet_removal(stack, service, observed, "destroy")
+    steps += _terminate_and_wait([i.id for i in observed.instances], None, "destroy")
     for service in sorted(services):
         steps += sweep_service(stack, service, observed, keep_images=keep_images, reason="destroy", terminate=False)
     swept = {names.role(stack, s) for s in services}
@@ -490,5 +547,9 @@ def plan_destroy(stack: str, observed: Observed, *, keep_images: bool) -> list[S
         steps.append(Step("delete", "log group", observed.log_group, None, (
             Call("logs", "delete_log_group", {"logGroupName": observed.log_group},
                  ignore=("ResourceNotFoundException",)),
+        ), "destroy"))
+    if observed.releases:
+        steps.append(Step("delete", "release history", f"{len(observed.releases)} release(s)", None, (
+            Call("dynamodb", "delete_item", {"TableName": TABLE, "Key": item_key(stack)}),
         ), "destroy"))
     return steps

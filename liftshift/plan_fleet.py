@@ -25,7 +25,7 @@ from .releases import FAILED, LIVE, PENDING, RETIRED, ROLLED_BACK, Release, item
 from .resources import ListenerWant, Ref, TargetGroupWant
 from .steps import Call, Step
 
-DRAIN_SECONDS = 30  # the target groups' deregistration delay: in-flight requests finish on the old release
+DRAIN_SECONDS = 30  # the target groups' deregistration delay: Auto Scaling waits it out before terminating
 PROBE_SECONDS = 60  # the probe through the load balancer, once the targets are healthy
 NO_RELEASE_BODY = "liftshift: no release of this service is live yet"
 

@@ -1,0 +1,164 @@
+"""Health gates of a rollout: is the new release healthy, does it answer through the load balancer,
+have the old release's requests drained. The executor runs them as `gate` calls.
+
+Every wait is bounded and reports progress. A failed gate raises RolloutFailed
+with the reasons (target health, Auto Scaling activity, the container's last
+log lines where they can be read); the pipeline then abandons the release, and
+the listener never pointed at it.
+
+On AWS the load balancer's own target health and the Auto Scaling group's
+activities are read; the local rehearsal (targets/local_gate.py) reads its
+load-balancer stand-in instead. The probe is the same HTTP request in both.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import ssl
+import time
+from typing import Any
+
+from . import names
+
+POLL_SECONDS = 5.0
+LISTENER_PROPAGATION_SECONDS = 5.0
+CRASH_LOOP_REPLACEMENTS = 2  # instances replaced for failing health checks, per declared instance
+
+
+class RolloutFailed(Exception):
+    """A release did not pass its health gate: removed, the old release still serves (exit 3)."""
+
+
+def probe_once(host: str, port: int, path: str, release: int, https: bool, timeout: float = 5.0) -> tuple[int, str]:
+    """One GET through the load balancer, routed to `release` by its header: (status, first bytes of body)."""
+    if https:
+        # The certificate names the app's domain, not the load balancer's DNS name: this checks the app, not TLS.
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
+    else:
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={names.RELEASE_HEADER: str(release), "User-Agent": "liftshift-probe"})
+        response = conn.getresponse()
+        return response.status, response.read(200).decode(errors="replace")
+    finally:
+        conn.close()
+
+
+def probe_until(address: tuple[str, int], path: str, release: int, https: bool, timeout: float, progress,
+                label: str) -> None:
+    """Two consecutive 2xx/3xx answers within `timeout`, else RolloutFailed naming the last answer."""
+    deadline = time.monotonic() + timeout
+    good, last = 0, "no answer"
+    while time.monotonic() < deadline:
+        try:
+            status, body = probe_once(address[0], address[1], path, release, https)
+            last = f"HTTP {status}: {body.strip()[:120]!r}"
+            good = good + 1 if status < 400 else 0
+        except (OSError, http.client.HTTPException) as exc:
+            last, good = f"{type(exc).__name__}: {exc}", 0
+        if good >= 2:
+            progress.note(f"{label}: {path} answers through the load balancer ({last.split(':')[0]})")
+            return
+        time.sleep(1.0)
+    raise RolloutFailed(f"{label}: {path} did not answer through the load balancer within {timeout:.0f} s "
+                        f"(last: {last})")
+
+
+class AwsGate:
+    """Gates read from AWS: ELB target health, Auto Scaling activities, CloudWatch Logs."""
+
+    def __init__(self, aws, progress, stack: str, *, poll: float = POLL_SECONDS):
+        self.aws = aws
+        self.progress = progress
+        self.stack = stack
+        self.poll = poll
+
+    def healthy(self, service: str, release: int, target_group: str, auto_scaling_group: str, count: int,
+                timeout: int) -> dict:
+        elbv2 = self.aws.client("elbv2")
+        label = f"{service} #{release}"
+        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        while True:
+            health = elbv2.describe_target_health(TargetGroupArn=target_group)["TargetHealthDescriptions"]
+            ready = [t for t in health if t["TargetHealth"]["State"] == "healthy"]
+            if count == 0 or len(ready) >= count:
+                self.progress.note(f"{label}: {len(ready)}/{count} target(s) healthy")
+                return {}
+            problems = self._crash_loop(auto_scaling_group, count)
+            if problems:
+                raise RolloutFailed(f"{label} is crash-looping: {problems}\n{_reasons(health)}"
+                                    f"{self._logs(service, [t['Target']['Id'] for t in health])}")
+            if time.monotonic() > deadline:
+                raise RolloutFailed(f"{label}: {len(ready)}/{count} target(s) healthy after {timeout} s "
+                                    f"(rollout.timeout)\n{_reasons(health)}"
+                                    f"{self._logs(service, [t['Target']['Id'] for t in health])}")
+            self.progress.note(f"{label}: {len(ready)}/{count} healthy after {time.monotonic() - started:.0f} s"
+                               f"{'; ' + _reasons(health, 1) if health else ''}")
+            time.sleep(self.poll)
+
+    def _crash_loop(self, group: str, count: int) -> str | None:
+        """Instances the group replaced for failing health checks, or launches that keep failing."""
+        activities = self.aws.client("autoscaling").describe_scaling_activities(
+            AutoScalingGroupName=group, MaxRecords=50).get("Activities", [])
+        replaced = [a for a in activities if "health" in (a.get("Cause", "") + a.get("Description", "")).lower()
+                    and a.get("Description", "").startswith("Terminating")]
+        failed = [a for a in activities if a.get("StatusCode") == "Failed"]
+        if len(replaced) >= CRASH_LOOP_REPLACEMENTS * max(count, 1):
+            return f"{len(replaced)} instance(s) replaced for failing health checks"
+        if len(failed) >= 3:
+            return f"{len(failed)} failed launches, last: {failed[0].get('StatusMessage', '')[:300]}"
+        return None
+
+    def _logs(self, service: str, instances: list[str]) -> str:
+        """The last log lines each instance's container sent to CloudWatch Logs, if any."""
+        if not instances:
+            return ""
+        logs = self.aws.client("logs")
+        out = []
+        for instance in instances[:3]:
+            try:
+                events = logs.get_log_events(logGroupName=names.log_group(self.stack),
+                                             logStreamName=f"{service}/{instance}", limit=20,
+                                             startFromHead=False).get("events", [])
+            except Exception:  # no stream yet: the container never started or never logged
+                continue
+            if events:
+                out.append(f"--- last log lines of {service} on {instance} ---\n"
+                           + "\n".join(e["message"].rstrip() for e in events))
+        return ("\n" + "\n".join(out)) if out else ""
+
+    def probe(self, service: str, release: int, load_balancer: str, dns: str, port: int, protocol: str, path: str,
+              timeout: int) -> dict:
+        override = os.environ.get("LIFTSHIFT_LB_ENDPOINT", "").strip()
+        if override:  # emulators: their load balancers have no data plane (see README, emulator settings)
+            host, _, at = override.rpartition(":")
+            address = (host, int(at))
+        else:
+            self.aws.client("elbv2").get_waiter("load_balancer_available").wait(
+                LoadBalancerArns=[load_balancer], WaiterConfig={"Delay": 10, "MaxAttempts": 30})
+            address = (dns, port)
+        probe_until(address, path, release, protocol == "HTTPS", timeout, self.progress, f"{service} #{release}")
+        return {}
+
+    def drain(self, service: str, target_groups: list[str], seconds: int) -> dict:
+        """Lets the listener change reach every load balancer node. Requests in flight on the old release
+        then get the target group's deregistration delay (`seconds`): Auto Scaling deregisters each
+        instance and waits that long before terminating it when its group is deleted."""
+        self.progress.note(f"{service}: listener switched; the old release drains for up to {seconds} s as its "
+                           "group is deleted")
+        time.sleep(LISTENER_PROPAGATION_SECONDS)
+        return {}
+
+
+def _reasons(health: list[dict[str, Any]], limit: int = 5) -> str:
+    lines = []
+    for t in health[:limit]:
+        h = t["TargetHealth"]
+        lines.append(f"{t['Target']['Id']}: {h['State']}"
+                     + (f" ({h.get('Reason')}: {h.get('Description', '')})" if h.get("Reason") else ""))
+    return "; ".join(lines) if limit == 1 else "\n".join(lines)

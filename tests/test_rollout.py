@@ -1,0 +1,198 @@
+"""Integration against moto: releases behind a load balancer (Auto Scaling group, target group, listener).
+
+moto keeps the control plane faithfully but reports every target healthy and has
+no data plane, so the probe through the load balancer is pointed at a real HTTP
+server in the test (LIFTSHIFT_LB_ENDPOINT, documented for emulators): its answer
+decides whether the gate passes. The local rehearsal (test_local_rollout.py) runs
+the same rollouts with real containers behind a load-balancer stand-in.
+"""
+
+from __future__ import annotations
+
+import http.server
+import shutil
+import threading
+from pathlib import Path
+
+import boto3
+import pytest
+
+from liftshift import names
+from liftshift.gate import RolloutFailed
+from liftshift.pipeline import deploy, destroy
+from liftshift.progress import Progress
+from liftshift.rollback import history, rollback
+from liftshift.spec import load_spec
+from liftshift.targets.aws import aws_target
+from support.faults import stack_tagged
+
+FLEET = Path(__file__).resolve().parent.parent / "stacks" / "fleet"
+
+
+class Answer:
+    status = 200
+
+
+@pytest.fixture
+def lb_endpoint(monkeypatch):
+    """Stands in for the load balancer's data plane: answers with Answer.status."""
+    answer = Answer()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's naming)
+            self.send_response(answer.status)
+            self.end_headers()
+            self.wfile.write(b"probe answer")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("LIFTSHIFT_LB_ENDPOINT", f"127.0.0.1:{server.server_address[1]}")
+    try:
+        yield answer
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def env(aws_env, registry, busybox_image, docker_client, monkeypatch, lb_endpoint):
+    monkeypatch.setenv("LIFTSHIFT_REGISTRY", registry.host)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("LIFTSHIFT_DEPLOYED_BY", "ci@test")
+    return registry
+
+
+@pytest.fixture
+def fleet_dir(tmp_path, unique, env, docker_client):
+    target = tmp_path / "fleet"
+    shutil.copytree(FLEET, target)
+    app_yaml = target / "app.yaml"
+    app_yaml.write_text(app_yaml.read_text().replace("name: fleet", f"name: {unique}"))
+    yield target
+    try:
+        spec, _ = load_spec(app_yaml)
+        destroy(spec, aws_target(None, None, Progress()), keep_images=False)
+    finally:
+        for image in docker_client.images.list():
+            for tag in image.tags:
+                if tag.startswith(f"{env.host}/{unique}/"):
+                    docker_client.images.remove(tag)
+
+
+def client(name):
+    return boto3.client(name, region_name="eu-west-1")
+
+
+def run_deploy(app_yaml: Path):
+    spec, base = load_spec(app_yaml)
+    return deploy(spec, base, aws_target(None, None, Progress()))
+
+
+def fleet_state(stack: str) -> dict:
+    asg = client("autoscaling").describe_auto_scaling_groups(
+        Filters=[{"Name": f"tag:{names.TAG_STACK}", "Values": [stack]}])["AutoScalingGroups"]
+    elbv2 = client("elbv2")
+    lb = elbv2.describe_load_balancers(Names=[names.load_balancer(stack, "web")])["LoadBalancers"][0]
+    (listener,) = elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
+    rules = [r for r in elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"] if not r["IsDefault"]]
+    groups = [tg for tg in elbv2.describe_target_groups()["TargetGroups"]
+              if tg["TargetGroupName"].startswith(f"ls-{stack}")]
+    return {"asgs": asg, "lb": lb, "listener": listener, "rules": rules, "target_groups": groups}
+
+
+def set_page(app_dir: Path, text: str) -> None:
+    (app_dir / "site" / "index.html").write_text(text + "\n")
+
+
+def test_blue_green_releases_on_moto(fleet_dir, unique, lb_endpoint):
+    app_yaml = fleet_dir / "app.yaml"
+    spec, _ = load_spec(app_yaml)
+    report = run_deploy(app_yaml)
+    first = fleet_state(unique)
+    (asg,) = first["asgs"]
+    (tg,) = first["target_groups"]
+    tags = {t["Key"]: t["Value"] for t in asg["Tags"]}
+    assert tags[names.TAG_STACK] == unique and tags[names.TAG_RELEASE] == "1"
+    assert asg["DesiredCapacity"] == 2 and asg["TargetGroupARNs"] == [tg["TargetGroupArn"]]
+    assert asg["HealthCheckType"] == "ELB"
+    assert first["listener"]["DefaultActions"][0]["TargetGroupArn"] == tg["TargetGroupArn"]
+    assert first["listener"]["Port"] == 8081 and first["rules"] == []
+    elb_tags = client("elbv2").describe_tags(ResourceArns=[first["lb"]["LoadBalancerArn"], tg["TargetGroupArn"]])
+    assert all(names.tag_dict(d["Tags"])[names.TAG_STACK] == unique for d in elb_tags["TagDescriptions"])
+    assert tg["HealthCheckPath"] == "/healthz" and tg["HealthyThresholdCount"] == 2
+    # the release's launch template is the one the group launches from, immutable at version 1
+    template = asg["LaunchTemplate"]["LaunchTemplateName"]
+    lt = client("ec2").describe_launch_templates(LaunchTemplateNames=[template])["LaunchTemplates"][0]
+    assert names.tag_dict(lt["Tags"])[names.TAG_RELEASE] == "1" and lt["LatestVersionNumber"] == 1
+    instances = [i["InstanceId"] for i in asg["Instances"]]
+    assert len(instances) == 2 and len(report["services"]["web"]["instances"]) == 2
+    # instances accept traffic from the load balancer's security group only
+    ec2 = client("ec2")
+    groups = {g["GroupName"]: g for g in ec2.describe_security_groups(
+        Filters=[{"Name": f"tag:{names.TAG_STACK}", "Values": [unique]}])["SecurityGroups"]}
+    lb_group = groups[names.lb_security_group(unique, "web")]
+    (rule,) = groups[names.security_group(unique, "web")]["IpPermissions"]
+    assert rule["FromPort"] == 8080 and [p["GroupId"] for p in rule["UserIdGroupPairs"]] == [lb_group["GroupId"]]
+    assert rule.get("IpRanges", []) == []
+
+    # no change: nothing happens
+    again = run_deploy(app_yaml)
+    assert again["changed"] is False
+
+    # a new release: only its group remains, the listener points at it
+    set_page(fleet_dir, "release two")
+    run_deploy(app_yaml)
+    second = fleet_state(unique)
+    (asg2,) = second["asgs"]
+    (tg2,) = second["target_groups"]
+    assert asg2["AutoScalingGroupName"] != asg["AutoScalingGroupName"] and tg2["TargetGroupArn"] != tg["TargetGroupArn"]
+    assert second["listener"]["DefaultActions"][0]["TargetGroupArn"] == tg2["TargetGroupArn"]
+    assert second["rules"] == []  # the probe route is gone
+    assert {t["Key"]: t["Value"] for t in asg2["Tags"]}[names.TAG_RELEASE] == "2"
+
+    # a release failing its probe: removed; the old group and listener stay; exit 3 semantics
+    lb_endpoint.status = 500
+    set_page(fleet_dir, "release three")
+    with pytest.raises(RolloutFailed) as failed:
+        run_deploy(app_yaml)
+    assert "HTTP 500" in str(failed.value) and "previous release keeps serving" in str(failed.value)
+    third = fleet_state(unique)
+    assert [g["AutoScalingGroupName"] for g in third["asgs"]] == [asg2["AutoScalingGroupName"]]
+    assert [t["TargetGroupArn"] for t in third["target_groups"]] == [tg2["TargetGroupArn"]]
+    assert third["listener"]["DefaultActions"][0]["TargetGroupArn"] == tg2["TargetGroupArn"]
+    assert third["rules"] == []
+
+    made = history(spec, aws_target(None, None, Progress()))["services"]["web"]
+    assert [(r["number"], r["outcome"], r["serving"]) for r in made] == [
+        (3, "failed", False), (2, "live", True), (1, "retired", False)]
+    assert made[1]["by"] == "ci@test" and made[0]["reason"].startswith("web #3")
+    assert made[2]["image"].startswith("sha256:") and made[2]["image"] != made[1]["image"]
+
+    # rollback: release 1 again (same template, same health settings), through the same gate
+    lb_endpoint.status = 200
+    rollback(spec, aws_target(None, None, Progress()), None, None)
+    back = fleet_state(unique)
+    (asg1,) = back["asgs"]
+    assert asg1["LaunchTemplate"]["LaunchTemplateName"] == template
+    (tg1,) = back["target_groups"]
+    assert back["listener"]["DefaultActions"][0]["TargetGroupArn"] == tg1["TargetGroupArn"]
+    assert tg1["HealthCheckPath"] == "/healthz"
+    made = history(spec, aws_target(None, None, Progress()))["services"]["web"]
+    assert [(r["number"], r["outcome"], r["serving"]) for r in made] == [
+        (3, "failed", False), (2, "rolled back", False), (1, "live", True)]
+
+
+def test_destroy_removes_the_fleet_and_its_history(fleet_dir, unique):
+    app_yaml = fleet_dir / "app.yaml"
+    run_deploy(app_yaml)
+    spec, _ = load_spec(app_yaml)
+    destroy(spec, aws_target(None, None, Progress()), keep_images=False)
+    assert stack_tagged(unique) == {}
+    assert client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"] == []
+    assert [lb for lb in client("elbv2").describe_load_balancers()["LoadBalancers"]] == []
+    assert client("elbv2").describe_target_groups()["TargetGroups"] == []
+    assert history(spec, aws_target(None, None, Progress()))["services"]["web"] == []
