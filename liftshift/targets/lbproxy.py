@@ -249,6 +249,7 @@ class Proxy:
         self.turns: dict[str, itertools.count] = {}
         self.addresses: dict[str, str] = {}
         self.docker = None
+        self.errors: list[str] = []  # this control round's
 
     # -- control loop --
 
@@ -261,9 +262,10 @@ class Proxy:
                            config=Config(retries={"total_max_attempts": 2}))
         unreachable_since = None
         while not self.stop.is_set():
+            self.errors = []
             try:
                 self.round(elb)
-                self.error = unreachable_since = None
+                unreachable_since = None
             except botocore.exceptions.ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") == "LoadBalancerNotFound":
                     log.info("load balancer %s no longer exists: exiting", self.arn)
@@ -279,6 +281,10 @@ class Proxy:
                 self.failed(exc)
             except Exception as exc:  # keep serving the last configuration, like an ALB would
                 self.failed(exc)
+            error = "; ".join(self.errors) or None
+            if error and error != self.error:
+                log.warning("control round: %s", error)
+            self.error = error
             self.write_state()
             self.stop.wait(CONTROL_INTERVAL)
 
@@ -289,10 +295,7 @@ class Proxy:
         self.stop.set()
 
     def failed(self, exc: Exception) -> None:
-        text = f"{type(exc).__name__}: {exc}"
-        if text != self.error:
-            log.warning("control round failed: %s", text)
-        self.error = text
+        self.errors.append(f"{type(exc).__name__}: {exc}")
 
     def round(self, elb) -> None:
         listeners = {}
@@ -532,7 +535,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         headers = [(k, v) for k, v in self.headers.items() if k.lower() not in dropped]
         forwarded = ", ".join([*self.headers.get_all("X-Forwarded-For", []), self.client_address[0]])
         headers += [("X-Forwarded-For", forwarded), ("X-Forwarded-Proto", "http"), ("X-Forwarded-Port", str(port))]
-        if body or "Content-Length" in self.headers or "chunked" in self.headers.get("Transfer-Encoding", ""):
+        if body or "Content-Length" in self.headers or "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             headers.append(("Content-Length", str(len(body))))
         return headers
 
@@ -575,6 +578,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state", required=True, type=Path)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s lbproxy %(message)s")
+    logging.getLogger("botocore").setLevel(logging.WARNING)
     proxy = Proxy(args.endpoint, args.region, args.load_balancer, args.state)
     signalled = []  # a flag, not Event.set(): a signal handler must not take the lock Event.wait may hold
     signal.signal(signal.SIGTERM, lambda *_: signalled.append(1))
