@@ -363,6 +363,10 @@ def _status_text(data: dict[str, Any]) -> str:
         running = sum(1 for i in svc["instances"] if i["state"] == "running")
         flag = "" if svc["declared"] else "  (not in app.yaml)"
         lines.append(f"  {name}: {running}/{svc['count']} running, image {svc['image'] or '-'}{flag}")
+        lb = svc.get("load_balancer")
+        if lb:
+            lines.append(f"    load balancer {lb['address'] or lb['name']}: release "
+                         f"{'#' + str(lb['release']) if lb['release'] else 'none'} serving")
         for i in svc["instances"]:
             where = (f"at {i['address']}" if i.get("address") else
                      f"public {i['public_ip'] or '-':<15} private {i['private_ip'] or '-'}")

@@ -182,6 +182,7 @@ def _deploy(spec: AppSpec, base: Path, target: Target, strict: bool) -> dict[str
     if target.hosts is not None:
         target.progress.phase("booting stand-in hosts")
         hosts = target.hosts.reconcile(spec, observed)
+        target.hosts.ensure_load_balancers(spec.name, observed)
         target.hosts.wait_healthy(spec)
     report = status_report(spec, target, observed)
     if hosts is not None:
@@ -246,6 +247,7 @@ def status_report(spec: AppSpec, target: Target, observed: Observed) -> dict[str
             "repository": target.registry.repository_uri(spec.name, name),
             "config": hashes[0] if len(hashes) == 1 else hashes,
             "launch_template": current.name if current else None,
+            "load_balancer": _load_balancer_report(target, observed, name),
             "instances": [
                 {"id": i.id, "state": i.state, "subnet": i.subnet, "zone": i.zone, "public_ip": i.public_ip,
                  "private_ip": i.private_ip, "config": i.config_hash, "address": addresses.get(i.id)}
@@ -253,6 +255,21 @@ def status_report(spec: AppSpec, target: Target, observed: Observed) -> dict[str
             ],
         }
     return {"stack": spec.name, "region": target.aws.region, "target": target.name, "services": services}
+
+
+def _load_balancer_report(target: Target, observed: Observed, service: str) -> dict[str, Any] | None:
+    from .plan_fleet import live_config
+
+    lb = observed.load_balancers.get(service)
+    if lb is None:
+        return None
+    live = live_config(observed, service)
+    release = next((r.number for r in observed.releases if r.service == service and r.config == live), None)
+    scheme = "https" if lb.listener_protocol == "HTTPS" and target.hosts is None else "http"
+    host = "127.0.0.1" if target.hosts is not None else lb.dns
+    return {"name": lb.name, "dns": lb.dns, "port": lb.listener_port, "protocol": lb.listener_protocol,
+            "address": f"{scheme}://{host}:{lb.listener_port}" if lb.listener_port else None, "release": release,
+            "config": live}
 
 
 def destroy(spec: AppSpec, target: Target, *, keep_images: bool, execute: bool = True,

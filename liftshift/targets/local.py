@@ -14,6 +14,7 @@ from ..progress import Progress
 from ..resources import Registry
 from .aws import docker_connector, retry_reporter
 from .local_services import ensure_emulator, ensure_registry
+from .local_gate import LocalGate
 from .standin import StandInHosts
 
 DEFAULT_REGION = "us-east-1"
@@ -26,5 +27,7 @@ def local_target(region: str | None, progress: Progress, call_log: CallLog | Non
     registry = ensure_registry(docker)
     aws = Aws(region=region or DEFAULT_REGION, call_log=call_log, endpoint_url=endpoint,
               credentials=("liftshift-local", "liftshift-local"), on_retry=retry_reporter(progress))
+    hosts = StandInHosts(docker, aws, progress)
     return Target(name="local", aws=aws, docker=docker, registry=Registry(registry, is_ecr=False),
-                  registry_auth=lambda: None, progress=progress, hosts=StandInHosts(docker, aws, progress))
+                  registry_auth=lambda: None, progress=progress, hosts=hosts,
+                  make_gate=lambda spec: LocalGate(hosts, aws, spec, progress))

@@ -28,11 +28,13 @@ import subprocess
 import tarfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from ..observe import Observed, ObservedInstance
 from ..spec import AppSpec
-from .local_services import LocalSetupError
+from . import lbproxy
+from .local_services import LocalSetupError, state_dir
 
 TOOLS = ("bash", "docker", "sleep", "mkdir", "rm", "cat", "chmod", "env")
 HOST_LABEL = "liftshift.host"  # value: instance id
@@ -139,13 +141,15 @@ class StandInHosts:
                 for c in containers]
 
     def check_ports(self, spec: AppSpec) -> None:
-        """Before anything starts: each published port must be free or already this stack's."""
+        """Before anything starts: each published port (a load balancer's: its listener port) must be free
+        or already this stack's."""
         ours = {h.port for h in self._hosts(spec.name)}
+        ours |= {p for p in (self._listener_port(spec.name, n) for n in spec.services) if p}
         seen: dict[int, str] = {}
         for name, service in spec.services.items():
             if service.instances.count == 0:
                 continue
-            port = service.published_port
+            port = service.load_balancer.listener_port if service.load_balancer else service.published_port
             if port in seen:
                 raise LocalSetupError(
                     f"services {seen[port]} and {name} both publish port {port}; on one machine they need "
@@ -177,8 +181,10 @@ class StandInHosts:
             if any(h.instance == instance.id for h in kept) or instance.service not in spec.services:
                 continue
             used = {h.port for h in kept if h.service == instance.service}
-            wanted = spec.services[instance.service].published_port
-            port = wanted if wanted not in used else _free_port()
+            settings = spec.services[instance.service]
+            wanted = settings.published_port
+            # Behind a load balancer only the stand-in balancer listens on a declared port.
+            port = wanted if wanted not in used and settings.load_balancer is None else _free_port()
             host = self._boot(spec.name, instance, port, spec.services[instance.service].secrets)
             kept.append(host)
             started.append(host)
@@ -186,7 +192,60 @@ class StandInHosts:
             self._wait_boot(host)
         return {"started": [h.instance for h in started], "removed": removed}
 
+    # -- the load-balancer stand-ins (lbproxy.py), one per load balancer --
+
+    def load_balancer_state(self, stack: str, service: str) -> Path:
+        return state_dir() / f"lb.{stack}.{service}.json"
+
+    def _listener_port(self, stack: str, service: str) -> int | None:
+        state = lbproxy.read_state(self.load_balancer_state(stack, service))
+        if not state or not lbproxy.alive(state.get("pid")):
+            return None
+        ports = [int(p) for p in state.get("listeners", {})]
+        return ports[0] if ports else None
+
+    def ensure_load_balancers(self, stack: str, observed: Observed) -> None:
+        """A running stand-in for every load balancer the emulator has for the stack."""
+        credentials = self.aws.session.get_credentials()
+        env = {**os.environ, "AWS_ACCESS_KEY_ID": credentials.access_key,
+               "AWS_SECRET_ACCESS_KEY": credentials.secret_key}
+        env.pop("AWS_SESSION_TOKEN", None)
+        for service, lb in observed.load_balancers.items():
+            path = self.load_balancer_state(stack, service)
+            state = lbproxy.read_state(path)
+            if state and lbproxy.alive(state.get("pid")) and state.get("load_balancer") == lb.arn:
+                continue
+            if state:
+                lbproxy.stop(path)
+            self.progress.note(f"starting the load-balancer stand-in of {service}")
+            lbproxy.start(self.aws.endpoint_url, self.aws.region, lb.arn, path,
+                          path.with_suffix(".log"), env)
+
+    def crash_looping(self, stack: str, instances: list[str], restarts: int) -> str | None:
+        """An app container of these instances that exited or restarted `restarts` times, with its logs."""
+        for instance in instances:
+            for app in self.docker().containers.list(all=True, filters={
+                    "label": [f"liftshift.stack={stack}", f"liftshift.instance={instance}"]}):
+                app.reload()
+                count = app.attrs.get("RestartCount", 0)
+                if app.status in ("exited", "dead") or count >= restarts:
+                    logs = app.logs(tail=20).decode(errors="replace").rstrip()
+                    return (f"the container on {instance} is {app.status} after {count} restart(s)\n"
+                            f"--- last log lines of its container ---\n{logs}")
+        return None
+
+    def last_logs(self, stack: str, instances: list[str]) -> str:
+        out = []
+        for instance in instances[:3]:
+            for app in self.docker().containers.list(all=True, filters={
+                    "label": [f"liftshift.stack={stack}", f"liftshift.instance={instance}"]}):
+                out.append(f"--- last log lines of the container on {instance} ---\n"
+                           + app.logs(tail=20).decode(errors="replace").rstrip())
+        return ("\n" + "\n".join(out)) if out else ""
+
     def remove_all(self, stack: str) -> None:
+        for path in state_dir().glob(f"lb.{stack}.*.json"):
+            lbproxy.stop(path)
         for host in self._hosts(stack):
             self._remove(stack, host)
         for container in self.docker().containers.list(all=True, filters={"label": f"liftshift.stack={stack}"}):

@@ -1,0 +1,91 @@
+"""Health gates of the local rehearsal: the same questions as gate.AwsGate, asked of the stand-ins.
+
+The emulator launches a release's instances when its Auto Scaling group is
+made; here their stand-in hosts are booted, the load-balancer stand-in
+(lbproxy.py) health-checks them as an ALB would, and its target health is
+what the gate reads. A container that exits or keeps restarting is a crash
+loop and fails the gate at once, with its last log lines.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ..gate import RolloutFailed, probe_until
+from ..observe import observe_stack
+from . import lbproxy
+from .standin import BootFailed
+
+POLL_SECONDS = 0.5
+CRASH_RESTARTS = 3
+
+
+class LocalGate:
+    def __init__(self, hosts, aws, spec, progress):
+        self.hosts = hosts
+        self.aws = aws
+        self.spec = spec
+        self.progress = progress
+
+    def healthy(self, service: str, release: int, target_group: str, auto_scaling_group: str, count: int,
+                timeout: int) -> dict:
+        label = f"{service} #{release}"
+        observed = observe_stack(self.aws, self.spec.name)
+        try:
+            self.hosts.reconcile(self.spec, observed)  # boots the new release's instances beside the old
+        except BootFailed as exc:
+            raise RolloutFailed(f"{label}: an instance did not boot: {exc}") from None
+        self.hosts.ensure_load_balancers(self.spec.name, observed)
+        group = next((g for g in observed.auto_scaling_groups if g.name == auto_scaling_group), None)
+        members = set(group.instances) if group else set()
+        state = self.hosts.load_balancer_state(self.spec.name, service)
+        deadline = time.monotonic() + timeout
+        last_note = 0.0
+        while True:
+            health = [t for t in lbproxy.target_health(state, target_group) if not members or t["id"] in members]
+            ready = [t for t in health if t["state"] == "healthy"]
+            if count == 0 or len(ready) >= count:
+                self.progress.note(f"{label}: {len(ready)}/{count} target(s) healthy")
+                return {}
+            crashed = self.hosts.crash_looping(self.spec.name, sorted(members), CRASH_RESTARTS)
+            if crashed:
+                raise RolloutFailed(f"{label} is crash-looping: {crashed}\n{_reasons(health)}")
+            if time.monotonic() > deadline:
+                raise RolloutFailed(f"{label}: {len(ready)}/{count} target(s) healthy after {timeout} s "
+                                    f"(rollout.timeout)\n{_reasons(health)}"
+                                    f"{self.hosts.last_logs(self.spec.name, sorted(members))}")
+            if time.monotonic() - last_note > 5:
+                self.progress.note(f"{label}: {len(ready)}/{count} healthy; {_reasons(health, 1)}")
+                last_note = time.monotonic()
+            time.sleep(POLL_SECONDS)
+
+    def probe(self, service: str, release: int, load_balancer: str, dns: str, port: int, protocol: str, path: str,
+              timeout: int) -> dict:
+        # The stand-in serves plain HTTP on 127.0.0.1 whatever the listener's protocol.
+        probe_until(("127.0.0.1", port), path, release, False, timeout, self.progress, f"{service} #{release}")
+        return {}
+
+    def drain(self, service: str, target_groups: list[str], seconds: int) -> dict:
+        """Until the stand-in routes no new request to the old target groups and none is in flight there."""
+        state_path = self.hosts.load_balancer_state(self.spec.name, service)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            state = lbproxy.read_state(state_path) or {}
+            routed = {lst.get("default") for lst in state.get("listeners", {}).values()}
+            routed |= {r.get("target_group") for lst in state.get("listeners", {}).values()
+                       for r in lst.get("rules", [])}
+            busy = sum(t.get("in_flight", 0) for arn in target_groups
+                       for t in state.get("target_groups", {}).get(arn, {}).get("targets", {}).values())
+            if not routed & set(target_groups) and busy == 0:
+                return {}
+            time.sleep(0.2)
+        self.progress.note(f"{service}: the old release still had requests in flight after {seconds} s")
+        return {}
+
+
+def _reasons(health: list[dict], limit: int = 5) -> str:
+    lines = [f"{t['id']}: {t['state']}" + (f" ({t['reason']}: {t.get('description') or ''})" if t.get("reason") else "")
+             for t in health[:limit]]
+    if not lines:
+        return "no target registered yet"
+    return "; ".join(lines) if limit == 1 else "\n".join(lines)
