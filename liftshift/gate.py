@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import ssl
 import time
 from typing import Any
@@ -28,6 +29,17 @@ CRASH_LOOP_REPLACEMENTS = 2  # instances replaced for failing health checks, per
 
 class RolloutFailed(Exception):
     """A release did not pass its health gate: removed, the old release still serves (exit 3)."""
+
+
+def misconfigured(health: list[dict[str, Any]], count: int) -> str | None:
+    """Every target answers its health check with a 4xx (a wrong path, a login page): that is a mistake in the
+    release, not a slow start, so there is no point waiting for rollout.timeout. Entries are
+    {"state", "reason", "description"}; other failures (refused, 5xx, timeouts) may be warm-up and are waited for."""
+    failing = [h for h in health if h.get("state") == "unhealthy" and h.get("reason") == "Target.ResponseCodeMismatch"
+               and re.search(r"\[4\d\d\]", h.get("description") or "")]
+    if count and len(failing) >= count and len(failing) == len(health):
+        return f"every target answers its health check with {failing[0].get('description')}"
+    return None
 
 
 def probe_once(host: str, port: int, path: str, release: int, https: bool, timeout: float = 5.0) -> tuple[int, str]:
@@ -94,9 +106,10 @@ class AwsGate:
             if count == 0 or len(ready) >= count:
                 self.progress.note(f"{label}: {len(ready)}/{count} target(s) healthy")
                 return {}
-            problems = self._crash_loop(auto_scaling_group, count)
+            problems = self._crash_loop(auto_scaling_group, count) or misconfigured(
+                [{"state": t["TargetHealth"]["State"], **t["TargetHealth"]} for t in health], count)
             if problems:
-                raise RolloutFailed(f"{label} is crash-looping: {problems}\n{_reasons(health)}"
+                raise RolloutFailed(f"{label} failed: {problems}\n{_reasons(health)}"
                                     f"{self._logs(service, [t['Target']['Id'] for t in health])}")
             if time.monotonic() > deadline:
                 raise RolloutFailed(f"{label}: {len(ready)}/{count} target(s) healthy after {timeout} s "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from ..gate import RolloutFailed, probe_until
+from ..gate import RolloutFailed, misconfigured, probe_until
 from ..observe import observe_stack
 from . import lbproxy
 from .standin import BootFailed
@@ -50,10 +50,14 @@ class LocalGate:
             crashed = self.hosts.crash_looping(self.spec.name, sorted(members), CRASH_RESTARTS)
             if crashed:
                 raise RolloutFailed(f"{label} is crash-looping: {crashed}\n{_reasons(health)}")
+            wrong = misconfigured(health, count)
+            if wrong:
+                raise RolloutFailed(f"{label} failed: {wrong}\n{_reasons(health)}"
+                                    f"{self.hosts.last_logs(self.spec.name, sorted(members), lines=5)}")
             if time.monotonic() > deadline:
                 raise RolloutFailed(f"{label}: {len(ready)}/{count} target(s) healthy after {timeout} s "
                                     f"(rollout.timeout)\n{_reasons(health)}"
-                                    f"{self.hosts.last_logs(self.spec.name, sorted(members))}")
+                                    f"{self.hosts.last_logs(self.spec.name, sorted(members), lines=10)}")
             if time.monotonic() - last_note > 5:
                 self.progress.note(f"{label}: {len(ready)}/{count} healthy; {_reasons(health, 1)}")
                 last_note = time.monotonic()

@@ -234,13 +234,13 @@ class StandInHosts:
                             f"--- last log lines of its container ---\n{logs}")
         return None
 
-    def last_logs(self, stack: str, instances: list[str]) -> str:
+    def last_logs(self, stack: str, instances: list[str], lines: int = 20) -> str:
         out = []
         for instance in instances[:3]:
             for app in self.docker().containers.list(all=True, filters={
                     "label": [f"liftshift.stack={stack}", f"liftshift.instance={instance}"]}):
                 out.append(f"--- last log lines of the container on {instance} ---\n"
-                           + app.logs(tail=20).decode(errors="replace").rstrip())
+                           + app.logs(tail=lines).decode(errors="replace").rstrip())
         return ("\n" + "\n".join(out)) if out else ""
 
     def remove_all(self, stack: str) -> None:
