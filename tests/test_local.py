@@ -47,6 +47,8 @@ def copy_stack(name: str, tmp_path: Path, stack: str) -> tuple[Path, dict[str, i
         return f"{match.group(1)}publish: {port}"
 
     text = re.sub(r"^(\s+)publish: \d+", new_port, text, flags=re.M)
+    # a load balancer's listener port (nested deeper than a service's own port)
+    text = re.sub(r"^(\s{6,})port: \d+", lambda m: f"{m.group(1)}port: {free_port()}", text, flags=re.M)
     app_yaml.write_text(text)
     return app_yaml, ports
 
@@ -63,6 +65,10 @@ def test_every_example_deploys_answers_and_is_destroyed(example, local, tmp_path
         for instance in service["instances"]:
             status, body = get(instance["address"])
             assert status == 200 and body.strip(), (name, body)
+        if service["load_balancer"]:  # and through the load-balancer stand-in
+            assert service["load_balancer"]["release"] == 1
+            status, body = get(service["load_balancer"]["address"])
+            assert status == 200 and "release one" in body, body
     if example == "hello":
         assert "Hello from liftshift" in body
     if example == "microservices":  # web calls api at the address liftshift handed it
@@ -74,6 +80,7 @@ def test_every_example_deploys_answers_and_is_destroyed(example, local, tmp_path
     gone = run("destroy", str(app_yaml), "--yes")
     assert gone.exit_code == 0, gone.output
     assert stack_containers(docker_client, unique) == []
+    assert list(local.glob(f"lb.{unique}.*.json")) == []  # no load-balancer stand-in left running
 
 
 def test_redeploy_changes_nothing_and_a_change_replaces_the_container(local, tmp_path, unique, docker_client, destroyed):

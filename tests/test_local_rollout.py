@@ -1,0 +1,122 @@
+"""End to end with --target local: blue-green releases behind the load-balancer stand-in.
+
+Real containers answer through 127.0.0.1:<listener port>; a thread sends requests
+throughout each rollout and every answer is kept, so "no failed request" and
+"old response, then new" are asserted on what a client really saw.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from support.local import run_local, stack_containers
+from support.registry import free_port
+
+FLEET = Path(__file__).resolve().parent.parent / "stacks" / "fleet"
+
+
+class Traffic:
+    """Requests to the listener every 20 ms in a thread; answers kept in order."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.answers: list[str] = []
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                conn.request("GET", "/")
+                response = conn.getresponse()
+                body = response.read().decode(errors="replace").strip()
+                conn.close()
+                if response.status == 200:
+                    self.answers.append(body)
+                else:
+                    self.failures.append(f"HTTP {response.status}: {body[:80]}")
+            except (OSError, http.client.HTTPException) as exc:
+                self.failures.append(f"{type(exc).__name__}: {exc}")
+            time.sleep(0.02)
+
+    def __enter__(self) -> "Traffic":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        time.sleep(0.3)  # a few answers after the command returned
+        self._stop.set()
+        self._thread.join(10)
+
+    def switches(self) -> list[str]:
+        """The answers with repeats collapsed: ["release one", "release two"] is one clean switch."""
+        out: list[str] = []
+        for answer in self.answers:
+            if not out or out[-1] != answer:
+                out.append(answer)
+        return out
+
+
+@pytest.fixture
+def fleet(local, tmp_path, unique, destroyed):
+    target = tmp_path / "fleet"
+    shutil.copytree(FLEET, target)
+    app_yaml = target / "app.yaml"
+    port = free_port()
+    text = app_yaml.read_text().replace("name: fleet", f"name: {unique}")
+    text = re.sub(r"^(\s{6})port: \d+", rf"\g<1>port: {port}", text, flags=re.M)
+    app_yaml.write_text(text)
+    destroyed.append((app_yaml, unique))
+    return app_yaml, port
+
+
+def page(app_yaml: Path, text: str) -> None:
+    (app_yaml.parent / "site" / "index.html").write_text(text + "\n")
+
+
+def test_switch_failed_release_and_rollback_as_a_client_sees_them(fleet, local, unique, docker_client):
+    app_yaml, port = fleet
+    first = run_local("deploy", str(app_yaml), "--output", "json")
+    assert first.exit_code == 0, first.output
+
+    # 1. blue-green: no failed request, old answer then new
+    page(app_yaml, "release two")
+    with Traffic(port) as traffic:
+        second = run_local("deploy", str(app_yaml), "--output", "json")
+    assert second.exit_code == 0, second.output
+    assert traffic.failures == []
+    assert traffic.switches() == ["release one", "release two"], traffic.switches()
+    report = json.loads(second.stdout)["services"]["web"]
+    assert report["load_balancer"]["release"] == 2 and len(report["instances"]) == 2
+
+    # 2. a release whose health check fails: exit 3, why, and the old answer all along
+    (app_yaml.parent / "site" / "healthz").unlink()
+    page(app_yaml, "release three")
+    with Traffic(port) as traffic:
+        third = run_local("deploy", str(app_yaml))
+    assert third.exit_code == 3, third.output
+    assert "web #3" in third.output and "[404]" in third.output and "keeps serving" in third.output
+    assert traffic.failures == [] and traffic.switches() == ["release two"]
+
+    # 3. rollback: the previous release that served (#1), through the same gate
+    with Traffic(port) as traffic:
+        back = run_local("rollback", str(app_yaml))
+    assert back.exit_code == 0, back.output
+    assert traffic.failures == [] and traffic.switches() == ["release two", "release one"]
+
+    made = json.loads(run_local("history", str(app_yaml), "--output", "json").stdout)["services"]["web"]
+    assert [(r["number"], r["outcome"], r["serving"]) for r in made] == [
+        (3, "failed", False), (2, "rolled back", False), (1, "live", True)]
+    # the stand-in hosts are exactly the serving release's two instances
+    hosts = [c for c in stack_containers(docker_client, unique) if "liftshift.host" in c.labels]
+    assert len(hosts) == 2
