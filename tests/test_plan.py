@@ -523,3 +523,55 @@ def test_log_retention_and_lifecycle_policy_are_put_again_when_missing():
     image = ImageWant("web", service.repository, service.repository_uri, ImageInfo("sha256:" + "c" * 64))
     push = plan.plan_images("shop", [image], Observed(repositories={service.repository: "arn"}))
     assert [c.operation for s in push for c in s.calls] == ["put_lifecycle_policy", "push"]
+
+
+# --------------------------------------------------------------------------- behind a load balancer
+
+LB = {"port": 80, "health": {"path": "/healthz", "interval": 10, "healthy": 2, "unhealthy": 3, "timeout": 5}}
+
+
+def test_a_fleet_from_nothing_goes_out_behind_a_health_gate_before_any_traffic():
+    want = want_web(load_balancer=LB)
+    infra = plan.plan_stack(want, Observed())
+    steps = infra.steps
+    assert kinds(steps)[2:] == [
+        ("create", "security group"), ("create", "security group"), ("create", "load balancer"),
+        ("create", "listener"), ("create", "release"), ("create", "launch template"), ("create", "target group"),
+        ("create", "auto scaling group"), ("create", "listener rule"), ("wait", "release healthy"),
+        ("wait", "probe"), ("update", "listener"), ("update", "release"), ("delete", "listener rule"),
+    ]
+    (listener,) = calls(steps, "create_listener")
+    assert listener.params["DefaultActions"][0]["Type"] == "fixed-response"  # nothing served before the gate
+    (group,) = calls(steps, "create_auto_scaling_group")
+    assert group.params["MinSize"] == group.params["MaxSize"] == group.params["DesiredCapacity"] == 3
+    assert group.params["HealthCheckType"] == "ELB" and group.params["LaunchTemplate"]["Version"] == "1"
+    (rule,) = calls(steps, "create_rule")
+    assert rule.params["Conditions"][0]["HttpHeaderConfig"] == {"HttpHeaderName": names.RELEASE_HEADER,
+                                                                 "Values": ["1"]}
+    # instances open their port to the load balancer's group only; the load balancer to the declared CIDRs
+    lb_group, instance_group = calls(steps, "authorize_security_group_ingress")
+    assert {r["IpRanges"][0]["CidrIp"] for r in lb_group.params["IpPermissions"] if "IpRanges" in r} == {"10.0.0.0/8"}
+    assert instance_group.params["IpPermissions"] == [
+        {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "UserIdGroupPairs": [{"GroupId": Ref("sg:web:lb")}]}]
+    assert calls(steps, "run_instances") == []  # Auto Scaling launches them
+    assert [c.service for c in infra.rollouts] == ["web"] and infra.rollouts[0].record.number == 1
+
+
+def test_rollout_settings_are_not_part_of_the_release():
+    assert want_web(load_balancer=LB).services["web"].launch_template.config_hash == want_web(
+        load_balancer=LB, rollout={"timeout": 60, "keep": 3}).services["web"].launch_template.config_hash
+    assert want_web(load_balancer=LB).services["web"].launch_template.config_hash != want_web(
+        load_balancer={**LB, "health": {**LB["health"], "path": "/other"}}).services["web"].launch_template.config_hash
+
+
+def test_a_failed_gate_is_abandoned_without_touching_the_listener():
+    from liftshift.plan_fleet import plan_abandon
+
+    want = want_web(load_balancer=LB)
+    (candidate,) = plan.plan_stack(want, Observed()).rollouts
+    steps = plan_abandon("shop", candidate, Observed(), "web #1: 0/3 healthy", created_rule=True)
+    assert kinds(steps) == [("delete", "listener rule"), ("delete", "auto scaling group"),
+                            ("delete", "target group"), ("update", "release")]
+    assert calls(steps, "modify_listener") == []
+    record = json.loads(calls(steps, "update_item")[0].params["ExpressionAttributeValues"][":v"]["S"])
+    assert record["outcome"] == "failed" and record["reason"] == "web #1: 0/3 healthy"

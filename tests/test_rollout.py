@@ -196,3 +196,41 @@ def test_destroy_removes_the_fleet_and_its_history(fleet_dir, unique):
     assert [lb for lb in client("elbv2").describe_load_balancers()["LoadBalancers"]] == []
     assert client("elbv2").describe_target_groups()["TargetGroups"] == []
     assert history(spec, aws_target(None, None, Progress()))["services"]["web"] == []
+
+
+def test_an_interrupted_rollout_keeps_the_old_release_serving_and_converges(fleet_dir, unique, monkeypatch):
+    from liftshift.gate import AwsGate
+    from liftshift.pipeline import prepare
+
+    app_yaml = fleet_dir / "app.yaml"
+    run_deploy(app_yaml)
+    before = fleet_state(unique)
+    serving = before["listener"]["DefaultActions"][0]["TargetGroupArn"]
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # Ctrl-C while the new release is being checked
+
+    set_page(fleet_dir, "release two")
+    with monkeypatch.context() as patch:
+        patch.setattr(AwsGate, "healthy", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            run_deploy(app_yaml)
+    left = fleet_state(unique)
+    assert left["listener"]["DefaultActions"][0]["TargetGroupArn"] == serving  # traffic never moved
+    assert len(left["asgs"]) == 2 and len(left["rules"]) == 1  # the new release's group and probe route
+
+    # the next plan says what the next deploy does: finish the same release (#2), nothing made twice
+    spec, base = load_spec(app_yaml)
+    planned = prepare(spec, base, aws_target(None, None, Progress()))
+    assert not [s for s in planned.infra_steps if s.action == "create" and s.kind in (
+        "auto scaling group", "target group", "launch template", "listener rule")]
+    report = run_deploy(app_yaml)
+    assert [(c["action"], c["kind"], c["name"]) for c in report["changes"]] == [
+        (s.action, s.kind, s.name) for s in planned.steps]
+    after = fleet_state(unique)
+    (asg,) = after["asgs"]
+    (tg,) = after["target_groups"]
+    assert after["listener"]["DefaultActions"][0]["TargetGroupArn"] == tg["TargetGroupArn"] != serving
+    assert after["rules"] == [] and {t["Key"]: t["Value"] for t in asg["Tags"]}[names.TAG_RELEASE] == "2"
+    made = history(spec, aws_target(None, None, Progress()))["services"]["web"]
+    assert [(r["number"], r["outcome"]) for r in made] == [(2, "live"), (1, "retired")]
