@@ -575,3 +575,16 @@ def test_a_failed_gate_is_abandoned_without_touching_the_listener():
     assert calls(steps, "modify_listener") == []
     record = json.loads(calls(steps, "update_item")[0].params["ExpressionAttributeValues"][":v"]["S"])
     assert record["outcome"] == "failed" and record["reason"] == "web #1: 0/3 healthy"
+
+
+def test_a_plain_http_load_balancer_open_to_the_internet_is_warned_about():
+    from liftshift.checks import warnings
+
+    open_web = make_spec({"web": service_dict(load_balancer=LB, instances={"ingress": ["0.0.0.0/0"]})})
+    assert [w for w in warnings(open_web, {}) if "plain HTTP (port 80)" in w]
+    cert = "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123"
+    https = make_spec({"web": service_dict(load_balancer={**LB, "certificate_arn": cert},
+                                           instances={"ingress": ["0.0.0.0/0"]})})
+    assert warnings(https, {}) == [] and https.services["web"].load_balancer.listener_port == 80
+    assert make_spec({"web": service_dict(load_balancer={"certificate_arn": cert})}).services[
+        "web"].load_balancer.listener_port == 443
