@@ -230,12 +230,13 @@ def plan_fleet(stack: str, c: Candidate, observed: Observed, lb_group: Any) -> F
                                  "auto_scaling_group": c.auto_scaling_group, "count": c.count,
                                  "timeout": c.timeout}),
     ), f"{c.count} healthy target(s) within {c.timeout} s, or the release is removed"))
-    out.gate.append(Step("wait", "probe", f"{c.listener.protocol.lower()}://<{svc} load balancer>:{c.listener.port}"
-                         f"{h['path']}", svc, (
-        Call("gate", "probe", {"service": svc, "release": number, "load_balancer": lb_arn, "dns": lb_dns,
-                               "port": c.listener.port, "protocol": c.listener.protocol, "path": h["path"],
-                               "timeout": PROBE_SECONDS}),
-    ), f"through the load balancer with {names.RELEASE_HEADER}: {number}"))
+    if c.count > 0:  # with no instance the load balancer can only answer 503
+        out.gate.append(Step("wait", "probe", f"{c.listener.protocol.lower()}://<{svc} load balancer>:{c.listener.port}"
+                             f"{h['path']}", svc, (
+            Call("gate", "probe", {"service": svc, "release": number, "load_balancer": lb_arn, "dns": lb_dns,
+                                   "port": c.listener.port, "protocol": c.listener.protocol, "path": h["path"],
+                                   "timeout": PROBE_SECONDS}),
+        ), f"through the load balancer with {names.RELEASE_HEADER}: {number}"))
 
     out.finish.append(Step("update", "listener", f"{c.listener.protocol}:{c.listener.port}", svc, (
         Call("elbv2", "modify_listener", {"ListenerArn": listener_arn, **_listener_params(c.listener),

@@ -135,6 +135,9 @@ def rollback(spec: AppSpec, target, service: str | None, to: int | None, *, exec
         executor = Executor(target.aws.client, None, target.progress, gate=target.gate(spec))
         run_rollout(spec, target, executor, plan, observed)
         if target.hosts is not None:
-            target.hosts.reconcile(spec, observe_stack(target.aws, spec.name))
+            after = observe_stack(target.aws, spec.name)
+            target.hosts.reconcile(spec, after)
+            target.hosts.ensure_load_balancers(spec.name, after)
+            target.hosts.wait_healthy(spec)
     return plan.steps
 

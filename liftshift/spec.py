@@ -181,7 +181,7 @@ class LoadBalancerSpec(_Model):
 
 class RolloutSpec(_Model):
     strategy: Optional[Literal["blue-green", "in-place"]] = None  # default: blue-green with a load balancer
-    timeout: int = Field(600, ge=30, le=3600)
+    timeout: int = Field(600, ge=30, le=1200)  # within the deploy lock's 30 minutes
     keep: int = Field(5, ge=2, le=50)
 
     @field_validator("strategy")

@@ -102,6 +102,13 @@ def test_redeploy_changes_nothing_and_a_change_replaces_the_container(local, tmp
     assert "second release" in get(url)[1]
     after = {c.id for c in stack_containers(docker_client, unique)}
     assert not (after & before)  # the old host and app container are gone
+
+    # without a load balancer a rollback also replaces the instances, from the recorded template
+    back = run("rollback", str(app_yaml))
+    assert back.exit_code == 0, back.output
+    assert "Hello from liftshift" in get(url)[1]
+    made = json.loads(run("history", str(app_yaml), "-o", "json").stdout)["services"]["web"]
+    assert [(r["number"], r["outcome"], r["serving"]) for r in made] == [(2, "rolled back", False), (1, "live", True)]
     assert len([c for c in stack_containers(docker_client, unique) if c.status == "running"]) == 2
 
     shown = json.loads(run("status", str(app_yaml), "-o", "json").stdout)
