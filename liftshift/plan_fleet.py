@@ -151,12 +151,7 @@ def plan_fleet(stack: str, c: Candidate, observed: Observed, lb_group: Any) -> F
         if group is None or tg is None:
             out.rollout = c  # its group or target group was removed outside liftshift: roll it out again
         else:
-            if (group.desired, group.min_size, group.max_size) != (c.count,) * 3:
-                out.prepare.append(Step("update", "auto scaling group", group.name, svc, (
-                    Call("autoscaling", "update_auto_scaling_group", {
-                        "AutoScalingGroupName": group.name, "MinSize": c.count, "MaxSize": c.count,
-                        "DesiredCapacity": c.count}),
-                ), f"count {group.desired} -> {c.count} (Auto Scaling launches or terminates)"))
+            out.prepare += _resize(group, c)
             if lb and (lb.listener_port, lb.listener_protocol, lb.listener_certificate) != (
                     c.listener.port, c.listener.protocol, c.listener.certificate_arn):
                 out.prepare.append(Step("update", "listener", f"{c.listener.protocol}:{c.listener.port}", svc, (
@@ -208,12 +203,8 @@ def plan_fleet(stack: str, c: Candidate, observed: Observed, lb_group: Any) -> F
                                              names.TAG_RELEASE: str(number)}.items())],
             }, ignore=("AlreadyExists",), retry=("ValidationError:instance profile",)),
         ), f"release #{number}: {c.count} instance(s) over {len(c.subnets)} subnets, replaced by AWS when unhealthy"))
-    elif (group.desired, group.min_size, group.max_size) != (c.count,) * 3:
-        out.prepare.append(Step("update", "auto scaling group", group.name, svc, (
-            Call("autoscaling", "update_auto_scaling_group", {
-                "AutoScalingGroupName": group.name, "MinSize": c.count, "MaxSize": c.count,
-                "DesiredCapacity": c.count}),
-        ), f"count {group.desired} -> {c.count}"))
+    else:
+        out.prepare += _resize(group, c)
     rule = next((r for r in (lb.rules if lb else []) if r.header_values == (str(number),)), None)
     if rule is None:
         out.prepare.append(Step("create", "listener rule", f"{names.RELEASE_HEADER}: {number}", svc, (
@@ -252,6 +243,16 @@ def plan_fleet(stack: str, c: Candidate, observed: Observed, lb_group: Any) -> F
     out.finish += _cleanup(stack, c, observed, lb, old_groups, old_tgs, drain=True,
                            rules=[r for r in (lb.rules if lb else [])] + ([] if rule else [Ref(f"rule:{svc}")]))
     return out
+
+
+def _resize(group, c: Candidate) -> list[Step]:
+    """The count changes in place: Auto Scaling launches or terminates."""
+    if (group.desired, group.min_size, group.max_size) == (c.count,) * 3:
+        return []
+    return [Step("update", "auto scaling group", group.name, c.service, (
+        Call("autoscaling", "update_auto_scaling_group", {
+            "AutoScalingGroupName": group.name, "MinSize": c.count, "MaxSize": c.count, "DesiredCapacity": c.count}),
+    ), f"count {group.desired} -> {c.count} (Auto Scaling launches or terminates)")]
 
 
 def _cleanup(stack: str, c: Candidate, observed: Observed, lb: ObservedLoadBalancer | None, groups, tgs, *,

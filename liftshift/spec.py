@@ -62,6 +62,12 @@ def _cidrs(values: list[str]) -> list[str]:
     return out
 
 
+def _url_path(value: str) -> str:
+    if not value.startswith("/") or any(c.isspace() for c in value):
+        raise ValueError("must start with '/' and contain no spaces")
+    return value
+
+
 class BuildSpec(_Model):
     context: str = Field(min_length=1)
     dockerfile: str = "Dockerfile"
@@ -84,9 +90,7 @@ class HealthSpec(_Model):
     @field_validator("path")
     @classmethod
     def _path(cls, value: str) -> str:
-        if not value.startswith("/") or any(c.isspace() for c in value):
-            raise ValueError("must start with '/' and contain no spaces")
-        return value
+        return _url_path(value)
 
 
 class InstancesSpec(_Model):
@@ -147,9 +151,7 @@ class TargetHealthSpec(_Model):
     @field_validator("path")
     @classmethod
     def _path(cls, value: str) -> str:
-        if not value.startswith("/") or any(c.isspace() for c in value):
-            raise ValueError("must start with '/' and contain no spaces")
-        return value
+        return _url_path(value)
 
     @model_validator(mode="after")
     def _timeout_below_interval(self) -> "TargetHealthSpec":
