@@ -7,6 +7,11 @@ kills are real SIGKILLs of the CLI process.
 
 The convergence bugs this harness found (lifecycle policy, log retention, lock
 release, lost lock write) are fixed; the tests at the end pin each fix.
+
+To keep the suite's time, these tests sample where benchmarks/faults.py sweeps (each test's
+docstring says what it leaves to the benchmark): the first fault point of each kind rather than
+every mutating call, 12 kill points rather than 20, and a fiftieth of botocore's backoff sleeps.
+Run `python benchmarks/faults.py` for the full sweeps.
 """
 from __future__ import annotations
 
@@ -28,16 +33,24 @@ from liftshift.pipeline import deploy, destroy
 from liftshift.progress import Progress
 from liftshift.spec import load_spec
 from liftshift.targets.aws import aws_target
-from support.faults import (FaultInjector, check_converged, deploy_unlocking, remove_local_images, reset_moto,
-                            stack_tagged, write_stack)
+from support.faults import (FaultInjector, StepCallLog, check_converged, deploy_unlocking, one_point_per_kind,
+                            remove_local_images, reset_moto, shared_botocore_loader, stack_tagged, write_stack)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-KILL_POINTS = 20
+KILL_POINTS = 12  # 6 from nothing, 6 replacing; benchmarks/faults.py kills at 20 (--kills)
+BACKOFF_SCALE = 0.02  # of botocore's retry sleeps, really slept (full length in benchmarks/faults.py)
 LOCK_CALLS = ["dynamodb:PutItem", "dynamodb:DeleteItem"]  # what a no-change deploy writes: only the lock
 
 # (faulted call, "before" it is sent / "after" AWS applied it) -> a symptom accepted for it. None is left:
 # every fault point converges. Kept so a newly found, not yet fixed bug can be named here with its test.
 KNOWN: dict[tuple[str, str], str] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _parsed_models_once():
+    # Every deploy makes a new boto3 Session, which would parse botocore's service models again.
+    with shared_botocore_loader():
+        yield
 
 
 @pytest.fixture
@@ -50,8 +63,8 @@ def env(aws_env, registry, busybox_image, docker_client, monkeypatch):
     remove_local_images(docker_client, registry.host, stacks)
 
 
-def target(call_log=None):
-    return aws_target(None, None, Progress(), call_log)
+def target(call_log=None, progress=None):
+    return aws_target(None, None, progress or Progress(), call_log)
 
 
 def new_stack(env, root: Path, name: str, env_value: str = "1"):
@@ -85,28 +98,41 @@ def unexpected(problems: list[str], faulted: str, when: str) -> list[str]:
     return [p for p in problems if not (marker and marker in p)]
 
 
-def mutating_calls_of_a_clean_deploy(env, tmp_path: Path, name: str) -> list[str]:
-    """The mutating calls of a first deploy, in order, on a moto that already has the lock table
-    (the table's creation is covered by test_lock_table_creation_failing_once_converges)."""
+def mutating_calls_of_a_clean_deploy(env, tmp_path: Path, name: str) -> list[tuple[str, tuple]]:
+    """The mutating calls of a first deploy, in order, each with its kind of fault point
+    (StepCallLog.mutating_points), on a moto that already has the lock table (the table's
+    creation is covered by test_lock_table_creation_failing_once_converges)."""
     _, spec, base = new_stack(env, tmp_path, name)
     deploy(spec, base, target())  # makes the lock table and warms moto's backends
     destroy(spec, target(), keep_images=False)
     _, spec, base = new_stack(env, tmp_path, name + "r")
-    log = CallLog()
-    deploy(spec, base, target(log))
+    log = StepCallLog()
+    deploy(spec, base, target(log, log.progress))
     assert check_converged(name + "r").problems == []
     destroy(spec, target(), keep_images=False)
-    return log.mutating()
+    return log.mutating_points()
 
 
-def test_every_mutating_call_failing_once_then_deploy_converges(env, tmp_path, unique):
-    """For every k in 1..N: the k-th mutating call of a first deploy fails once (before it is sent),
-    the run stops; the next deploy reaches exactly the desired state, a third changes nothing and
-    destroy leaves nothing. Each k gets its own stack name: its own fresh state in moto."""
-    mutating = mutating_calls_of_a_clean_deploy(env, tmp_path, f"{unique}c")
+def test_every_kind_of_mutating_call_failing_once_then_deploy_converges(env, tmp_path, unique):
+    """For the first k of each kind of fault point: the k-th mutating call of a first deploy fails
+    once (before it is sent), the run stops; the next deploy reaches exactly the desired state, a
+    third changes nothing and destroy leaves nothing. Each k gets its own stack name: its own fresh
+    state in moto.
+
+    A kind is (step action, step kind, operation, how many times that step kind made that call for
+    the same service before), read from the reference deploy: so every distinct operation, every
+    step kind making it (a release record's create and its update) and every repeated call within
+    one service (the second RunInstances of web's two launches) is hit. What is left out are the
+    points that differ from a chosen one only in their service (worker's CreateRole after web's):
+    benchmarks/faults.py fails every k, in this mode and after the call is applied."""
+    points = mutating_calls_of_a_clean_deploy(env, tmp_path, f"{unique}c")
+    mutating = [operation for operation, _ in points]
     assert len(mutating) >= 20 and mutating[0] == "dynamodb:PutItem" and mutating[-1] == "dynamodb:DeleteItem"
+    sample = one_point_per_kind(points)
+    assert {mutating[k - 1] for k in sample} == set(mutating)  # every operation, at least once
+    assert len(sample) < len(mutating)  # the kinds are recognised: web's and worker's calls collapse
     failures: dict[str, list[str]] = {}
-    for k in range(1, len(mutating) + 1):
+    for k in sample:
         _, spec, base = new_stack(env, tmp_path, f"{unique}k{k}")
         injector = FaultInjector(fail_mutating_at=k)
         with injector.install():
@@ -167,17 +193,19 @@ def test_lock_table_creation_failing_once_converges(env, tmp_path, unique, opera
 def test_throttled_calls_are_absorbed_by_botocore_retries(env, tmp_path, unique, monkeypatch):
     """A third of all HTTP attempts (seeded) answered ThrottlingException / Throttling /
     RequestLimitExceeded at HTTP 400: the deploy completes through botocore's standard retry mode
-    (liftshift's default when AWS_MAX_ATTEMPTS is unset), with real backoff sleeps."""
+    (liftshift's default when AWS_MAX_ATTEMPTS is unset). The retry decisions, attempt counts and
+    retry quota are botocore's own; its backoff sleeps are really slept, BACKOFF_SCALE of their
+    length (benchmarks/faults.py sleeps them at full length)."""
     monkeypatch.delenv("AWS_MAX_ATTEMPTS")
     _, spec, base = new_stack(env, tmp_path, unique)
     injector = FaultInjector(throttle=1 / 3, seed=20240607)
-    with injector.install():
+    with injector.install(backoff_scale=BACKOFF_SCALE):
         report = deploy(spec, base, target())
     assert injector.throttled > 0 and injector.attempts == len(injector.calls) + injector.throttled
     assert injector.backoff > 0
     assert report["changed"]
     assert check_converged(unique).problems == []
-    with injector.install(backoff_scale=0.1):  # still throttled: a no-op deploy and a destroy get through too
+    with injector.install(backoff_scale=BACKOFF_SCALE):  # still throttled: a no-op deploy and a destroy get through too
         log = CallLog()
         deploy(spec, base, target(log))
         assert log.mutating() == LOCK_CALLS
@@ -189,7 +217,7 @@ def test_503_answers_are_absorbed_by_botocore_retries(env, tmp_path, unique, mon
     monkeypatch.delenv("AWS_MAX_ATTEMPTS")
     _, spec, base = new_stack(env, tmp_path, unique)
     injector = FaultInjector(throttle=1 / 3, throttle_kind="503", seed=99)
-    with injector.install(backoff_scale=0.1):  # botocore's decisions, a tenth of its sleeps
+    with injector.install(backoff_scale=BACKOFF_SCALE):  # botocore's decisions, a fraction of its sleeps
         deploy(spec, base, target())
     assert injector.throttled > 0 and injector.attempts == len(injector.calls) + injector.throttled
     assert check_converged(unique).problems == []
@@ -225,10 +253,12 @@ def run_cli_deploy(app_yaml: Path, kill_after: float | None) -> tuple[int | None
             proc.stderr.close()
 
 
-def test_sigkill_at_20_points_then_deploy_converges(env, tmp_path, unique):
-    """The CLI killed with SIGKILL at 20 seeded moments spread over a deploy; the next deploy converges
+def test_sigkill_at_12_points_then_deploy_converges(env, tmp_path, unique):
+    """The CLI killed with SIGKILL at 12 seeded moments spread over a deploy; the next deploy converges
     exactly. Even points start from nothing in AWS (after a destroy); odd points from a converged stack
     whose env value changed, so every launch template and instance is being replaced when the kill lands.
+    Each of the two kinds is killed once in every sixth of its own run's duration (seeded within the
+    sixth); benchmarks/faults.py kills at 20 moments by default (--kills N).
     A killed run keeps the stack's lock (by design, until it expires): the next deploy must say so,
     naming the dead process, and `liftshift unlock` (force_unlock) clears it."""
     app, spec, base = new_stack(env, tmp_path, unique, "0")
@@ -241,8 +271,13 @@ def test_sigkill_at_20_points_then_deploy_converges(env, tmp_path, unique):
     destroy(spec, target(), keep_images=False)
 
     rng = random.Random(4321)
-    fractions = [(i + rng.random()) / KILL_POINTS for i in range(KILL_POINTS)]  # one in each 1/20 slice
-    rng.shuffle(fractions)
+    per_kind = KILL_POINTS // 2
+    spread = []  # for each kind: one moment in each 1/per_kind slice of its run, in a seeded order
+    for _ in ("full", "replace"):
+        slices = [(i + rng.random()) / per_kind for i in range(per_kind)]
+        rng.shuffle(slices)
+        spread.append(slices)
+    fractions = [f for pair in zip(*spread) for f in pair]  # even points: full; odd points: replace
     failures: dict[str, list[str]] = {}
     killed = 0
     for point, fraction in enumerate(fractions):

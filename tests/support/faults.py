@@ -19,6 +19,11 @@ The injector hooks botocore's own event system on every client that
 
 Install with `injector.install()` (a context manager patching `Aws.client`), or
 `injector.patch(monkeypatch)` in a test.
+
+`StepCallLog` names the step of each mutating call of a reference deploy, and
+`one_point_per_kind` picks the first fault point of each kind from it (the tests'
+sample; benchmarks/faults.py tries every point). `shared_botocore_loader` parses
+botocore's service models once for all the sessions liftshift makes.
 """
 from __future__ import annotations
 
@@ -26,7 +31,7 @@ import contextlib
 import random
 import re
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -35,7 +40,8 @@ import botocore.exceptions
 from botocore.awsrequest import AWSResponse
 
 from liftshift import names
-from liftshift.aws import Aws, is_mutating
+from liftshift.aws import Aws, CallLog, is_mutating
+from liftshift.progress import Progress
 
 READ_ONLY_HINT = "Describe/List/Get/BatchGet/Lookup"
 
@@ -211,6 +217,88 @@ class FaultInjector:
             headers, body = _error_body(protocol, code, "Rate exceeded (injected)")
             status = 400
         return AWSResponse(request.url if request is not None else "", status, headers, _Raw(body))
+
+
+# --- fault points: which call of which step ------------------------------------------------
+
+
+class StepProgress(Progress):
+    """A silent Progress that knows the step the executor is running (None between steps)."""
+
+    def __init__(self) -> None:
+        self.step = None
+
+    def step_started(self, step) -> None:
+        self.step = step
+
+    def step_done(self, step) -> None:
+        self.step = None
+
+
+@dataclass
+class StepCallLog(CallLog):
+    """A CallLog that also names, for each call, the step it was made in: pass the same
+    StepProgress to the target. Calls outside any step (the lock, observing) get None."""
+
+    progress: StepProgress = field(default_factory=StepProgress)
+    steps: list = field(default_factory=list)  # parallel to calls: (action, kind, service) or None
+
+    def record(self, service: str, operation: str) -> None:
+        super().record(service, operation)
+        step = self.progress.step
+        self.steps.append(None if step is None else (step.action, step.kind, step.service))
+
+    def mutating_points(self) -> list[tuple[str, tuple]]:
+        """Each mutating call, in order, as (operation, kind of fault point). The kind is the step's
+        action and kind, the operation, and how many times that same step kind made that same call
+        for the same service before: what differs between two points of the same kind is only which
+        service they belong to (web's CreateRole and worker's), or nothing (the lock's calls)."""
+        points: list[tuple[str, tuple]] = []
+        seen: dict[tuple, int] = {}
+        for (service, operation), step in zip(self.calls, self.steps):
+            if not is_mutating(operation):
+                continue
+            action, kind, owner = step if step is not None else ("", "", None)
+            key = (action, kind, f"{service}:{operation}", owner)
+            nth = seen.get(key, 0)
+            seen[key] = nth + 1
+            points.append((f"{service}:{operation}", (action, kind, f"{service}:{operation}", nth)))
+        return points
+
+
+def one_point_per_kind(points: list[tuple[str, tuple]]) -> list[int]:
+    """The 1-based positions k of the first fault point of each kind (see StepCallLog.mutating_points)."""
+    chosen: dict[tuple, int] = {}
+    for k, (_, kind) in enumerate(points, start=1):
+        chosen.setdefault(kind, k)
+    return sorted(chosen.values())
+
+
+@contextlib.contextmanager
+def shared_botocore_loader() -> Iterator[None]:
+    """One botocore data loader for every boto3 Session made in the block.
+
+    liftshift makes a new boto3 Session per run (per `aws_target`), and each new session parses
+    botocore's JSON service models and endpoint rules again for every client: about 40 ms a
+    client, half the time of a deploy against moto. Clients of one session already share
+    their loader's parsed models; this shares them across sessions too. Nothing else is shared:
+    each session still makes its own clients, credentials, retry handlers and connections.
+    """
+    import botocore.session
+
+    original = botocore.session.create_loader
+    loaders: dict[Any, Any] = {}
+
+    def create_loader(search_path_string=None):
+        if search_path_string not in loaders:
+            loaders[search_path_string] = original(search_path_string)
+        return loaders[search_path_string]
+
+    botocore.session.create_loader = create_loader
+    try:
+        yield
+    finally:
+        botocore.session.create_loader = original
 
 
 # --- moto and stack helpers ---------------------------------------------------------------
