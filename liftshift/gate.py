@@ -163,14 +163,15 @@ class AwsGate:
         probe_until(address, path, release, protocol == "HTTPS", timeout, self.progress, f"{service} #{release}")
         return {}
 
-    def drain(self, service: str, target_groups: list[str], seconds: int) -> dict:
+    def drain(self, service: str, serving: str, target_groups: list[str], seconds: int) -> dict:
         """Lets the listener change reach every load balancer node. Requests in flight on the old release
         then get the target group's deregistration delay (`seconds`): Auto Scaling deregisters each
         instance and waits that long before terminating it when its group is deleted."""
-        self.progress.note(f"{service}: listener switched; the old release drains for up to {seconds} s as its "
-                           "group is deleted")
         if not os.environ.get("LIFTSHIFT_LB_ENDPOINT"):  # an emulator's listener has no nodes to reach
             time.sleep(LISTENER_PROPAGATION_SECONDS)
+        if target_groups:
+            self.progress.note(f"{service}: traffic switched; the old release drains for up to {seconds} s as "
+                               "its group is deleted")
         return {}
 
 

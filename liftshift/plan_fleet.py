@@ -159,7 +159,8 @@ def plan_fleet(stack: str, c: Candidate, observed: Observed, lb_group: Any) -> F
                 ), "listener settings as declared"))
             if record is not None and record.outcome != LIVE:
                 out.finish.append(_record(stack, record.with_outcome(LIVE), "recorded live"))
-            out.finish += _cleanup(stack, c, observed, lb, leftovers_asg, leftovers_tg, drain=False)
+            # Every rule is a probe route an interrupted rollout left behind.
+            out.finish += _cleanup(stack, c, observed, lb, leftovers_asg, leftovers_tg, rules=list(lb.rules) if lb else [])
             return out
     else:
         out.rollout = c
@@ -240,7 +241,7 @@ def plan_fleet(stack: str, c: Candidate, observed: Observed, lb_group: Any) -> F
                                       f"replaced by #{number}"))
     old_groups = [g for g in groups if g.config_hash != c.config]
     old_tgs = [t for t in tgs if t.config_hash != c.config]
-    out.finish += _cleanup(stack, c, observed, lb, old_groups, old_tgs, drain=True,
+    out.finish += _cleanup(stack, c, observed, lb, old_groups, old_tgs, serving=tg_arn,
                            rules=[r for r in (lb.rules if lb else [])] + ([] if rule else [Ref(f"rule:{svc}")]))
     return out
 
@@ -256,21 +257,23 @@ def _resize(group, c: Candidate) -> list[Step]:
 
 
 def _cleanup(stack: str, c: Candidate, observed: Observed, lb: ObservedLoadBalancer | None, groups, tgs, *,
-             drain: bool, rules: list | None = None) -> list[Step]:
+             serving: Any = None, rules: list | None = None) -> list[Step]:
+    """Probe rules, then (after a switch to `serving`) the wait for it to take effect, old groups, old
+    target groups and releases beyond `keep`."""
     svc = c.service
     steps: list[Step] = []
-    if rules is None:
-        rules = [r for r in (lb.rules if lb else []) if r.target_group in {t.arn for t in tgs}]
-    for rule in rules:
+    for rule in rules or []:
         arn = rule if isinstance(rule, Ref) else rule.arn
         label = "the probe rule" if isinstance(rule, Ref) else f"{names.RELEASE_HEADER}: {','.join(rule.header_values)}"
         steps.append(Step("delete", "listener rule", label, svc, (
             Call("elbv2", "delete_rule", {"RuleArn": arn}, ignore=("RuleNotFound",)),
         ), "the probe route is no longer needed"))
-    if drain and (groups or tgs):
-        steps.append(Step("wait", "drain", ", ".join(t.name for t in tgs) or "old release", svc, (
-            Call("gate", "drain", {"service": svc, "target_groups": [t.arn for t in tgs], "seconds": DRAIN_SECONDS}),
-        ), f"requests in flight on the old release finish (up to {DRAIN_SECONDS} s)"))
+    if serving is not None:
+        steps.append(Step("wait", "switch", f"{svc} #{c.record.number}", svc, (
+            Call("gate", "drain", {"service": svc, "serving": serving, "target_groups": [t.arn for t in tgs],
+                                   "seconds": DRAIN_SECONDS}),
+        ), "the load balancer routes to the new release" + (
+            f"; requests in flight on the old one finish (up to {DRAIN_SECONDS} s)" if tgs else "")))
     for group in groups:
         steps.append(Step("delete", "auto scaling group", group.name, svc, (
             Call("autoscaling", "delete_auto_scaling_group", {"AutoScalingGroupName": group.name, "ForceDelete": True},

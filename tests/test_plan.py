@@ -539,6 +539,7 @@ def test_a_fleet_from_nothing_goes_out_behind_a_health_gate_before_any_traffic()
         ("create", "listener"), ("create", "release"), ("create", "launch template"), ("create", "target group"),
         ("create", "auto scaling group"), ("create", "listener rule"), ("wait", "release healthy"),
         ("wait", "probe"), ("update", "listener"), ("update", "release"), ("delete", "listener rule"),
+        ("wait", "switch"),
     ]
     (listener,) = calls(steps, "create_listener")
     assert listener.params["DefaultActions"][0]["Type"] == "fixed-response"  # nothing served before the gate

@@ -69,21 +69,23 @@ class LocalGate:
         probe_until(("127.0.0.1", port), path, release, False, timeout, self.progress, f"{service} #{release}")
         return {}
 
-    def drain(self, service: str, target_groups: list[str], seconds: int) -> dict:
-        """Until the stand-in routes no new request to the old target groups and none is in flight there."""
+    def drain(self, service: str, serving: str, target_groups: list[str], seconds: int) -> dict:
+        """Until the stand-in routes by default to `serving`, no new request to the old target groups, and
+        none is in flight there."""
         state_path = self.hosts.load_balancer_state(self.spec.name, service)
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             state = lbproxy.read_state(state_path) or {}
-            routed = {lst.get("default") for lst in state.get("listeners", {}).values()}
-            routed |= {r.get("target_group") for lst in state.get("listeners", {}).values()
-                       for r in lst.get("rules", [])}
+            listeners = state.get("listeners", {}).values()
+            defaults = {lst.get("default") for lst in listeners}
+            routed = defaults | {r.get("target_group") for lst in listeners for r in lst.get("rules", [])}
             busy = sum(t.get("in_flight", 0) for arn in target_groups
                        for t in state.get("target_groups", {}).get(arn, {}).get("targets", {}).values())
-            if not routed & set(target_groups) and busy == 0:
+            if defaults == {serving} and not routed & set(target_groups) and busy == 0:
                 return {}
             time.sleep(0.2)
-        self.progress.note(f"{service}: the old release still had requests in flight after {seconds} s")
+        self.progress.note(f"{service}: the load-balancer stand-in had not switched, or the old release still had "
+                           f"requests in flight, after {seconds} s")
         return {}
 
 
