@@ -17,6 +17,7 @@ from liftshift.aws import CallLog
 from liftshift.cli import app
 from liftshift.pipeline import deploy, destroy, prepare, status
 from liftshift.progress import Progress
+from liftshift.rollback import history
 from liftshift.spec import load_spec
 from liftshift.targets.aws import aws_target
 from support.faults import stack_tagged
@@ -145,8 +146,13 @@ def test_changed_settings_replace_instances_and_count_spreads(env, stack_dir, un
     assert len({i["subnet"] for i in live}) == 3  # spread over the default subnets
     templates = client("ec2").describe_launch_templates(
         Filters=[{"Name": f"tag:{names.TAG_STACK}", "Values": [unique]}])["LaunchTemplates"]
-    assert [t["LaunchTemplateName"] for t in templates] == [second["launch_template"]]
+    # the first release's template is kept for rollback; the second serves
+    assert sorted(t["LaunchTemplateName"] for t in templates) == sorted([first["launch_template"],
+                                                                         second["launch_template"]])
     assert "GREETING=hi" in template_user_data(second["launch_template"])
+    made = history(spec, target())["services"]["web"]
+    assert [(r["number"], r["outcome"], r["launch_template"]) for r in made] == [
+        (2, "live", second["launch_template"]), (1, "retired", first["launch_template"])]
 
     edit(app_yaml, "count: 3", "count: 1")
     spec, base = load_spec(app_yaml)

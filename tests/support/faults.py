@@ -394,8 +394,8 @@ class Convergence:
 def check_converged(stack: str, services: dict[str, int] = SERVICES, *, deep: bool = True) -> Convergence:
     """Compare what moto holds for `stack` with exactly the desired state.
 
-    Per service: `count` running instances all on one config whose launch template is the
-    service's only one, one security group, one role with its inline policy and the SSM managed
+    Per service: `count` running instances all on one config whose launch template's release is the
+    one live release (other templates are earlier releases, each recorded, at most 5), one security group, one role with its inline policy and the SSM managed
     policy in one instance profile, one repository; one log group for the stack. With
     `deep`, also the settings made by a second call after a create (lifecycle policy, log
     retention, ingress), which an interrupted create can leave unset.
@@ -412,6 +412,9 @@ def check_converged(stack: str, services: dict[str, int] = SERVICES, *, deep: bo
     profiles = [p for page in iam.get_paginator("list_instance_profiles").paginate(PathPrefix=f"/liftshift/{stack}/")
                 for p in page["InstanceProfiles"]]
     repos = [r for r in ecr.describe_repositories()["repositories"] if r["repositoryName"].startswith(f"{stack}/")]
+    from liftshift.releases import read_releases
+
+    releases = read_releases(_client("dynamodb"), stack)
 
     def tagged(items, service, key="Tags"):
         return [x for x in items if names.tag_dict(x.get(key)).get(names.TAG_SERVICE) == service]
@@ -422,19 +425,31 @@ def check_converged(stack: str, services: dict[str, int] = SERVICES, *, deep: bo
         if len(mine) != count or len(running) != count:
             problems.append(f"{service}: {len(running)} running of {len(mine)} live instances, want {count}")
             extra += max(0, len(mine) - count)
+        # One template serves (the running config's); the others are earlier releases kept for rollback,
+        # each with its record, and no more than the releases kept.
         lts = tagged(templates, service)
-        if len(lts) != 1:
-            problems.append(f"{service}: {len(lts)} launch templates, want 1: {[t['LaunchTemplateName'] for t in lts]}")
-            extra += max(0, len(lts) - 1)
+        configs = {names.tag_dict(i["Tags"]).get(names.TAG_CONFIG) for i in mine}
+        serving = [t for t in lts if names.tag_dict(t["Tags"]).get(names.TAG_CONFIG) in configs]
+        records = {r.launch_template: r for r in releases if r.service == service}
+        if len(configs) != 1 or len(serving) != 1:
+            problems.append(f"{service}: instances on configs {sorted(map(str, configs))}, serving templates "
+                            f"{[t['LaunchTemplateName'] for t in serving]}: want one config and its template")
+            extra += max(0, len(serving) - 1)
         else:
-            config = names.tag_dict(lts[0]["Tags"]).get(names.TAG_CONFIG)
-            stale = [i["InstanceId"] for i in mine if names.tag_dict(i["Tags"]).get(names.TAG_CONFIG) != config]
-            if stale:
-                problems.append(f"{service}: instances {stale} are not on the template's config {config}")
-            lt_data = ec2.describe_launch_template_versions(LaunchTemplateId=lts[0]["LaunchTemplateId"])[
+            record = records.get(serving[0]["LaunchTemplateName"])
+            if record is None or record.outcome != "live":
+                problems.append(f"{service}: the serving template's release is {record and record.outcome}, want live")
+            lt_data = ec2.describe_launch_template_versions(LaunchTemplateId=serving[0]["LaunchTemplateId"])[
                 "LaunchTemplateVersions"][0]["LaunchTemplateData"]
             if not lt_data.get("UserData"):
                 problems.append(f"{service}: launch template has no user-data")
+        unrecorded = [t["LaunchTemplateName"] for t in lts if t["LaunchTemplateName"] not in records]
+        if unrecorded or len(lts) > 5:
+            problems.append(f"{service}: launch templates {unrecorded} without a release record, or more than "
+                            f"the 5 kept: {[t['LaunchTemplateName'] for t in lts]}")
+            extra += len(unrecorded)
+        if len([r for r in records.values() if r.outcome == "live"]) > 1:
+            problems.append(f"{service}: more than one live release: {sorted(records)}")
         sgs = tagged(groups, service)
         if len(sgs) != 1:
             problems.append(f"{service}: {len(sgs)} security groups, want 1")
