@@ -159,6 +159,10 @@ def plan_fleet(stack: str, c: Candidate, observed: Observed, lb_group: Any) -> F
                 ), "listener settings as declared"))
             if record is not None and record.outcome != LIVE:
                 out.finish.append(_record(stack, record.with_outcome(LIVE), "recorded live"))
+            for old in mine:  # a run stopped right after its switch left the previous release recorded live
+                if old.outcome == LIVE and old.config != c.config:
+                    out.finish.append(_record(stack, old.with_outcome(ROLLED_BACK if c.rollback else RETIRED),
+                                              "no longer serving"))
             # Every rule is a probe route an interrupted rollout left behind.
             out.finish += _cleanup(stack, c, observed, lb, leftovers_asg, leftovers_tg, rules=list(lb.rules) if lb else [])
             return out

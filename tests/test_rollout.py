@@ -234,3 +234,39 @@ def test_an_interrupted_rollout_keeps_the_old_release_serving_and_converges(flee
     assert after["rules"] == [] and {t["Key"]: t["Value"] for t in asg["Tags"]}[names.TAG_RELEASE] == "2"
     made = history(spec, aws_target(None, None, Progress()))["services"]["web"]
     assert [(r["number"], r["outcome"]) for r in made] == [(2, "live"), (1, "retired")]
+
+
+# (call, when): the call fails before it is sent, or AWS applies it and the answer is lost. A sample over
+# every phase of a rollout: making the release, the probe route, the switch, its record, the removal.
+ROLLOUT_FAULTS = [
+    ("elbv2:CreateTargetGroup", "after"), ("autoscaling:CreateAutoScalingGroup", "after"),
+    ("elbv2:CreateRule", "after"), ("elbv2:ModifyListener", "after"), ("elbv2:ModifyListener", "before"),
+    ("dynamodb:UpdateItem", "after"), ("autoscaling:DeleteAutoScalingGroup", "before"),
+    ("elbv2:DeleteTargetGroup", "after"),
+]
+
+
+def test_a_rollout_failing_at_any_call_converges_on_the_next_deploy(fleet_dir, unique):
+    from liftshift.apply import StepFailed
+    from support.faults import FaultInjector
+
+    app_yaml = fleet_dir / "app.yaml"
+    spec, _ = load_spec(app_yaml)
+    run_deploy(app_yaml)
+    for n, (call, when) in enumerate(ROLLOUT_FAULTS, start=2):
+        set_page(fleet_dir, f"release {n}")
+        injector = FaultInjector(fail_operation=call, when=when)
+        with injector.install():
+            with pytest.raises(StepFailed):
+                run_deploy(app_yaml)
+        assert injector.injected == [call], (call, when)
+        run_deploy(app_yaml)
+        state = fleet_state(unique)
+        (asg,) = state["asgs"]
+        (tg,) = state["target_groups"]
+        assert state["listener"]["DefaultActions"][0]["TargetGroupArn"] == tg["TargetGroupArn"], (call, when)
+        assert asg["TargetGroupARNs"] == [tg["TargetGroupArn"]] and state["rules"] == [], (call, when)
+        made = history(spec, aws_target(None, None, Progress()))["services"]["web"]
+        assert [r["number"] for r in made if r["serving"]] == [n] == [r["number"] for r in made
+                                                                      if r["outcome"] == "live"], (call, when, made)
+        assert run_deploy(app_yaml)["changed"] is False, (call, when)
