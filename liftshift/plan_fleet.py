@@ -113,7 +113,7 @@ def plan_fleet(stack: str, c: Candidate, observed: Observed, lb_group: Any) -> F
     out = FleetPlan()
     svc = c.service
     lb = observed.load_balancers.get(svc)
-    mine = [r for r in of_service(observed.releases, svc)]
+    mine = of_service(observed.releases, svc)
     groups = [g for g in observed.auto_scaling_groups if g.service == svc]
     tgs = [t for t in observed.target_groups if t.service == svc]
     live = live_config(observed, svc)
@@ -190,9 +190,11 @@ def plan_fleet(stack: str, c: Candidate, observed: Observed, lb_group: Any) -> F
                 "Matcher": {"HttpCode": "200-399"},
                 "Tags": names.tag_list({**tags, names.TAG_CONFIG: c.config, names.TAG_RELEASE: str(number)}),
             }, save={f"tg:{svc}": "TargetGroups[0].TargetGroupArn"}),
-            Call("elbv2", "modify_target_group_attributes", {"TargetGroupArn": tg_arn, "Attributes": [
-                {"Key": "deregistration_delay.timeout_seconds", "Value": str(DRAIN_SECONDS)}]}),
+            _drain_attribute(tg_arn),
         ), f"health {h['path']} every {h['interval']} s, healthy after {h['healthy']}, unhealthy after {h['unhealthy']}"))
+    else:  # made by an interrupted run, perhaps before its drain setting
+        out.prepare.append(Step("update", "target group", tg.name, svc, (_drain_attribute(tg.arn),),
+                                f"deregistration delay {DRAIN_SECONDS} s"))
     group = next((g for g in groups if g.config_hash == c.config), None)
     if group is None:
         out.prepare.append(Step("create", "auto scaling group", c.auto_scaling_group, svc, (
@@ -248,6 +250,11 @@ def plan_fleet(stack: str, c: Candidate, observed: Observed, lb_group: Any) -> F
     out.finish += _cleanup(stack, c, observed, lb, old_groups, old_tgs, serving=tg_arn,
                            rules=[r for r in (lb.rules if lb else [])] + ([] if rule else [Ref(f"rule:{svc}")]))
     return out
+
+
+def _drain_attribute(target_group: Any) -> Call:
+    return Call("elbv2", "modify_target_group_attributes", {"TargetGroupArn": target_group, "Attributes": [
+        {"Key": "deregistration_delay.timeout_seconds", "Value": str(DRAIN_SECONDS)}]})
 
 
 def _resize(group, c: Candidate) -> list[Step]:
