@@ -57,7 +57,7 @@ def run(work: Path, count: int) -> None:
         by_op = log.by_operation()
         print(f"\n{label}: {elapsed:.2f} s, {len(log.calls)} AWS calls "
               f"({len(log.reads())} reads, {len(log.mutating())} mutating, of which "
-              f"{len(log.stack_changes())} change the stack; the rest hold the deploy lock)")
+              f"{len(log.stack_changes())} change the stack's resources; the rest are DynamoDB writes: the deploy lock and release records)")
         for op, n in sorted(by_op.items()):
             print(f"    {n:4d}  {op}")
 

@@ -42,7 +42,7 @@ class CallLog:
         return [f"{s}:{o}" for s, o in self.calls if is_mutating(o)]
 
     def stack_changes(self) -> list[str]:
-        """Mutating calls other than the deploy lock's (its DynamoDB item is not part of any stack)."""
+        """Mutating calls that change AWS resources: all but DynamoDB's (the deploy lock and release records)."""
         return [c for c in self.mutating() if not c.startswith("dynamodb:")]
 
     def reads(self) -> list[str]:
