@@ -85,6 +85,37 @@ def probe_until(address: tuple[str, int], path: str, release: int, https: bool, 
                         f"(last: {last})")
 
 
+def template_user_data(ec2, template: str) -> bytes:
+    """The user-data of a release: version 1 of its launch template (they are never changed)."""
+    import base64
+
+    version = ec2.describe_launch_template_versions(LaunchTemplateName=template, Versions=["1"])[
+        "LaunchTemplateVersions"][0]
+    return base64.b64decode(version["LaunchTemplateData"].get("UserData", ""))
+
+
+def in_place_script(user_data: bytes, port: int, path: str | None, timeout: int) -> str:
+    """What SSM Run Command runs on an instance: the release's user-data (it pulls the image by digest
+    and restarts the container), then the probe on the instance itself, within `timeout` seconds."""
+    import base64
+    import shlex
+
+    probe = (f"curl -fsS -o /dev/null --max-time 3 {shlex.quote(f'http://127.0.0.1:{port}{path}')}" if path
+             else f"(exec 3<>/dev/tcp/127.0.0.1/{port})")
+    return "\n".join([
+        "set -euo pipefail",
+        "mkdir -p /var/lib/liftshift",
+        f"printf '%s' '{base64.b64encode(user_data).decode()}' | base64 -d >/var/lib/liftshift/release.sh",
+        "bash /var/lib/liftshift/release.sh",
+        f"deadline=$((SECONDS + {int(timeout)}))",
+        f"until {probe} 2>/dev/null; do",
+        f"  if [ \"$SECONDS\" -ge \"$deadline\" ]; then echo 'no healthy answer on port {port} within {int(timeout)} s' >&2;"
+        " exit 1; fi",
+        "  sleep 2",
+        "done",
+    ])
+
+
 class AwsGate:
     """Gates read from AWS: ELB target health, Auto Scaling activities, CloudWatch Logs."""
 
@@ -162,6 +193,43 @@ class AwsGate:
             address = (dns, port)
         probe_until(address, path, release, protocol == "HTTPS", timeout, self.progress, f"{service} #{release}")
         return {}
+
+    def update_in_place(self, service: str, instance: str, release: int, template: str, previous: str, port: int,
+                        path: str | None, timeout: int) -> dict:
+        """One instance onto `template`'s release through SSM Run Command; on failure back onto `previous`."""
+        label = f"{service} #{release} on {instance}"
+        ok, why = self._run_release(instance, template, port, path, timeout)
+        if ok:
+            self.progress.note(f"{label}: updated in place, healthy")
+            return {}
+        self.progress.note(f"{label}: failed in place; putting its previous release back")
+        restored, restore_why = self._run_release(instance, previous, port, path, timeout)
+        raise RolloutFailed(f"{label} failed in place: {why}"
+                            + ("" if restored else f"\nputting the previous release back failed too: {restore_why}"))
+
+    def _run_release(self, instance: str, template: str, port: int, path: str | None, timeout: int) -> tuple[bool, str]:
+        import botocore.exceptions
+
+        ssm = self.aws.client("ssm")
+        script = in_place_script(template_user_data(self.aws.client("ec2"), template), port, path, timeout)
+        command = ssm.send_command(
+            InstanceIds=[instance], DocumentName="AWS-RunShellScript", Comment=f"liftshift {template}"[:100],
+            Parameters={"commands": [script], "executionTimeout": [str(timeout + 600)]},
+        )["Command"]["CommandId"]
+        deadline = time.monotonic() + timeout + 660  # the pull and restart, then the probe's own timeout
+        while time.monotonic() < deadline:
+            try:
+                result = ssm.get_command_invocation(CommandId=command, InstanceId=instance)
+            except botocore.exceptions.ClientError as exc:  # InvocationDoesNotExist: not registered yet
+                if exc.response.get("Error", {}).get("Code") != "InvocationDoesNotExist":
+                    raise
+                time.sleep(2)
+                continue
+            if result["Status"] not in ("Pending", "InProgress", "Delayed"):
+                output = (result.get("StandardErrorContent") or result.get("StandardOutputContent") or "")[-1500:]
+                return result["Status"] == "Success", f"{result['Status']}: {output.strip()}"
+            time.sleep(self.poll)
+        return False, f"SSM command {command} did not finish within {timeout + 660} s"
 
     def drain(self, service: str, serving: str, target_groups: list[str], seconds: int) -> dict:
         """Lets the listener change reach every load balancer node. Requests in flight on the old release

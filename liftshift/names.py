@@ -13,6 +13,7 @@ TAG_SERVICE = "liftshift:service"
 TAG_CONFIG = "liftshift:config"
 TAG_IMAGE = "liftshift:image"
 TAG_RELEASE = "liftshift:release"
+TAG_HOST = "liftshift:host"  # hash of the instance-level settings: equal means a release can go out in place
 TAG_PART = "liftshift:part"  # "lb" on a load balancer's own security group
 RELEASE_HEADER = "X-Liftshift-Release"  # routes a probe through the load balancer to one release
 STACK_LEVEL = "-"  # liftshift:service value of resources shared by the stack (the log group)

@@ -34,6 +34,7 @@ class ObservedInstance:
     public_ip: str | None
     private_ip: str | None
     launch_template: str | None
+    host_hash: str = ""
 
 
 @dataclass
@@ -158,6 +159,7 @@ def observe_stack(aws, stack: str, *, verify_tags: bool = False) -> Observed:
                         public_ip=inst.get("PublicIpAddress"),
                         private_ip=inst.get("PrivateIpAddress"),
                         launch_template=tags.get("aws:ec2launchtemplate:id"),
+                        host_hash=tags.get(names.TAG_HOST, ""),
                     )
                 )
 

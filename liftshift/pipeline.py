@@ -198,6 +198,7 @@ def run_rollout(spec: AppSpec, target: Target, executor: Executor, infra: InfraP
     traffic yet: listeners switch only after all gates pass) and re-raise as exit 3."""
     from .gate import RolloutFailed
     from .plan_fleet import plan_abandon
+    from .plan_in_place import InPlaceRollout, plan_restore
 
     try:
         executor.run(infra.steps)
@@ -205,15 +206,19 @@ def run_rollout(spec: AppSpec, target: Target, executor: Executor, infra: InfraP
         reason = str(exc)
         target.progress.phase("health gate failed: removing the new release(s); traffic stays where it was")
         for candidate in infra.rollouts:
-            steps = plan_abandon(spec.name, candidate, observed, reason,
-                                 created_rule=f"rule:{candidate.service}" in executor.values)
+            if isinstance(candidate, InPlaceRollout):
+                updated = [s.name for s in executor.done if s.kind == "instance in place" and s.service == candidate.service]
+                steps = plan_restore(spec.name, candidate, updated, reason)
+            else:
+                steps = plan_abandon(spec.name, candidate, observed, reason,
+                                     created_rule=f"rule:{candidate.service}" in executor.values)
             try:
                 executor.run(steps)
             except Exception as cleanup_error:  # the release's leftovers are removed by the next deploy
                 target.progress.note(f"warning: could not remove all of {candidate.service} "
                                      f"#{candidate.record.number}: {cleanup_error}")
         kept = ", ".join(f"{c.service} #{c.record.number}" for c in infra.rollouts)
-        raise RolloutFailed(f"{reason}\nremoved {kept}; the previous release keeps serving") from None
+        raise RolloutFailed(f"{reason}\nundid {kept}; the previous release keeps serving") from None
 
 
 def _pusher(target: Target) -> Callable[..., str]:

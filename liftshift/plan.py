@@ -132,7 +132,9 @@ def plan_stack(want: StackWant, observed: Observed, *, keep_images: bool = True,
             if fleet.rollout is not None:
                 rollouts.append(fleet.rollout)
             continue
-        launch, refs, cleanup = _plan_instances(want.stack, service, observed, origin)
+        launch, refs, cleanup, in_place = _plan_instances(want.stack, service, observed, origin)
+        if in_place is not None:
+            rollouts.append(in_place)
         launches += launch
         new_refs += refs
         cleanups += cleanup
@@ -313,10 +315,12 @@ def _live(instances: list[ObservedInstance]) -> list[ObservedInstance]:
     return [i for i in instances if i.state in ("pending", "running")]
 
 
-def _plan_instances(stack: str, service: ServiceWant, observed: Observed,
-                    origin: Origin = None) -> tuple[list[Step], list[str], list[Step]]:
-    """(launch template and launches, refs to the new instance ids, terminations, records and template deletions)."""
+def _plan_instances(stack: str, service: ServiceWant, observed: Observed, origin: Origin = None
+                    ) -> tuple[list[Step], list[str], list[Step], Any]:
+    """(launch template, in-place updates and launches; refs to the new instance ids; terminations, records and
+    template deletions; the in-place rollout, if any)."""
     from .plan_fleet import forget_call, record_call
+    from .plan_in_place import InPlaceRollout, plan_updates
 
     lt = service.launch_template
     mine = [i for i in observed.instances if i.service == service.name]
@@ -326,22 +330,34 @@ def _plan_instances(stack: str, service: ServiceWant, observed: Observed,
     surplus = current[service.count:]
     outdated = [i for i in mine if i not in current]
     steps: list[Step] = []
+    updatable: list[ObservedInstance] = []
+    if service.in_place is not None:  # same host settings: the new release's user-data runs on them
+        updatable = sorted([i for i in _live(outdated) if i.host_hash == service.in_place.host_hash],
+                           key=lambda i: i.id)[: max(0, service.count - len(keep))]
+        outdated = [i for i in outdated if i not in updatable]
 
     templates = [t for t in observed.templates if t.service == service.name]
-    launch = service.count - len(keep)
+    launch = service.count - len(keep) - len(updatable)
     group_id: Any = observed.groups[service.name].id if service.name in observed.groups else Ref(f"sg:{service.name}")
     records = of_service(observed.releases, service.name)
     release = _new_release(stack, service, observed, origin or UNKNOWN_ORIGIN)
-    new_release = launch > 0 and not keep and service.count > 0  # a config with no instance yet goes out
+    # a config with no instance yet goes out
+    new_release = (launch > 0 or bool(updatable)) and not keep and service.count > 0
     if new_release:
         earlier = next((r for r in records if r.config == lt.config_hash), None)
         if earlier is None or earlier.outcome != PENDING:
             steps.append(Step("create", "release", f"{service.name} #{release.number}", service.name,
                               (record_call(stack, release),), f"commit {release.commit or '-'}"))
-    if launch > 0:
+    if launch > 0 or updatable:
         template = _template_step(service, observed, group_id, release.number)
         if template is not None:
             steps.append(template)
+    in_place = None
+    if updatable:
+        assert service.in_place is not None
+        in_place = InPlaceRollout(service.name, release, lt.name, tuple((i.id, i.config_hash) for i in updatable),
+                                  service.in_place.port, service.in_place.path, service.in_place.timeout)
+        steps += plan_updates(stack, in_place)
 
     new_refs: list[str] = []
     if launch > 0:
@@ -396,7 +412,7 @@ def _plan_instances(stack: str, service: ServiceWant, observed: Observed,
     if gone_records:
         cleanup.append(Step("delete", "releases", ", ".join(f"#{r.number}" for r in gone_records), service.name,
                             (forget_call(stack, gone_records),), f"keeps the last {service.keep} for rollback"))
-    return steps, new_refs, cleanup
+    return steps, new_refs, cleanup, in_place
 
 
 def plan_instance_rollback(stack: str, service: str, release: Release, count: int, subnets: tuple[str, ...],

@@ -128,6 +128,16 @@ class FleetWant:
 
 
 @dataclass(frozen=True)
+class InPlaceWant:
+    """Updating the containers on the existing instances, one at a time, and probing each."""
+
+    host_hash: str
+    port: int  # the published port, probed on the instance
+    path: str | None  # HTTP health path, else a TCP connect
+    timeout: int
+
+
+@dataclass(frozen=True)
 class ServiceWant:
     name: str
     repository: str
@@ -141,6 +151,7 @@ class ServiceWant:
     tags: dict[str, str] = field(hash=False, compare=False)
     fleet: FleetWant | None = None
     keep: int = 5  # releases kept for rollback
+    in_place: InPlaceWant | None = None
 
     @property
     def image_reference(self) -> str | None:
@@ -191,6 +202,15 @@ def config_hash(service: ServiceSpec, image: ImageInfo, repository_uri: str, ami
          "root": ami.root_device, "region": region, "templates": template_hash, "peers": peers or {}},
         sort_keys=True,
     )
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def host_hash(service: ServiceSpec, ami: Ami, region: str) -> str:
+    """Names what only new instances can change (type, AMI, disk, key pair): while it is unchanged, an
+    in-place rollout can re-run a new release's user-data on the existing instances."""
+    blob = json.dumps({"type": service.instances.type, "ami": ami.image_id, "root": ami.root_device,
+                       "disk": service.instances.disk_gb, "key": service.instances.key_name, "region": region},
+                      sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
@@ -315,7 +335,8 @@ def desired_stack(
             ingress=frozenset(ingress),
         )
         service_tags = names.tags(spec.name, name)
-        instance_tags = {**service_tags, names.TAG_CONFIG: chash, "Name": f"{spec.name}-{name}"}
+        host = host_hash(service, ami, region)
+        instance_tags = {**service_tags, names.TAG_CONFIG: chash, names.TAG_HOST: host, "Name": f"{spec.name}-{name}"}
         user_data = None
         if image.digest:
             ctx = user_data_context(spec, name, f"{repo_uri}@{image.digest}", registry, region, chash, hashes)
@@ -343,6 +364,8 @@ def desired_stack(
             tags=instance_tags,
             fleet=fleet,
             keep=service.rollout.keep,
+            in_place=InPlaceWant(host, port, service.health.path if service.health else None,
+                                 service.rollout.timeout) if service.in_place else None,
         )
     services = {name: services[name] for name in spec.services}  # app.yaml's order for plans and reports
     return StackWant(

@@ -182,17 +182,12 @@ class LoadBalancerSpec(_Model):
 
 
 class RolloutSpec(_Model):
-    strategy: Optional[Literal["blue-green", "in-place"]] = None  # default: blue-green with a load balancer
+    # Default: blue-green with a load balancer; without one, instances are replaced (new first) unless
+    # in-place: the containers on the existing instances are updated one at a time (SSM Run Command).
+    strategy: Optional[Literal["blue-green", "in-place"]] = None
     timeout: int = Field(600, ge=30, le=1200)  # within the deploy lock's 30 minutes
     keep: int = Field(5, ge=2, le=50)
 
-    @field_validator("strategy")
-    @classmethod
-    def _strategy(cls, value: Optional[str]) -> Optional[str]:
-        if value == "in-place":
-            raise ValueError("in-place rollouts (SSM Run Command) are not in this version of liftshift: use a "
-                             "load_balancer for blue-green rollouts, or leave rollout.strategy out")
-        return value
 
 
 class VolumeSpec(_Model):
@@ -264,9 +259,16 @@ class ServiceSpec(_Model):
             raise ValueError(f"{both[0]} is in both env and secrets")
         if self.rollout.strategy == "blue-green" and self.load_balancer is None:
             raise ValueError("rollout.strategy blue-green needs a load_balancer (the switch happens there)")
+        if self.rollout.strategy == "in-place" and self.load_balancer is not None:
+            raise ValueError("rollout.strategy in-place is for services without a load_balancer; behind one, "
+                             "releases go out blue-green")
         if self.load_balancer is not None and self.instances.subnets and len(self.instances.subnets) < 2:
             raise ValueError("a load_balancer needs instances.subnets in at least two availability zones")
         return self
+
+    @property
+    def in_place(self) -> bool:
+        return self.rollout.strategy == "in-place"
 
     @property
     def fleet(self) -> bool:

@@ -243,6 +243,34 @@ class StandInHosts:
                            + app.logs(tail=lines).decode(errors="replace").rstrip())
         return ("\n" + "\n".join(out)) if out else ""
 
+    def run_release(self, stack: str, instance: str, user_data: bytes, path: str | None,
+                    timeout: float) -> tuple[bool, str]:
+        """Run a release's user-data on an instance's stand-in host (as SSM Run Command would on EC2; it
+        becomes the host's boot script too), then probe its container: (healthy, why not)."""
+        host = next((h for h in self._hosts(stack) if h.instance == instance), None)
+        if host is None:
+            return False, f"no stand-in host for {instance}"
+        host.container.put_archive("/var/lib/liftshift", _tar({"user-data": (user_data, 0o700)}))
+        result = host.container.exec_run(["bash", "/var/lib/liftshift/user-data"])
+        if result.exit_code != 0:
+            tail = "\n".join(result.output.decode(errors="replace").splitlines()[-20:])
+            return False, f"its user-data exited {result.exit_code}:\n{tail}"
+        deadline = time.monotonic() + timeout
+        while True:
+            app = self._app_container(stack, host)
+            state = _container_state(app)
+            if state in ("exited", "dead", "unhealthy", "missing") or (
+                    app is not None and app.attrs.get("RestartCount", 0) >= 3):
+                break
+            if _probe(host.port, path):
+                return True, ""
+            if time.monotonic() > deadline:
+                state = f"no healthy answer within {timeout:.0f} s"
+                break
+            time.sleep(0.5)
+        logs = app.logs(tail=10).decode(errors="replace").rstrip() if app else "(no container)"
+        return False, f"its container is {state}\n--- last log lines of its container ---\n{logs}"
+
     def remove_all(self, stack: str) -> None:
         for path in state_dir().glob(f"lb.{stack}.*.json"):
             lbproxy.stop(path)
