@@ -178,3 +178,35 @@ def test_two_stacks_run_side_by_side_with_different_ports(local, tmp_path, docke
     assert run("destroy", str(two), "--yes").exit_code == 0
     assert stack_containers(docker_client, second) == []
     assert "Hello from liftshift" in get(f"http://127.0.0.1:{ports_one['0']}/")[1]
+
+
+def test_an_in_place_rollout_updates_the_same_hosts_and_restores_on_failure(local, tmp_path, unique, docker_client,
+                                                                             destroyed):
+    app_yaml, ports = copy_stack("hello", tmp_path, unique)
+    destroyed.append((app_yaml, unique))
+    app_yaml.write_text(app_yaml.read_text() + "    instances: {count: 2}\n    rollout: {strategy: in-place, timeout: 30}\n")
+    first = run("deploy", str(app_yaml), "-o", "json")
+    assert first.exit_code == 0, first.output
+    addresses = [i["address"] for i in json.loads(first.stdout)["services"]["web"]["instances"]]
+    hosts = {c.id for c in stack_containers(docker_client, unique) if "liftshift.host" in c.labels}
+
+    (app_yaml.parent / "site" / "index.html").write_text("<h1>in place</h1>\n")
+    second = run("deploy", str(app_yaml), "-o", "json")
+    assert second.exit_code == 0, second.output
+    report = json.loads(second.stdout)
+    assert [c["kind"] for c in report["changes"]].count("instance in place") == 2
+    assert [i["address"] for i in report["services"]["web"]["instances"]] == addresses  # same instances
+    assert {c.id for c in stack_containers(docker_client, unique) if "liftshift.host" in c.labels} == hosts
+    assert all("in place" in get(a)[1] for a in addresses)
+
+    # a release whose container cannot start: the first instance is put back, the second never touched
+    dockerfile = app_yaml.parent / "Dockerfile"
+    dockerfile.write_text(re.sub(r"^CMD .*$", 'CMD ["false"]', dockerfile.read_text(), flags=re.M))
+    (app_yaml.parent / "site" / "index.html").write_text("<h1>broken</h1>\n")
+    third = run("deploy", str(app_yaml))
+    assert third.exit_code == 3, third.output
+    assert "failed in place" in third.output and "keeps serving" in third.output
+    assert all("in place" in get(a)[1] for a in addresses)
+    made = json.loads(run("history", str(app_yaml), "-o", "json").stdout)["services"]["web"]
+    assert [(r["number"], r["outcome"], r["serving"]) for r in made] == [
+        (3, "failed", False), (2, "live", True), (1, "retired", False)]

@@ -589,3 +589,27 @@ def test_a_plain_http_load_balancer_open_to_the_internet_is_warned_about():
     assert warnings(https, {}) == [] and https.services["web"].load_balancer.listener_port == 80
     assert make_spec({"web": service_dict(load_balancer={"certificate_arn": cert})}).services[
         "web"].load_balancer.listener_port == 443
+
+
+def test_in_place_updates_instances_on_the_same_host_settings_and_replaces_the_others():
+    import dataclasses
+
+    want = want_web(rollout={"strategy": "in-place"})
+    host = want.services["web"].in_place.host_hash
+    seen = converged(want)
+    seen.templates = [ObservedTemplate("lt-old", "liftshift-shop-web-0ld0ld0ld0ld", "web", "0ld0ld0ld0ld", DIGEST)]
+    seen.instances = [dataclasses.replace(instance(i, config="0ld0ld0ld0ld", subnet=SUBNETS[i % 2]), host_hash=host)
+                      for i in range(3)]
+    infra = plan.plan_stack(want, seen)
+    assert kinds(infra.steps) == [("create", "release"), ("create", "launch template")] + [
+        ("update", "instance in place")] * 3 + [("update", "release"), ("delete", "launch template")]
+    update = infra.steps[2].calls
+    assert update[0].params["previous"] == "liftshift-shop-web-0ld0ld0ld0ld"
+    assert update[1].params["Tags"] == [{"Key": names.TAG_CONFIG, "Value": want.services["web"].launch_template.config_hash}]
+    assert [r.updates for r in infra.rollouts] == [tuple((f"i-web{i:04d}", "0ld0ld0ld0ld") for i in range(3))]
+
+    # another instance type cannot go out in place: new instances, then the old are terminated
+    seen.instances = [dataclasses.replace(i, host_hash="other") for i in seen.instances]
+    replaced = plan.plan_stack(want, seen)
+    assert replaced.rollouts == [] and ("terminate", "instances") in kinds(replaced.steps)
+    assert ("update", "instance in place") not in kinds(replaced.steps)

@@ -270,3 +270,34 @@ def test_a_rollout_failing_at_any_call_converges_on_the_next_deploy(fleet_dir, u
         assert [r["number"] for r in made if r["serving"]] == [n] == [r["number"] for r in made
                                                                       if r["outcome"] == "live"], (call, when, made)
         assert run_deploy(app_yaml)["changed"] is False, (call, when)
+
+
+def test_an_in_place_rollout_on_moto_goes_through_ssm_run_command(env, stack_dir, unique, docker_client):
+    """moto records the commands but runs nothing (and reports success): what is asserted is that the
+    release's own user-data (with the new digest) is sent to each instance in turn and the instances are
+    retagged, not replaced. Running it for real and restoring on failure is tested locally (test_local.py)."""
+    app_yaml = stack_dir / "app.yaml"
+    app_yaml.write_text(app_yaml.read_text() + "    instances: {count: 2}\n    rollout: {strategy: in-place}\n")
+    try:
+        first = run_deploy(app_yaml)["services"]["web"]
+        (stack_dir / "site" / "index.html").write_text("<h1>in place</h1>\n")
+        second = run_deploy(app_yaml)["services"]["web"]
+        assert [i["id"] for i in second["instances"]] == [i["id"] for i in first["instances"]]
+        assert {i["config"] for i in second["instances"]} == {second["config"]} != {first["config"]}
+        commands = client("ssm").list_commands()["Commands"]
+        # one command per instance (moto records every instance of the region as a command's target)
+        assert [c["DocumentName"] for c in commands] == ["AWS-RunShellScript"] * 2
+        import base64
+        import re as regex
+
+        script = commands[0]["Parameters"]["commands"][0]
+        user_data = base64.b64decode(regex.search(r"printf '%s' '([A-Za-z0-9+/=]+)'", script).group(1)).decode()
+        assert second["image"] in user_data and "curl -fsS" in script
+        assert run_deploy(app_yaml)["changed"] is False
+    finally:
+        spec, _ = load_spec(app_yaml)
+        destroy(spec, aws_target(None, None, Progress()), keep_images=False)
+        for image in docker_client.images.list():
+            for tag in image.tags:
+                if tag.startswith(f"{env.host}/{unique}/"):
+                    docker_client.images.remove(tag)
