@@ -224,8 +224,7 @@ class StandInHosts:
     def crash_looping(self, stack: str, instances: list[str], restarts: int) -> str | None:
         """An app container of these instances that exited or restarted `restarts` times, with its logs."""
         for instance in instances:
-            for app in self.docker().containers.list(all=True, filters={
-                    "label": [f"liftshift.stack={stack}", f"liftshift.instance={instance}"]}):
+            for app in self._apps(stack, instance):
                 app.reload()
                 count = app.attrs.get("RestartCount", 0)
                 if app.status in ("exited", "dead") or count >= restarts:
@@ -237,8 +236,7 @@ class StandInHosts:
     def last_logs(self, stack: str, instances: list[str], lines: int = 20) -> str:
         out = []
         for instance in instances[:3]:
-            for app in self.docker().containers.list(all=True, filters={
-                    "label": [f"liftshift.stack={stack}", f"liftshift.instance={instance}"]}):
+            for app in self._apps(stack, instance):
                 out.append(f"--- last log lines of the container on {instance} ---\n"
                            + app.logs(tail=lines).decode(errors="replace").rstrip())
         return ("\n" + "\n".join(out)) if out else ""
@@ -274,6 +272,8 @@ class StandInHosts:
     def remove_all(self, stack: str) -> None:
         for path in state_dir().glob(f"lb.{stack}.*.json"):
             lbproxy.stop(path)
+        for log in state_dir().glob(f"lb.{stack}.*.log"):
+            log.unlink(missing_ok=True)
         for host in self._hosts(stack):
             self._remove(stack, host)
         for container in self.docker().containers.list(all=True, filters={"label": f"liftshift.stack={stack}"}):
@@ -306,9 +306,13 @@ class StandInHosts:
 
     # -- internals --
 
+    def _apps(self, stack: str, instance: str) -> list:
+        """The app containers an instance's user-data started."""
+        return self.docker().containers.list(all=True, filters={
+            "label": [f"liftshift.stack={stack}", f"liftshift.instance={instance}"]})
+
     def _app_container(self, stack: str, host: Host):
-        found = self.docker().containers.list(all=True, filters={
-            "label": [f"liftshift.stack={stack}", f"liftshift.instance={host.instance}"]})
+        found = self._apps(stack, host.instance)
         return found[0] if found else None
 
     def _unhealthy(self, stack: str, host: Host, why: str) -> HealthCheckFailed:
@@ -389,8 +393,7 @@ class StandInHosts:
         raise BootFailed(f"user-data of {host.instance} did not finish within {self.boot_timeout:.0f} s")
 
     def _remove(self, stack: str, host: Host) -> None:
-        for container in self.docker().containers.list(all=True, filters={
-                "label": [f"liftshift.stack={stack}", f"liftshift.instance={host.instance}"]}):
+        for container in self._apps(stack, host.instance):
             container.remove(force=True)
         with contextlib.suppress(Exception):
             host.container.remove(force=True)
