@@ -170,7 +170,7 @@ def _new_release(stack: str, service: ServiceWant, observed: Observed, origin: O
         service=service.name, number=earlier.number if earlier else next_number(observed.releases, service.name),
         config=service.launch_template.config_hash, image=service.image.digest,
         launch_template=service.launch_template.name, at=origin.at, by=origin.by, commit=origin.commit,
-        fleet=fleet,
+        fleet=fleet, host=service.tags.get(names.TAG_HOST),
     )
 
 
@@ -423,6 +423,8 @@ def plan_instance_rollback(stack: str, service: str, release: Release, count: in
 
     template = release.launch_template
     tags = {**names.tags(stack, service), names.TAG_CONFIG: release.config, "Name": f"{stack}-{service}"}
+    if release.host:
+        tags[names.TAG_HOST] = release.host
     steps = [Step("update", "release", f"{service} #{release.number}", service,
                   (record_call(stack, release.with_outcome(PENDING)),), "rollback target")]
     refs = []

@@ -40,6 +40,7 @@ class Release:
     outcome: str = PENDING
     reason: str | None = None
     fleet: dict[str, Any] | None = field(default=None, hash=False, compare=False)  # listener + target group
+    host: str | None = None  # the host hash its instances are tagged with (in-place rollouts compare it)
 
     @property
     def key(self) -> str:

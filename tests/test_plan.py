@@ -613,3 +613,18 @@ def test_in_place_updates_instances_on_the_same_host_settings_and_replaces_the_o
     replaced = plan.plan_stack(want, seen)
     assert replaced.rollouts == [] and ("terminate", "instances") in kinds(replaced.steps)
     assert ("update", "instance in place") not in kinds(replaced.steps)
+
+
+def test_a_rollback_without_load_balancer_launches_the_recorded_template_with_its_tags():
+    from liftshift.releases import Release
+
+    record = Release(service="web", number=1, config="c0nf1g", image=DIGEST, launch_template="liftshift-shop-web-c0nf1g",
+                     at="", by="ci", commit=None, outcome="retired", host="h0st")
+    seen = Observed(instances=[instance(0, config="newer")])
+    steps = plan.plan_instance_rollback("shop", "web", record, 2, SUBNETS, seen)
+    assert kinds(steps) == [("update", "release"), ("launch", "instances"), ("launch", "instances"),
+                            ("wait", "instances running"), ("update", "release"), ("terminate", "instances")]
+    (run, _) = calls(steps, "run_instances")
+    assert run.params["LaunchTemplate"] == {"LaunchTemplateName": "liftshift-shop-web-c0nf1g", "Version": "1"}
+    tags = names.tag_dict(run.params["TagSpecifications"][0]["Tags"])
+    assert tags[names.TAG_CONFIG] == "c0nf1g" and tags[names.TAG_HOST] == "h0st"  # in-place keeps working after
