@@ -187,9 +187,22 @@ def test_blue_green_releases_on_moto(fleet_dir, unique, lb_endpoint):
 
 
 def test_destroy_removes_the_fleet_and_its_history(fleet_dir, unique):
+    from typer.testing import CliRunner
+
+    from liftshift.cli import app
+
     app_yaml = fleet_dir / "app.yaml"
     run_deploy(app_yaml)
     spec, _ = load_spec(app_yaml)
+    before = fleet_state(unique)
+    # bad rollback requests: one message, exit 2, nothing changed
+    for args, words in ((["--to", "7"], "no release #7"), ([], "no earlier release"),
+                        (["--service", "nope"], "no service 'nope'"), (["--to", "1"], "#1 is already serving")):
+        result = CliRunner().invoke(app, ["rollback", str(app_yaml), *args])
+        assert result.exit_code == 2 and words in result.output, (args, result.output)
+    after = fleet_state(unique)
+    assert [g["AutoScalingGroupName"] for g in after["asgs"]] == [g["AutoScalingGroupName"] for g in before["asgs"]]
+    assert after["listener"]["DefaultActions"] == before["listener"]["DefaultActions"]
     destroy(spec, aws_target(None, None, Progress()), keep_images=False)
     assert stack_tagged(unique) == {}
     assert client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"] == []
