@@ -116,6 +116,19 @@ def in_place_script(user_data: bytes, port: int, path: str | None, timeout: int)
     ])
 
 
+def update_or_restore(label: str, progress, run, template: str, previous: str) -> dict:
+    """An in-place update of one instance: `run(template)` -> (healthy, why not); on failure the previous
+    release is run again and RolloutFailed raised."""
+    ok, why = run(template)
+    if ok:
+        progress.note(f"{label}: updated in place, healthy")
+        return {}
+    progress.note(f"{label}: failed in place; putting its previous release back")
+    restored, restore_why = run(previous)
+    raise RolloutFailed(f"{label} failed in place: {why}"
+                        + ("" if restored else f"\nputting the previous release back failed too: {restore_why}"))
+
+
 class AwsGate:
     """Gates read from AWS: ELB target health, Auto Scaling activities, CloudWatch Logs."""
 
@@ -197,15 +210,8 @@ class AwsGate:
     def update_in_place(self, service: str, instance: str, release: int, template: str, previous: str, port: int,
                         path: str | None, timeout: int) -> dict:
         """One instance onto `template`'s release through SSM Run Command; on failure back onto `previous`."""
-        label = f"{service} #{release} on {instance}"
-        ok, why = self._run_release(instance, template, port, path, timeout)
-        if ok:
-            self.progress.note(f"{label}: updated in place, healthy")
-            return {}
-        self.progress.note(f"{label}: failed in place; putting its previous release back")
-        restored, restore_why = self._run_release(instance, previous, port, path, timeout)
-        raise RolloutFailed(f"{label} failed in place: {why}"
-                            + ("" if restored else f"\nputting the previous release back failed too: {restore_why}"))
+        return update_or_restore(f"{service} #{release} on {instance}", self.progress,
+                                 lambda name: self._run_release(instance, name, port, path, timeout), template, previous)
 
     def _run_release(self, instance: str, template: str, port: int, path: str | None, timeout: int) -> tuple[bool, str]:
         import botocore.exceptions

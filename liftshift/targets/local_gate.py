@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from ..gate import RolloutFailed, misconfigured, probe_until, template_user_data
+from ..gate import RolloutFailed, misconfigured, probe_until, template_user_data, update_or_restore
 from ..observe import observe_stack
 from . import lbproxy
 from .standin import BootFailed
@@ -73,17 +73,11 @@ class LocalGate:
                         path: str | None, timeout: int) -> dict:
         """What SSM Run Command does on EC2, done on the instance's stand-in host: run the release's
         user-data there, probe the container; on failure run the previous release's user-data."""
-        label = f"{service} #{release} on {instance}"
-        ok, why = self.hosts.run_release(self.spec.name, instance, template_user_data(self.aws.client("ec2"), template),
-                                         path, timeout)
-        if ok:
-            self.progress.note(f"{label}: updated in place, healthy")
-            return {}
-        self.progress.note(f"{label}: failed in place; putting its previous release back")
-        restored, restore_why = self.hosts.run_release(
-            self.spec.name, instance, template_user_data(self.aws.client("ec2"), previous), path, timeout)
-        raise RolloutFailed(f"{label} failed in place: {why}"
-                            + ("" if restored else f"\nputting the previous release back failed too: {restore_why}"))
+        ec2 = self.aws.client("ec2")
+        return update_or_restore(
+            f"{service} #{release} on {instance}", self.progress,
+            lambda name: self.hosts.run_release(self.spec.name, instance, template_user_data(ec2, name), path, timeout),
+            template, previous)
 
     def drain(self, service: str, serving: str, target_groups: list[str], seconds: int) -> dict:
         """Until the stand-in routes by default to `serving`, no new request to the old target groups, and
