@@ -7,7 +7,7 @@ Pure: nothing here talks to AWS or Docker. The same steps are printed by
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from . import names
@@ -84,7 +84,7 @@ def lifecycle_policy() -> str:
 @dataclass
 class InfraPlan:
     steps: list[Step]
-    rollouts: list[Any]  # plan_fleet.Candidate: releases going out behind a load balancer (abandoned if a gate fails)
+    rollouts: list[Any]  # plan_fleet.Candidate / plan_in_place.InPlaceRollout: undone if a gate fails
 
 
 def plan_infrastructure(want: StackWant, observed: Observed, *, keep_images: bool = True,

@@ -18,7 +18,7 @@ class Refs:
 
 @dataclass(frozen=True)
 class Call:
-    client: str  # a boto3 service name, or "docker" for the image pusher
+    client: str  # a boto3 service name, "docker" for the image pusher, "gate" for rollout health gates
     operation: str  # the client method; "wait:<waiter>" for a botocore waiter
     params: dict[str, Any]
     save: dict[str, str] = field(default_factory=dict)  # ref name -> JMESPath into the response
