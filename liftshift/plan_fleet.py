@@ -163,8 +163,10 @@ def plan_fleet(stack: str, c: Candidate, observed: Observed, lb_group: Any) -> F
                 if old.outcome == LIVE and old.config != c.config:
                     out.finish.append(_record(stack, old.with_outcome(ROLLED_BACK if c.rollback else RETIRED),
                                               "no longer serving"))
-            # Every rule is a probe route an interrupted rollout left behind.
-            out.finish += _cleanup(stack, c, observed, lb, leftovers_asg, leftovers_tg, rules=list(lb.rules) if lb else [])
+            # Every rule is a probe route an interrupted rollout left behind. Groups left by a run stopped just
+            # after its switch are drained like any old release before they go.
+            out.finish += _cleanup(stack, c, observed, lb, leftovers_asg, leftovers_tg, rules=list(lb.rules) if lb else [],
+                                   serving=tg.arn if leftovers_asg or leftovers_tg else None)
             return out
     else:
         out.rollout = c

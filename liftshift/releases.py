@@ -72,8 +72,10 @@ def read_releases(dynamodb, stack: str) -> list[Release]:
         if key == "stack" or "S" not in value:
             continue
         try:
-            out.append(Release(**json.loads(value["S"])))
-        except (TypeError, ValueError):
+            data = json.loads(value["S"])
+            known = {k: v for k, v in data.items() if k in Release.__dataclass_fields__}  # newer versions add fields
+            out.append(Release(**known))
+        except (TypeError, ValueError, AttributeError):
             continue  # a record this version cannot read is left alone
     return sorted(out, key=lambda r: (r.service, r.number))
 

@@ -628,3 +628,18 @@ def test_a_rollback_without_load_balancer_launches_the_recorded_template_with_it
     assert run.params["LaunchTemplate"] == {"LaunchTemplateName": "liftshift-shop-web-c0nf1g", "Version": "1"}
     tags = names.tag_dict(run.params["TagSpecifications"][0]["Tags"])
     assert tags[names.TAG_CONFIG] == "c0nf1g" and tags[names.TAG_HOST] == "h0st"  # in-place keeps working after
+
+
+def test_release_records_written_by_a_newer_liftshift_are_still_read():
+    from liftshift.releases import Release, read_releases
+
+    record = Release(service="web", number=3, config="c", image=None, launch_template="lt", at="", by="ci",
+                     commit=None, outcome="live")
+    newer = json.loads(record.to_json()) | {"field_of_the_future": 1}
+
+    class Table:
+        def get_item(self, **_):
+            return {"Item": {"stack": {"S": "releases/shop"}, "web/000003": {"S": json.dumps(newer)},
+                             "web/000004": {"S": "not json"}}}
+
+    assert read_releases(Table(), "shop") == [record]

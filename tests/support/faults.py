@@ -369,7 +369,8 @@ def stack_tagged(stack: str) -> dict[str, list]:
         "groups": [g["GroupName"] for g in ec2.describe_security_groups(Filters=flt)["SecurityGroups"]],
         "roles": [r["RoleName"] for r in _roles(iam, stack)],
         "profiles": [p["InstanceProfileName"] for page in iam.get_paginator("list_instance_profiles").paginate(
-            PathPrefix=f"/liftshift/{stack}/") for p in page["InstanceProfiles"]],
+            PathPrefix=f"/liftshift/{stack}/") for p in page["InstanceProfiles"]
+            if p["Path"] == names.iam_path(stack)],  # moto ignores PathPrefix here
         "repositories": [r["repositoryName"] for page in ecr.get_paginator("describe_repositories").paginate()
                          for r in page["repositories"]
                          if names.tag_dict(ecr.list_tags_for_resource(resourceArn=r["repositoryArn"])["tags"]).get(
