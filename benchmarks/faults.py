@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import http.server
 import os
 import random
 import shutil
@@ -38,7 +37,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -258,30 +256,18 @@ FLEET = REPO_ROOT / "stacks" / "fleet"
 def lb_endpoint():
     """Stands in for the load balancer's data plane (moto has none): every probe is answered 200,
     through LIFTSHIFT_LB_ENDPOINT, as the `lb_endpoint` fixture of tests/test_rollout.py does."""
+    from support.lb import answering_server
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (http.server's naming)
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b"probe answer")
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     previous = os.environ.get("LIFTSHIFT_LB_ENDPOINT")
-    os.environ["LIFTSHIFT_LB_ENDPOINT"] = f"127.0.0.1:{server.server_address[1]}"
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop("LIFTSHIFT_LB_ENDPOINT", None)
-        else:
-            os.environ["LIFTSHIFT_LB_ENDPOINT"] = previous
-        server.shutdown()
-        server.server_close()
+    with answering_server() as (_, address):
+        os.environ["LIFTSHIFT_LB_ENDPOINT"] = address
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop("LIFTSHIFT_LB_ENDPOINT", None)
+            else:
+                os.environ["LIFTSHIFT_LB_ENDPOINT"] = previous
 
 
 def _client(name: str):

@@ -9,9 +9,7 @@ the same rollouts with real containers behind a load-balancer stand-in.
 
 from __future__ import annotations
 
-import http.server
 import shutil
-import threading
 from pathlib import Path
 
 import boto3
@@ -25,37 +23,17 @@ from liftshift.rollback import history, rollback
 from liftshift.spec import load_spec
 from liftshift.targets.aws import aws_target
 from support.faults import stack_tagged
+from support.lb import answering_server
 
 FLEET = Path(__file__).resolve().parent.parent / "stacks" / "fleet"
 
 
-class Answer:
-    status = 200
-
-
 @pytest.fixture
 def lb_endpoint(monkeypatch):
-    """Stands in for the load balancer's data plane: answers with Answer.status."""
-    answer = Answer()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (http.server's naming)
-            self.send_response(answer.status)
-            self.end_headers()
-            self.wfile.write(b"probe answer")
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setenv("LIFTSHIFT_LB_ENDPOINT", f"127.0.0.1:{server.server_address[1]}")
-    try:
+    """The load balancer's data plane for moto: its answer (status) decides the probe."""
+    with answering_server() as (answer, address):
+        monkeypatch.setenv("LIFTSHIFT_LB_ENDPOINT", address)
         yield answer
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture
