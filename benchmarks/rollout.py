@@ -14,7 +14,6 @@ Uses a private state directory and stops its services at the end.
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
 import re
 import shutil
@@ -23,39 +22,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
 
-
-class Client(threading.Thread):
-    def __init__(self, port: int):
-        super().__init__(daemon=True)
-        self.port = port
-        self.stop = threading.Event()
-        self.answers: list[tuple[float, str]] = []
-        self.failed = 0
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                conn.request("GET", "/")
-                response = conn.getresponse()
-                body = response.read().decode(errors="replace").strip()
-                conn.close()
-                if response.status == 200:
-                    self.answers.append((time.perf_counter(), body))
-                else:
-                    self.failed += 1
-            except (OSError, http.client.HTTPException):
-                self.failed += 1
-            time.sleep(0.02)
-
-    def first(self, body: str, after: float) -> float | None:
-        return next((t - after for t, b in self.answers if b == body and t >= after), None)
+from support.lb import Traffic  # noqa: E402 (the tests' helpers, as benchmarks/faults.py uses them)
 
 
 def cli(*args: str) -> tuple[int, str]:
@@ -65,17 +38,13 @@ def cli(*args: str) -> tuple[int, str]:
 
 
 def measured(port: int, *args: str, expect: int = 0, new: str | None = None) -> dict:
-    client = Client(port)
-    client.start()
-    start = time.perf_counter()
-    code, err = cli(*args)
-    took = time.perf_counter() - start
-    time.sleep(0.5)
-    client.stop.set()
-    client.join(10)
+    with Traffic(port) as client:
+        start = time.perf_counter()
+        code, err = cli(*args)
+        took = time.perf_counter() - start
     if code != expect:
         raise SystemExit(f"{' '.join(args)} exited {code}, expected {expect}:\n{err[-2000:]}")
-    return {"took": took, "failed": client.failed, "requests": len(client.answers) + client.failed,
+    return {"took": took, "failed": len(client.failures), "requests": client.requests,
             "traffic": client.first(new, start) if new else None,
             "bodies": sorted({b for _, b in client.answers})}
 

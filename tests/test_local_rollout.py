@@ -7,64 +7,18 @@ throughout each rollout and every answer is kept, so "no failed request" and
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
 import shutil
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
+from support.lb import Traffic
 from support.local import run_local, stack_containers
 from support.registry import free_port
 
 FLEET = Path(__file__).resolve().parent.parent / "stacks" / "fleet"
-
-
-class Traffic:
-    """Requests to the listener every 20 ms in a thread; answers kept in order."""
-
-    def __init__(self, port: int):
-        self.port = port
-        self.answers: list[str] = []
-        self.failures: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                conn.request("GET", "/")
-                response = conn.getresponse()
-                body = response.read().decode(errors="replace").strip()
-                conn.close()
-                if response.status == 200:
-                    self.answers.append(body)
-                else:
-                    self.failures.append(f"HTTP {response.status}: {body[:80]}")
-            except (OSError, http.client.HTTPException) as exc:
-                self.failures.append(f"{type(exc).__name__}: {exc}")
-            time.sleep(0.02)
-
-    def __enter__(self) -> "Traffic":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        time.sleep(0.3)  # a few answers after the command returned
-        self._stop.set()
-        self._thread.join(10)
-
-    def switches(self) -> list[str]:
-        """The answers with repeats collapsed: ["release one", "release two"] is one clean switch."""
-        out: list[str] = []
-        for answer in self.answers:
-            if not out or out[-1] != answer:
-                out.append(answer)
-        return out
 
 
 @pytest.fixture
