@@ -643,3 +643,12 @@ def test_release_records_written_by_a_newer_liftshift_are_still_read():
                              "web/000004": {"S": "not json"}}}
 
     assert read_releases(Table(), "shop") == [record]
+
+
+def test_every_release_of_a_stack_passes_its_gate_before_any_listener_switches():
+    want = desired(make_spec({"web": service_dict(load_balancer=LB), "api": service_dict(load_balancer=LB)}))
+    infra = plan.plan_stack(want, Observed())
+    gates = [i for i, s in enumerate(infra.steps) if s.kind in ("release healthy", "probe")]
+    switches = [i for i, s in enumerate(infra.steps) if s.kind == "listener" and s.action == "update"]
+    assert len(gates) == 4 and len(switches) == 2 and max(gates) < min(switches)
+    assert sorted(c.service for c in infra.rollouts) == ["api", "web"]  # both undone if either gate fails
