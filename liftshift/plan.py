@@ -92,11 +92,10 @@ def plan_infrastructure(want: StackWant, observed: Observed, *, keep_images: boo
     return plan_stack(want, observed, keep_images=keep_images, origin=origin).steps
 
 
-def plan_stack(want: StackWant, observed: Observed, *, keep_images: bool = True, origin: Origin | None = None,
-               candidates: dict[str, Any] | None = None) -> InfraPlan:
+def plan_stack(want: StackWant, observed: Observed, *, keep_images: bool = True,
+               origin: Origin | None = None) -> InfraPlan:
     """The stack's steps in the order deploy runs them: shared resources, launches and new releases'
-    groups, the waits and health gates, then traffic switches and removals. `candidates` (rollback)
-    replaces app.yaml's release of a service behind a load balancer with a recorded one."""
+    groups, the waits and health gates, then traffic switches and removals."""
     from .plan_fleet import plan_fleet
 
     origin = origin or UNKNOWN_ORIGIN
@@ -122,10 +121,7 @@ def plan_stack(want: StackWant, observed: Observed, *, keep_images: bool = True,
         steps += _plan_role(want.stack, service, observed)
         steps += _plan_group(want.stack, service, observed)
         if service.fleet is not None:
-            lb_group = observed.lb_groups[service.name].id if service.name in observed.lb_groups \
-                else Ref(f"sg:{service.name}:lb")
-            candidate = (candidates or {}).get(service.name) or _candidate(want.stack, service, observed, origin)
-            fleet = plan_fleet(want.stack, candidate, observed, lb_group)
+            fleet = plan_fleet(want.stack, _candidate(want.stack, service, observed, origin), observed)
             launches += fleet.prepare
             gates += fleet.gate
             finishes += fleet.finish
@@ -263,10 +259,11 @@ def _plan_group(stack: str, service: ServiceWant, observed: Observed) -> list[St
     steps = []
     lb_group: Any = None
     if service.fleet is not None:
-        have_lb = observed.lb_groups.get(service.name)
-        steps += plan_security_group(stack, service.name, service.fleet.lb_group, have_lb, f"sg:{service.name}:lb",
-                                     part="lb")
-        lb_group = have_lb.id if have_lb else Ref(f"sg:{service.name}:lb")
+        from .plan_fleet import lb_group_id
+
+        steps += plan_security_group(stack, service.name, service.fleet.lb_group, observed.lb_groups.get(service.name),
+                                     f"sg:{service.name}:lb", part="lb")
+        lb_group = lb_group_id(observed, service.name)
     want = service.security_group
     if lb_group is not None:
         from .resources import LB_GROUP

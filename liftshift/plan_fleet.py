@@ -108,10 +108,17 @@ def _listener_params(listener: ListenerWant) -> dict[str, Any]:
     return params
 
 
-def plan_fleet(stack: str, c: Candidate, observed: Observed, lb_group: Any) -> FleetPlan:
+def lb_group_id(observed: Observed, service: str) -> Any:
+    """The load balancer's security group: its id, or the ref its creation earlier in the plan saves."""
+    have = observed.lb_groups.get(service)
+    return have.id if have else Ref(f"sg:{service}:lb")
+
+
+def plan_fleet(stack: str, c: Candidate, observed: Observed) -> FleetPlan:
     """Steps for one service behind a load balancer, given the release it should run."""
     out = FleetPlan()
     svc = c.service
+    lb_group = lb_group_id(observed, svc)
     lb = observed.load_balancers.get(svc)
     mine = of_service(observed.releases, svc)
     groups = [g for g in observed.auto_scaling_groups if g.service == svc]

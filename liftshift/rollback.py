@@ -16,7 +16,7 @@ from .observe import Observed, observe_stack, resolve_network
 from .plan import InfraPlan, Step, plan_instance_rollback
 from .plan_fleet import Candidate, live_config, plan_fleet
 from .releases import FAILED, PENDING, Release, of_service
-from .resources import ListenerWant, Ref, TargetGroupWant
+from .resources import ListenerWant, TargetGroupWant
 from .spec import AppSpec
 
 
@@ -96,7 +96,6 @@ def plan_rollback(spec: AppSpec, target, observed: Observed, service: str | None
         settings = spec.services[name]
         if settings.fleet and chosen.fleet:
             fleet = chosen.fleet
-            lb_group = observed.lb_groups[name].id if name in observed.lb_groups else Ref(f"sg:{name}:lb")
             candidate = Candidate(
                 service=name, config=chosen.config, launch_template=chosen.launch_template, template_step=None,
                 target_group=TargetGroupWant(fleet["target_group"]["name"], fleet["target_group"]["port"],
@@ -107,7 +106,7 @@ def plan_rollback(spec: AppSpec, target, observed: Observed, service: str | None
                 subnets=subnets[name], vpc_id=vpcs[name], timeout=settings.rollout.timeout,
                 keep=settings.rollout.keep, record=chosen.with_outcome(PENDING), rollback=True,
             )
-            plan = plan_fleet(spec.name, candidate, observed, lb_group)
+            plan = plan_fleet(spec.name, candidate, observed)
             steps += plan.prepare
             gates += plan.gate
             finishes += plan.finish
