@@ -11,8 +11,12 @@ faithfully, so the tests exercise the real protocol:
 - release / refresh: only if the item still carries our random token, so a
   process never removes or extends a lock that someone else now holds;
 - expiry: every lock has `expires_at` (epoch seconds). A process killed while
-  holding the lock blocks others for at most `ttl` seconds; a long deploy
-  keeps its lock with `refresh`. `force_unlock` is the manual way out.
+  holding the lock blocks others for at most `ttl` seconds; a live run keeps
+  its lock with `refresh`, which `held` calls from a heartbeat thread every
+  third of the ttl. If a refresh finds the lock gone (it expired while the
+  process was stalled, or someone ran `liftshift unlock`), the run is stopped
+  with LockLost: another run may be changing the stack now.
+  `force_unlock` is the manual way out.
 
 Expiry is judged by the acquiring client's clock, so hosts need roughly
 synchronised clocks (seconds, not minutes); the ttl is far larger than skew.
@@ -22,9 +26,11 @@ Every function takes a ready boto3 DynamoDB client; nothing here creates one.
 
 from __future__ import annotations
 
+import _thread
 import getpass
 import os
 import socket
+import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -56,6 +62,48 @@ class LockHeld(Exception):
 
 class LockLost(Exception):
     """refresh found the lock gone or held by another token (it expired and was taken, or was forced)."""
+
+
+class KeepAlive:
+    """Refreshes a held lock from a daemon thread until stopped.
+
+    When a refresh finds the lock lost, the main thread is interrupted (as by Ctrl-C, which every
+    run already survives: re-running converges) and `held` turns that interruption into LockLost.
+    A refresh that fails for another reason (network) is tried again at the next beat; the lock
+    stays ours as long as its token is in the table, even past its expiry.
+    """
+
+    def __init__(self, client: Any, lock: Lock, ttl: int, interval: float,
+                 now: Callable[[], float] = time.time):
+        self.client = client
+        self.lock = lock
+        self.ttl = ttl
+        self.interval = interval
+        self.now = now
+        self.lost: LockLost | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"lock-keepalive-{lock.stack}", daemon=True)
+
+    def start(self) -> "KeepAlive":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=10)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.lock = refresh(self.client, self.lock, ttl=self.ttl, now=self.now)
+            except LockLost as exc:
+                self.lost = exc
+                if not self._stop.is_set():
+                    _thread.interrupt_main()
+                return
+            except Exception:  # noqa: BLE001 - transient: the next beat tries again
+                continue
 
 
 @dataclass(frozen=True)
@@ -276,23 +324,40 @@ def held(
     now: Callable[[], float] = time.time,
     on_release_error: Callable[[Exception], None] | None = None,
     release_attempts: int = 3,
+    keep_alive: bool = True,
 ) -> Iterator[Lock]:
-    """Hold the stack's lock for the body; released on exit, also on errors.
+    """Hold the stack's lock for the body, refreshed every ttl/3; released on exit, also on errors.
 
+    If the lock is lost while the body runs, the body is interrupted and LockLost raised.
     A failing release never fails the work done under the lock nor hides its error: it is tried
     `release_attempts` times, then reported to `on_release_error` (the lock then expires by itself).
     """
     lock = acquire(dynamodb_client, stack, owner, operation, ttl=ttl, wait_seconds=wait_seconds, now=now)
+    keeper = KeepAlive(dynamodb_client, lock, ttl, ttl / 3, now=now).start() if keep_alive else None
     try:
         yield lock
+    except KeyboardInterrupt:
+        if keeper is not None and keeper.lost is not None:
+            raise LockLost(f"stopped: the lock of stack {stack} was lost while this {operation} ran (it expired "
+                           "or was removed with `liftshift unlock`); another run may be changing the stack. "
+                           "Run the same command again once that run has finished: it converges") from None
+        raise
     finally:
-        for attempt in range(1, release_attempts + 1):
-            try:
-                release(dynamodb_client, stack, lock.token)
-                break
-            except Exception as exc:  # noqa: BLE001 - any failure to release is reported, not raised
-                if attempt == release_attempts:
-                    if on_release_error is not None:
-                        on_release_error(exc)
-                else:
-                    time.sleep(0.5 * attempt)
+        if keeper is not None:
+            keeper.stop()
+        if keeper is None or keeper.lost is None:  # a lost lock is not ours to release
+            _release_reporting(dynamodb_client, stack, lock.token, on_release_error, release_attempts)
+
+
+def _release_reporting(client: Any, stack: str, token: str, on_error: Callable[[Exception], None] | None,
+                       attempts: int) -> None:
+    for attempt in range(1, attempts + 1):
+        try:
+            release(client, stack, token)
+            return
+        except Exception as exc:  # noqa: BLE001 - any failure to release is reported, not raised
+            if attempt == attempts:
+                if on_error is not None:
+                    on_error(exc)
+            else:
+                time.sleep(0.5 * attempt)

@@ -179,3 +179,45 @@ def test_two_racers_exactly_one_wins(aws_env, unique):
         assert losers[0].owner == winners[0].owner
         assert locks.current(clients[0], stack).token == winners[0].token
         assert locks.release(clients[0], stack, winners[0].token)
+
+
+def test_held_keeps_the_lock_past_its_ttl_while_the_body_runs(ddb, unique):
+    """A run longer than the ttl keeps its lock: the heartbeat refreshes it every ttl/3."""
+    ttl = 3
+    with locks.held(ddb, unique, "alice", "deploy", ttl=ttl) as lock:
+        first_expiry = locks.current(ddb, unique).expires_at
+        deadline = time.time() + 2.5 * ttl
+        while time.time() < deadline:  # well past the first expiry: a second run must still be refused
+            with pytest.raises(LockHeld):
+                locks.acquire(_client(), unique, "bob", "deploy")
+            time.sleep(0.5)
+        holder = locks.current(ddb, unique)
+        assert holder.token == lock.token and holder.expires_at > first_expiry + ttl
+    assert locks.current(ddb, unique) is None  # released at the end
+
+
+def test_a_lost_lock_stops_the_run_and_leaves_the_new_holder_alone(ddb, unique):
+    """Someone forced the lock away and took it: the run is interrupted with LockLost, and the other
+    run's lock is neither released nor refreshed by it."""
+    ttl = 3
+    stopped_after = None
+    start = time.monotonic()
+    with pytest.raises(LockLost, match="was lost while this deploy ran"):
+        with locks.held(ddb, unique, "alice", "deploy", ttl=ttl):
+            locks.force_unlock(ddb, unique)
+            other = locks.acquire(_client(), unique, "bob", "deploy", ttl=600)
+            try:
+                while time.monotonic() - start < 30:  # the work goes on until the heartbeat notices
+                    time.sleep(0.1)
+            finally:
+                stopped_after = time.monotonic() - start
+    assert stopped_after is not None and stopped_after < ttl + 2  # within one beat (ttl/3) or so
+    holder = locks.current(ddb, unique)
+    assert holder is not None and holder.token == other.token and holder.expires_at == other.expires_at
+
+
+def test_ctrl_c_is_still_an_interruption_when_the_lock_is_kept(ddb, unique):
+    with pytest.raises(KeyboardInterrupt):
+        with locks.held(ddb, unique, "alice", "deploy", ttl=3):
+            raise KeyboardInterrupt
+    assert locks.current(ddb, unique) is None
