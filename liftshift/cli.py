@@ -1,6 +1,7 @@
 """The command line: each command parses options, calls one pipeline function, prints its result.
 
-Exit codes: 0 done, 1 the deployment failed, 2 bad input or usage.
+Exit codes: 0 done, 1 the deployment failed, 2 bad input or usage, 3 a health check failed (rolled back),
+4 another run holds (or took) the stack's lock.
 Results go to stdout (text, or JSON with --output json); progress and errors to stderr.
 """
 
@@ -81,14 +82,14 @@ def _guarded(fn: Callable[[], Any]) -> Any:
     from .spec import SpecError
     from .targets.aws import DockerUnavailable
     from .targets.local_services import LocalSetupError
-    from .lock import LockHeld
+    from .lock import LockHeld, LockLost
     from .targets.standin import BootFailed, HealthCheckFailed
     from .gate import RolloutFailed
     from .rollback import NoRelease
 
     try:
         return fn()
-    except LockHeld as exc:
+    except (LockHeld, LockLost) as exc:
         _fail(str(exc), EXIT_LOCKED)
     except (SpecError, AwsSetupError, NetworkError, DockerUnavailable, UserDataTooLarge, LocalSetupError,
             StrictRefusal, NoRelease) as exc:

@@ -150,8 +150,9 @@ def _stack_lock(spec: AppSpec, target: Target, operation: str, wait: float):
         target.progress.note(f"warning: the deploy lock of {spec.name} could not be released ({exc}); it "
                              "expires by itself, or run `liftshift unlock`")
 
-    with lock.held(target.aws.client("dynamodb"), spec.name, lock.default_owner(), operation, wait_seconds=wait,
-                   on_release_error=released_late):
+    # The lock is refreshed while the run works (lock.KeepAlive); a run that loses it stops with LockLost.
+    with lock.held(target.aws.client("dynamodb"), spec.name, lock.default_owner(), operation, ttl=lock.DEFAULT_TTL,
+                   wait_seconds=wait, on_release_error=released_late):
         yield
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+import time
 from pathlib import Path
 
 import boto3
@@ -321,6 +322,104 @@ def test_a_held_lock_exits_4_naming_the_holder_and_unlock_clears_it(env, stack_d
         releaser.cancel()
     assert waited.exit_code == 0, waited.output
     assert lock.current(dynamodb, unique) is None  # released after the deploy
+
+
+def _slow_calls(monkeypatch, seconds: float):
+    """Every planned AWS call takes `seconds` longer: a deploy that outlives a short lock ttl.
+    Returns the original method, to put back."""
+    original = Executor._call
+
+    def slow(self, step, call):
+        time.sleep(seconds)
+        return original(self, step, call)
+
+    monkeypatch.setattr(Executor, "_call", slow)
+    return original
+
+
+def test_a_deploy_longer_than_the_lock_ttl_keeps_its_lock(env, stack_dir, unique, cleanup_images, monkeypatch):
+    import threading
+
+    from liftshift import lock
+
+    monkeypatch.setattr(lock, "DEFAULT_TTL", 2)
+    _slow_calls(monkeypatch, 0.3)
+    dynamodb = client("dynamodb")
+    done = threading.Event()
+    tries: list[tuple[float, object]] = []
+
+    def second_deploy() -> None:  # tries to take the stack's lock while the first deploy runs
+        while not done.is_set():
+            try:
+                taken = lock.acquire(client("dynamodb"), unique, "second deploy", "deploy")
+                lock.release(dynamodb, unique, taken.token)
+                tries.append((time.monotonic(), "taken"))
+            except lock.LockHeld:
+                tries.append((time.monotonic(), "held"))
+            except Exception as exc:  # no table yet
+                tries.append((time.monotonic(), repr(exc)))
+            time.sleep(0.2)
+
+    start = time.monotonic()
+    racer = threading.Thread(target=second_deploy, daemon=True)
+    racer.start()
+    try:
+        result = run_cli("deploy", str(stack_dir / "app.yaml"))
+    finally:
+        done.set()
+        racer.join()
+    elapsed = time.monotonic() - start
+    assert result.exit_code == 0, result.output
+    assert elapsed > 3 * lock.DEFAULT_TTL  # the deploy outlived its first lease many times over
+    # once the first deploy held the lock, no other run could take it until it ended
+    first_held = next(t for t, outcome in tries if outcome == "held")
+    assert [o for t, o in tries if first_held <= t < start + elapsed - 1] == ["held"] * len(
+        [t for t, _ in tries if first_held <= t < start + elapsed - 1])
+    assert lock.current(dynamodb, unique) is None
+
+
+def test_a_deploy_that_loses_its_lock_stops_with_exit_4_and_a_rerun_converges(env, stack_dir, unique,
+                                                                              cleanup_images, monkeypatch):
+    import threading
+
+    from liftshift import lock
+
+    monkeypatch.setattr(lock, "DEFAULT_TTL", 3)
+    fast = _slow_calls(monkeypatch, 0.5)
+    dynamodb = client("dynamodb")
+    taken: list[lock.Lock] = []
+
+    def take_over() -> None:  # someone runs `liftshift unlock` and deploys while the first deploy applies
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                holder = lock.current(dynamodb, unique)
+            except Exception:
+                holder = None
+            if holder is not None and stack_tagged(unique):  # the deploy is changing AWS
+                lock.force_unlock(dynamodb, unique)
+                taken.append(lock.acquire(dynamodb, unique, "operator", "deploy", ttl=600))
+                return
+            time.sleep(0.1)
+
+    thief = threading.Thread(target=take_over, daemon=True)
+    thief.start()
+    result = run_cli("deploy", str(stack_dir / "app.yaml"))
+    thief.join()
+    assert taken, "the deploy ended before anything was created"
+    assert result.exit_code == 4, result.output
+    assert "was lost" in result.stderr
+    holder = lock.current(dynamodb, unique)
+    assert holder is not None and holder.token == taken[0].token  # the other run's lock is untouched
+
+    lock.release(dynamodb, unique, taken[0].token)
+    monkeypatch.setattr(Executor, "_call", fast)
+    again = run_cli("deploy", str(stack_dir / "app.yaml"), "-o", "json")
+    assert again.exit_code == 0, again.output
+    web = json.loads(again.stdout)["services"]["web"]
+    assert [i["state"] for i in web["instances"]] == ["running"]
+    settled = run_cli("deploy", str(stack_dir / "app.yaml"), "-o", "json")
+    assert settled.exit_code == 0 and json.loads(settled.stdout)["changed"] is False
 
 
 def test_plan_warns_and_strict_refuses_open_ssh_and_foreign_amis(env, stack_dir, unique, cleanup_images):
