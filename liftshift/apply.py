@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from .steps import Call, Refs, Step
+from .steps import Call, Refs, Step, Withheld
 from .progress import Progress
 from .resources import Ref
 
@@ -56,6 +56,8 @@ class Executor:
     def resolve(self, value: Any) -> Any:
         if isinstance(value, Ref):
             return self.values[value.name]
+        if isinstance(value, Withheld):
+            return value.value
         if isinstance(value, Refs):
             out: list[Any] = []
             for name in value.names:

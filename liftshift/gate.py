@@ -42,8 +42,9 @@ def misconfigured(health: list[dict[str, Any]], count: int) -> str | None:
     return None
 
 
-def probe_once(host: str, port: int, path: str, release: int, https: bool, timeout: float = 5.0) -> tuple[int, str]:
-    """One GET through the load balancer, routed to `release` by its header: (status, first bytes of body)."""
+def probe_once(host: str, port: int, path: str, header: str, https: bool, timeout: float = 5.0) -> tuple[int, str]:
+    """One GET through the load balancer, routed to a pending release by the release header carrying its
+    (secret) probe value `header`: (status, first bytes of body)."""
     if https:
         # The certificate names the app's domain, not the load balancer's DNS name: this checks the app, not TLS.
         context = ssl.create_default_context()
@@ -53,14 +54,14 @@ def probe_once(host: str, port: int, path: str, release: int, https: bool, timeo
     else:
         conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
-        conn.request("GET", path, headers={names.RELEASE_HEADER: str(release), "User-Agent": "liftshift-probe"})
+        conn.request("GET", path, headers={names.RELEASE_HEADER: header, "User-Agent": "liftshift-probe"})
         response = conn.getresponse()
         return response.status, response.read(200).decode(errors="replace")
     finally:
         conn.close()
 
 
-def probe_until(address: tuple[str, int], path: str, release: int, https: bool, timeout: float, progress,
+def probe_until(address: tuple[str, int], path: str, header: str, https: bool, timeout: float, progress,
                 label: str) -> None:
     """Two consecutive 2xx/3xx answers within `timeout`, else RolloutFailed naming the last answer.
     502/503/504 and connection errors may be the load balancer settling and are retried until the timeout;
@@ -69,7 +70,7 @@ def probe_until(address: tuple[str, int], path: str, release: int, https: bool, 
     good, bad, last = 0, 0, "no answer"
     while time.monotonic() < deadline:
         try:
-            status, body = probe_once(address[0], address[1], path, release, https)
+            status, body = probe_once(address[0], address[1], path, header, https)
             last = f"HTTP {status}: {body.strip()[:120]!r}"
             good = good + 1 if status < 400 else 0
             bad = bad + 1 if status >= 400 and status not in (502, 503, 504) else 0
@@ -94,19 +95,29 @@ def template_user_data(ec2, template: str) -> bytes:
     return base64.b64decode(version["LaunchTemplateData"].get("UserData", ""))
 
 
-def in_place_script(user_data: bytes, port: int, path: str | None, timeout: int) -> str:
+IN_PLACE_DIR = "/var/lib/liftshift"
+
+
+def in_place_script(user_data: bytes, port: int, path: str | None, timeout: int, directory: str = IN_PLACE_DIR) -> str:
     """What SSM Run Command runs on an instance: the release's user-data (it pulls the image by digest
-    and restarts the container), then the probe on the instance itself, within `timeout` seconds."""
+    and restarts the container), then the probe on the instance itself, within `timeout` seconds.
+    The user-data lands in a root-only file (mode 0600 in a 0700 directory, umask 077 before anything is
+    written, an older world-readable copy removed first): it names the stack's secrets and holds env values."""
     import base64
     import shlex
 
     probe = (f"curl -fsS -o /dev/null --max-time 3 {shlex.quote(f'http://127.0.0.1:{port}{path}')}" if path
              else f"(exec 3<>/dev/tcp/127.0.0.1/{port})")
+    where = shlex.quote(directory)
+    script = shlex.quote(f"{directory}/release.sh")
     return "\n".join([
         "set -euo pipefail",
-        "mkdir -p /var/lib/liftshift",
-        f"printf '%s' '{base64.b64encode(user_data).decode()}' | base64 -d >/var/lib/liftshift/release.sh",
-        "bash /var/lib/liftshift/release.sh",
+        "umask 077",
+        f"mkdir -p {where}",
+        f"chmod 0700 {where}",
+        f"rm -f {script}",
+        f"printf '%s' '{base64.b64encode(user_data).decode()}' | base64 -d >{script}",
+        f"bash {script}",
         f"deadline=$((SECONDS + {int(timeout)}))",
         f"until {probe} 2>/dev/null; do",
         f"  if [ \"$SECONDS\" -ge \"$deadline\" ]; then echo 'no healthy answer on port {port} within {int(timeout)} s' >&2;"
@@ -195,7 +206,7 @@ class AwsGate:
         return ("\n" + "\n".join(out)) if out else ""
 
     def probe(self, service: str, release: int, load_balancer: str, dns: str, port: int, protocol: str, path: str,
-              timeout: int) -> dict:
+              timeout: int, header: str) -> dict:
         override = os.environ.get("LIFTSHIFT_LB_ENDPOINT", "").strip()
         if override:  # emulators: their load balancers have no data plane (see README, emulator settings)
             host, _, at = override.rpartition(":")
@@ -204,7 +215,7 @@ class AwsGate:
             self.aws.client("elbv2").get_waiter("load_balancer_available").wait(
                 LoadBalancerArns=[load_balancer], WaiterConfig={"Delay": 10, "MaxAttempts": 30})
             address = (dns, port)
-        probe_until(address, path, release, protocol == "HTTPS", timeout, self.progress, f"{service} #{release}")
+        probe_until(address, path, header, protocol == "HTTPS", timeout, self.progress, f"{service} #{release}")
         return {}
 
     def update_in_place(self, service: str, instance: str, release: int, template: str, previous: str, port: int,

@@ -60,7 +60,7 @@ class ObservedTemplate:
 class ObservedRule:
     arn: str
     priority: str
-    header_values: tuple[str, ...]  # values of the release header this rule matches
+    header_values: tuple[str, ...]  # values of the release header this rule matches (a pending release's probe)
     target_group: str | None
 
 
@@ -76,6 +76,7 @@ class ObservedLoadBalancer:
     listener_certificate: str | None = None
     default_target_group: str | None = None  # None: no listener, or a fixed response (no release live yet)
     rules: list[ObservedRule] = field(default_factory=list)
+    drops_invalid_headers: bool | None = None  # routing.http.drop_invalid_header_fields.enabled; None: not read
 
 
 @dataclass(frozen=True)
@@ -238,7 +239,8 @@ def observe_stack(aws, stack: str, *, verify_tags: bool = False) -> Observed:
 
 def _observe_fleets(aws, stack: str, seen: Observed) -> None:
     """Auto Scaling groups (tag filter), then load balancers and target groups (tags read in batches of 20:
-    ELBv2 cannot filter by tag). Listeners and rules are read per load balancer: one per fleet service."""
+    ELBv2 cannot filter by tag). Listeners, rules and attributes are read per load balancer: three calls per
+    fleet service (the attributes are the only way to see whether it drops invalid header fields)."""
     autoscaling = aws.client("autoscaling")
     for page in autoscaling.get_paginator("describe_auto_scaling_groups").paginate(
             Filters=[{"Name": f"tag:{names.TAG_STACK}", "Values": [stack]}]):
@@ -279,6 +281,9 @@ def _observe_fleets(aws, stack: str, seen: Observed) -> None:
         found = ObservedLoadBalancer(arn=lb["LoadBalancerArn"], name=lb["LoadBalancerName"],
                                      service=tags.get(names.TAG_SERVICE, ""), dns=lb.get("DNSName", ""))
         seen.load_balancers[found.service] = found
+        attributes = elbv2.describe_load_balancer_attributes(LoadBalancerArn=found.arn).get("Attributes", [])
+        found.drops_invalid_headers = any(a.get("Key") == "routing.http.drop_invalid_header_fields.enabled"
+                                          and a.get("Value") == "true" for a in attributes)
         listeners = elbv2.describe_listeners(LoadBalancerArn=found.arn)["Listeners"]
         if not listeners:
             continue

@@ -16,18 +16,22 @@ Pure: nothing here talks to AWS.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import names
 from .observe import Observed, ObservedLoadBalancer
-from .releases import FAILED, LIVE, PENDING, RETIRED, ROLLED_BACK, Release, item_key, of_service
+from .releases import FAILED, LIVE, PENDING, RETIRED, ROLLED_BACK, Release, item_key, new_probe_value, of_service
 from .resources import ListenerWant, Ref, TargetGroupWant
-from .steps import Call, Step
+from .steps import Call, Step, Withheld
 
 DRAIN_SECONDS = 30  # the target groups' deregistration delay: Auto Scaling waits it out before terminating
 PROBE_SECONDS = 60  # the probe through the load balancer, once the targets are healthy
 NO_RELEASE_BODY = "liftshift: no release of this service is live yet"
+# The load balancer removes header fields whose names are not valid (AWS: names must match [-A-Za-z0-9]+)
+# instead of passing them to the app; the default is false. "routing.http.drop_invalid_header_fields.enabled" in
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html#load-balancer-attributes
+DROP_INVALID_HEADERS = "routing.http.drop_invalid_header_fields.enabled"
 
 
 @dataclass(frozen=True)
@@ -64,11 +68,23 @@ def _record(stack: str, release: Release, what: str) -> Step:
 
 
 def record_call(stack: str, release: Release) -> Call:
+    # A pending record holds its probe value: sent as it is, shown withheld (plan, -o json).
+    value: Any = Withheld(release.to_json(), release.withheld_json()) if release.probe else release.to_json()
     return Call("dynamodb", "update_item", {
         "TableName": _table(), "Key": item_key(stack), "UpdateExpression": "SET #k = :v",
         "ExpressionAttributeNames": {"#k": release.key},
-        "ExpressionAttributeValues": {":v": {"S": release.to_json()}},
+        "ExpressionAttributeValues": {":v": {"S": value}},
     })
+
+
+def _drop_invalid_headers(load_balancer: Any) -> Call:
+    return Call("elbv2", "modify_load_balancer_attributes", {"LoadBalancerArn": load_balancer, "Attributes": [
+        {"Key": DROP_INVALID_HEADERS, "Value": "true"}]})
+
+
+def probe_label(number: int) -> str:
+    """How plans and progress name the release header of release `number`: never its value."""
+    return f"{names.RELEASE_HEADER}: #{number} (value withheld)"
 
 
 def forget_call(stack: str, releases: list[Release]) -> Call:
@@ -135,7 +151,11 @@ def plan_fleet(stack: str, c: Candidate, observed: Observed) -> FleetPlan:
                 "Scheme": "internet-facing", "Type": "application", "IpAddressType": "ipv4",
                 "Tags": names.tag_list(tags),
             }, save={f"lb:{svc}": "LoadBalancers[0].LoadBalancerArn", f"lbdns:{svc}": "LoadBalancers[0].DNSName"}),
-        ), f"application load balancer over {len(c.subnets)} subnets"))
+            _drop_invalid_headers(lb_arn),
+        ), f"application load balancer over {len(c.subnets)} subnets, dropping invalid header fields"))
+    elif lb.drops_invalid_headers is False:  # made by an older liftshift, or changed by hand
+        out.prepare.append(Step("update", "load balancer", lb.name, svc, (_drop_invalid_headers(lb.arn),),
+                                "drop invalid header fields"))
     listener_arn: Any = lb.listener_arn if lb and lb.listener_arn else Ref(f"listener:{svc}")
     if lb is None or lb.listener_arn is None:
         out.prepare.append(Step("create", "listener", f"{c.listener.protocol}:{c.listener.port}", svc, (
@@ -180,8 +200,15 @@ def plan_fleet(stack: str, c: Candidate, observed: Observed) -> FleetPlan:
 
     # -- a release goes out --
     number = c.record.number
+    # The release header's value routes the probe (and only the probe) to the pending release, so it is not the
+    # number anyone could guess: an earlier attempt's value while its record is still pending (its rule may exist),
+    # else a new random one. Records carry it so an interrupted run, the gate and the next run find it.
+    resumed = record is not None and record.outcome == PENDING and record.number == number and record.probe
+    probe = record.probe if resumed else new_probe_value()
+    c = replace(c, record=replace(c.record, probe=probe))
+    out.rollout = c
     pending = c.record.with_outcome(PENDING)
-    if record is None or record.outcome != PENDING or record.number != number:
+    if not resumed:
         out.prepare.append(_record(stack, pending, "rollback target" if c.rollback else
                                    f"image {(c.record.image or 'pending')[:19]}, commit {c.record.commit or '-'}"))
     if c.template_step is not None:
@@ -221,13 +248,18 @@ def plan_fleet(stack: str, c: Candidate, observed: Observed) -> FleetPlan:
         ), f"release #{number}: {c.count} instance(s) over {len(c.subnets)} subnets, replaced by AWS when unhealthy"))
     else:
         out.prepare += _resize(group, c)
-    rule = next((r for r in (lb.rules if lb else []) if r.header_values == (str(number),)), None)
+    rules = list(lb.rules) if lb else []
+    rule = next((r for r in rules if r.header_values == (probe,)), None)
+    # Any other rule is a probe route an earlier run left (perhaps with a guessable value, or on this release's
+    # priority): removed before this release gets its own.
+    out.prepare += _delete_rules(svc, [r for r in rules if r is not rule], observed,
+                                 "a probe route an earlier run left behind")
     if rule is None:
-        out.prepare.append(Step("create", "listener rule", f"{names.RELEASE_HEADER}: {number}", svc, (
+        out.prepare.append(Step("create", "listener rule", probe_label(number), svc, (
             Call("elbv2", "create_rule", {
                 "ListenerArn": listener_arn, "Priority": number,
                 "Conditions": [{"Field": "http-header", "HttpHeaderConfig": {
-                    "HttpHeaderName": names.RELEASE_HEADER, "Values": [str(number)]}}],
+                    "HttpHeaderName": names.RELEASE_HEADER, "Values": [Withheld(probe)]}}],
                 "Actions": _actions(tg_arn), "Tags": names.tag_list(tags),
             }, save={f"rule:{svc}": "Rules[0].RuleArn"}),
         ), "routes only the health probe to the new release"))
@@ -242,8 +274,8 @@ def plan_fleet(stack: str, c: Candidate, observed: Observed) -> FleetPlan:
                              f"{h['path']}", svc, (
             Call("gate", "probe", {"service": svc, "release": number, "load_balancer": lb_arn, "dns": lb_dns,
                                    "port": c.listener.port, "protocol": c.listener.protocol, "path": h["path"],
-                                   "timeout": PROBE_SECONDS}),
-        ), f"through the load balancer with {names.RELEASE_HEADER}: {number}"))
+                                   "timeout": PROBE_SECONDS, "header": Withheld(probe)}),
+        ), f"through the load balancer with {probe_label(number)}"))
 
     out.finish.append(Step("update", "listener", f"{c.listener.protocol}:{c.listener.port}", svc, (
         Call("elbv2", "modify_listener", {"ListenerArn": listener_arn, **_listener_params(c.listener),
@@ -257,8 +289,27 @@ def plan_fleet(stack: str, c: Candidate, observed: Observed) -> FleetPlan:
     old_groups = [g for g in groups if g.config_hash != c.config]
     old_tgs = [t for t in tgs if t.config_hash != c.config]
     out.finish += _cleanup(stack, c, observed, lb, old_groups, old_tgs, serving=tg_arn,
-                           rules=[r for r in (lb.rules if lb else [])] + ([] if rule else [Ref(f"rule:{svc}")]))
+                           rules=[rule if rule else Ref(f"rule:{svc}")])
     return out
+
+
+def _rule_label(rule: Any, observed: Observed, service: str) -> str:
+    """A probe rule as plans show it: the release it routes to (by its record's value, else its target group),
+    never the header value."""
+    if isinstance(rule, Ref):
+        return "the probe rule"
+    mine = of_service(observed.releases, service)
+    number = next((r.number for r in mine if r.probe and r.probe in rule.header_values), None)
+    if number is None:
+        config = next((t.config_hash for t in observed.target_groups if t.arn == rule.target_group), None)
+        number = next((r.number for r in mine if config and r.config == config), None)
+    return probe_label(number) if number is not None else f"{names.RELEASE_HEADER} rule, priority {rule.priority}"
+
+
+def _delete_rules(service: str, rules: list, observed: Observed, why: str) -> list[Step]:
+    return [Step("delete", "listener rule", _rule_label(rule, observed, service), service, (
+        Call("elbv2", "delete_rule", {"RuleArn": rule if isinstance(rule, Ref) else rule.arn}, ignore=("RuleNotFound",)),
+    ), why) for rule in rules]
 
 
 def _drain_attribute(target_group: Any) -> Call:
@@ -281,13 +332,7 @@ def _cleanup(stack: str, c: Candidate, observed: Observed, lb: ObservedLoadBalan
     """Probe rules, then (after a switch to `serving`) the wait for it to take effect, old groups, old
     target groups and releases beyond `keep`."""
     svc = c.service
-    steps: list[Step] = []
-    for rule in rules or []:
-        arn = rule if isinstance(rule, Ref) else rule.arn
-        label = "the probe rule" if isinstance(rule, Ref) else f"{names.RELEASE_HEADER}: {','.join(rule.header_values)}"
-        steps.append(Step("delete", "listener rule", label, svc, (
-            Call("elbv2", "delete_rule", {"RuleArn": arn}, ignore=("RuleNotFound",)),
-        ), "the probe route is no longer needed"))
+    steps: list[Step] = _delete_rules(svc, rules or [], observed, "the probe route is no longer needed")
     if serving is not None:
         steps.append(Step("wait", "switch", f"{svc} #{c.record.number}", svc, (
             Call("gate", "drain", {"service": svc, "serving": serving, "target_groups": [t.arn for t in tgs],
@@ -332,9 +377,9 @@ def plan_abandon(stack: str, c: Candidate, observed: Observed, reason: str, crea
     lb = observed.load_balancers.get(svc)
     steps: list[Step] = []
     number = c.record.number
-    rule = next((r for r in (lb.rules if lb else []) if r.header_values == (str(number),)), None)
+    rule = next((r for r in (lb.rules if lb else []) if c.record.probe and r.header_values == (c.record.probe,)), None)
     if rule is not None or created_rule:
-        steps.append(Step("delete", "listener rule", f"{names.RELEASE_HEADER}: {number}", svc, (
+        steps.append(Step("delete", "listener rule", probe_label(number), svc, (
             Call("elbv2", "delete_rule", {"RuleArn": rule.arn if rule else Ref(f"rule:{svc}")},
                  ignore=("RuleNotFound",)),
         ), "release abandoned"))

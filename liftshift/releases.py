@@ -16,6 +16,7 @@ import datetime
 import getpass
 import json
 import os
+import secrets
 import socket
 import subprocess
 from dataclasses import asdict, dataclass, field, replace
@@ -41,6 +42,10 @@ class Release:
     reason: str | None = None
     fleet: dict[str, Any] | None = field(default=None, hash=False, compare=False)  # listener + target group
     host: str | None = None  # the host hash its instances are tagged with (in-place rollouts compare it)
+    # The value of the release header that routes to it through the load balancer while it is pending (its
+    # gate's probe): random, kept only while pending, never printed (see `withheld_json`). Records written by
+    # an older liftshift have none.
+    probe: str | None = field(default=None, repr=False)
 
     @property
     def key(self) -> str:
@@ -49,8 +54,24 @@ class Release:
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
 
+    def withheld_json(self) -> str:
+        """to_json as plans and logs may show it: the probe value replaced by a mark."""
+        data = asdict(self)
+        if data.get("probe"):
+            data["probe"] = "(withheld)"
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
     def with_outcome(self, outcome: str, reason: str | None = None) -> "Release":
-        return replace(self, outcome=outcome, reason=reason)
+        """The record with a new outcome; the probe value goes with the pending state (its route is gone after)."""
+        return replace(self, outcome=outcome, reason=reason, probe=self.probe if outcome == PENDING else None)
+
+
+def new_probe_value() -> str:
+    """An unguessable value for the release header, from the OS's CSPRNG: 48 lowercase hex digits (192 bits).
+    An ALB compares header values case-insensitively, up to 128 characters, with `*` and `?` as wildcards
+    (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/rule-condition-types.html, HTTP header
+    conditions): hex has no wildcard character and loses nothing to case folding."""
+    return secrets.token_hex(24)
 
 
 def item_key(stack: str) -> dict[str, Any]:

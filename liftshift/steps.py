@@ -17,6 +17,20 @@ class Refs:
 
 
 @dataclass(frozen=True)
+class Withheld:
+    """A parameter the executor sends as `value` but that plans, `-o json` and progress show as `shown`
+    (a release's probe header value, which must stay unguessable)."""
+
+    value: str = field(repr=False)
+    shown: str = "(withheld)"
+
+    def __repr__(self) -> str:
+        return self.shown
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
 class Call:
     client: str  # a boto3 service name, "docker" for the image pusher, "gate" for rollout health gates
     operation: str  # the client method; "wait:<waiter>" for a botocore waiter

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Any
 
 import pytest
@@ -547,8 +548,19 @@ def test_a_fleet_from_nothing_goes_out_behind_a_health_gate_before_any_traffic()
     assert group.params["MinSize"] == group.params["MaxSize"] == group.params["DesiredCapacity"] == 3
     assert group.params["HealthCheckType"] == "ELB" and group.params["LaunchTemplate"]["Version"] == "1"
     (rule,) = calls(steps, "create_rule")
-    assert rule.params["Conditions"][0]["HttpHeaderConfig"] == {"HttpHeaderName": names.RELEASE_HEADER,
-                                                                 "Values": ["1"]}
+    # the probe route matches the release's own unguessable value, not its number
+    probe = infra.rollouts[0].record.probe
+    assert re.fullmatch(r"[0-9a-f]{48}", probe)
+    header = rule.params["Conditions"][0]["HttpHeaderConfig"]
+    assert header["HttpHeaderName"] == names.RELEASE_HEADER and [v.value for v in header["Values"]] == [probe]
+    (gate,) = [c for c in calls(steps, "probe") if c.client == "gate"]
+    assert gate.params["header"].value == probe
+    pending = calls(steps, "update_item")[0].params["ExpressionAttributeValues"][":v"]["S"]
+    assert json.loads(pending.value)["probe"] == probe and json.loads(pending.value)["outcome"] == "pending"
+    # the load balancer drops invalid header fields from its creation
+    (attributes,) = calls(steps, "modify_load_balancer_attributes")
+    assert attributes.params["Attributes"] == [{"Key": "routing.http.drop_invalid_header_fields.enabled",
+                                                "Value": "true"}]
     # instances open their port to the load balancer's group only; the load balancer to the declared CIDRs
     lb_group, instance_group = calls(steps, "authorize_security_group_ingress")
     assert {r["IpRanges"][0]["CidrIp"] for r in lb_group.params["IpPermissions"] if "IpRanges" in r} == {"10.0.0.0/8"}
@@ -652,3 +664,97 @@ def test_every_release_of_a_stack_passes_its_gate_before_any_listener_switches()
     switches = [i for i, s in enumerate(infra.steps) if s.kind == "listener" and s.action == "update"]
     assert len(gates) == 4 and len(switches) == 2 and max(gates) < min(switches)
     assert sorted(c.service for c in infra.rollouts) == ["api", "web"]  # both undone if either gate fails
+
+
+def test_a_pending_release_s_probe_value_is_never_shown():
+    from liftshift.cli import _steps_text
+    from liftshift.pipeline import _call_json, describe_step
+
+    want = want_web(load_balancer=LB)
+    infra = plan.plan_stack(want, Observed())
+    probe = infra.rollouts[0].record.probe
+    shown = json.dumps([{**describe_step(s), "calls": [_call_json(c) for c in s.calls]} for s in infra.steps])
+    text = _steps_text([describe_step(s) for s in infra.steps]) + repr(infra.steps) + str(infra.rollouts)
+    assert probe not in shown and probe not in text
+    assert f"{names.RELEASE_HEADER}: #1 (value withheld)" in text and '\\"probe\\":\\"(withheld)\\"' in shown
+    assert plan.plan_stack(want, Observed()).rollouts[0].record.probe != probe  # a new value per plan
+
+
+def _interrupted_fleet(want, probe: str | None, rules: list):
+    """What AWS holds after a run stopped at the gate of release #1: its record pending (with `probe`), its
+    target group, group and the load balancer's rules."""
+    from liftshift.observe import ObservedAutoScalingGroup, ObservedLoadBalancer, ObservedTargetGroup
+    from liftshift.releases import Release
+
+    svc = want.services["web"]
+    config = svc.launch_template.config_hash
+    seen = converged(want, running=0)
+    seen.lb_groups["web"] = ObservedGroup("sg-lb", "lb", "web", "vpc-1", set(), [])
+    seen.load_balancers["web"] = ObservedLoadBalancer("arn:lb", "ls-shop-web", "web", "dns", "arn:listener", 80,
+                                                      "HTTP", rules=rules, drops_invalid_headers=True)
+    seen.target_groups = [ObservedTargetGroup("arn:tg1", svc.fleet.target_group.name, "web", config, 80, ())]
+    seen.auto_scaling_groups = [ObservedAutoScalingGroup(svc.fleet.auto_scaling_group, "web", config, 3, 3, 3,
+                                                         ("arn:tg1",), ())]
+    seen.releases = [Release(service="web", number=1, config=config, image=DIGEST, launch_template=svc.launch_template.name,
+                             at="", by="ci", commit=None, outcome="pending", probe=probe)]
+    return seen
+
+
+def test_an_interrupted_rollout_resumes_with_its_recorded_probe_value_and_drops_guessable_routes():
+    from liftshift.observe import ObservedRule
+
+    want = want_web(load_balancer=LB)
+    secret = "0123456789abcdef" * 3
+    ours = ObservedRule("arn:rule-ours", "1", (secret,), "arn:tg1")
+    guessable = ObservedRule("arn:rule-old", "2", ("1",), "arn:tg1")  # an older liftshift's route to #1
+    infra = plan.plan_stack(want, _interrupted_fleet(want, secret, [guessable, ours]))
+    assert infra.rollouts[0].record.probe == secret
+    assert not [s for s in infra.steps if s.action == "create" and s.kind in ("listener rule", "release")]
+    deletes = [(i, s) for i, s in enumerate(infra.steps) if s.kind == "listener rule"]
+    gate = next(i for i, s in enumerate(infra.steps) if s.kind == "release healthy")
+    # the guessable route goes before the gate, ours after the switch; both named by release, not by value
+    assert [(s.calls[0].params["RuleArn"], i < gate) for i, s in deletes] == [("arn:rule-old", True),
+                                                                              ("arn:rule-ours", False)]
+    assert {s.name for _, s in deletes} == {f"{names.RELEASE_HEADER}: #1 (value withheld)"}
+    (probe,) = [c for c in calls(infra.steps, "probe") if c.client == "gate"]
+    assert probe.params["header"].value == secret
+
+    # a pending record written by an older liftshift has no value: a new one is made and recorded
+    older = plan.plan_stack(want, _interrupted_fleet(want, None, [guessable]))
+    fresh = older.rollouts[0].record.probe
+    assert fresh and fresh != "1"
+    (record,) = [s for s in older.steps if s.kind == "release" and s.action == "create"]
+    assert json.loads(record.calls[0].params["ExpressionAttributeValues"][":v"]["S"].value)["probe"] == fresh
+    (rule,) = calls(older.steps, "create_rule")
+    assert [v.value for v in rule.params["Conditions"][0]["HttpHeaderConfig"]["Values"]] == [fresh]
+
+
+def test_an_existing_load_balancer_is_made_to_drop_invalid_header_fields():
+    from liftshift.observe import ObservedRule
+
+    want = want_web(load_balancer=LB)
+    seen = _interrupted_fleet(want, "f" * 48, [ObservedRule("arn:r", "1", ("f" * 48,), "arn:tg1")])
+    assert calls(plan.plan_stack(want, seen).steps, "modify_load_balancer_attributes") == []
+    seen.load_balancers["web"].drops_invalid_headers = False
+    (step,) = [s for s in plan.plan_stack(want, seen).steps if s.kind == "load balancer"]
+    assert step.action == "update" and step.calls[0].params == {
+        "LoadBalancerArn": "arn:lb",
+        "Attributes": [{"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "true"}]}
+
+
+def test_release_records_written_by_an_older_liftshift_still_load_and_values_end_with_pending():
+    from liftshift.releases import Release, read_releases
+
+    older = {"service": "web", "number": 2, "config": "c", "image": None, "launch_template": "lt", "at": "",
+             "by": "ci", "commit": None, "outcome": "pending", "reason": None, "fleet": None, "host": None}
+
+    class Table:
+        def get_item(self, **_):
+            return {"Item": {"stack": {"S": "releases/shop"}, "web/000002": {"S": json.dumps(older)}}}
+
+    (record,) = read_releases(Table(), "shop")
+    assert record.number == 2 and record.probe is None
+    pending = Release(**{**older, "probe": "a" * 48})
+    assert pending.with_outcome("pending").probe == "a" * 48
+    assert pending.with_outcome("live").probe is None and pending.with_outcome("failed", "x").probe is None
+    assert "a" * 48 not in repr(pending) and "a" * 48 not in pending.withheld_json()

@@ -17,6 +17,11 @@ plane by following that configuration, as a real ALB follows its own:
   seconds where AWS takes minutes. HealthCheckPort is always the traffic port;
 - a deregistered target (or one whose group is no longer referenced) gets no
   new requests while its in-flight ones complete (draining);
+- with the load balancer's attribute routing.http.drop_invalid_header_fields.enabled
+  true (liftshift sets it), header fields whose names are not valid are removed
+  before forwarding, as an ALB does: AWS requires names to match [-A-Za-z0-9]+
+  (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html#load-balancer-attributes),
+  stricter than RFC 9110's token, so `X_Forwarded_For` or `X.Custom` are dropped;
 - it records listeners and target health in a JSON state file, which is how
   the local target reads target health (moto's describe_target_health cannot
   be trusted for that).
@@ -59,6 +64,8 @@ UPSTREAM_TIMEOUT = 60.0  # an ALB's default idle timeout
 EMULATOR_GONE_AFTER = 30.0
 HOST_LABEL = "liftshift.host"
 PORT_LABEL = "liftshift.port"
+VALID_HEADER_NAME = re.compile(r"[-A-Za-z0-9]+")  # what an ALB dropping invalid header fields keeps
+DROP_INVALID_HEADERS = "routing.http.drop_invalid_header_fields.enabled"
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
               "te", "trailer", "trailers", "transfer-encoding", "upgrade"}
 
@@ -241,6 +248,7 @@ class Proxy:
     draining: list[tuple[str, Target]] = field(default_factory=list)
     error: str | None = None
     exit_code: int | None = None
+    drop_invalid_headers: bool = False  # the load balancer's attribute, as last read
 
     def __post_init__(self):
         self.lock = threading.Lock()
@@ -298,6 +306,9 @@ class Proxy:
         self.errors.append(f"{type(exc).__name__}: {exc}")
 
     def round(self, elb) -> None:
+        attributes = elb.describe_load_balancer_attributes(LoadBalancerArn=self.arn).get("Attributes", [])
+        self.drop_invalid_headers = any(a.get("Key") == DROP_INVALID_HEADERS and a.get("Value") == "true"
+                                        for a in attributes)
         listeners = {}
         for found in elb.describe_listeners(LoadBalancerArn=self.arn)["Listeners"]:
             rules = [parse_rule(r) for r in elb.describe_rules(ListenerArn=found["ListenerArn"])["Rules"]
@@ -441,7 +452,7 @@ class Proxy:
                 groups.setdefault(group, {"targets": {}})["targets"].setdefault(t.id, entry(
                     t, "draining", "Target.DeregistrationInProgress", "Target deregistration is in progress"))
             state = {
-                "pid": os.getpid(), "load_balancer": self.arn,
+                "pid": os.getpid(), "load_balancer": self.arn, "drop_invalid_headers": self.drop_invalid_headers,
                 "listeners": {str(p): {"default": lst.default, "listening": p in self.servers,
                                        "rules": [{"priority": r.priority, "header": r.header,
                                                   "values": list(r.values), "target_group": r.target_group,
@@ -454,7 +465,9 @@ class Proxy:
             if self.exit_code is not None:
                 return
             temp = self.state_path.with_name(f".{self.state_path.name}.{os.getpid()}.tmp")
-            temp.write_text(json.dumps(state, indent=2))
+            # owner-only: its rules hold pending releases' probe values
+            with os.fdopen(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+                out.write(json.dumps(state, indent=2))
             os.replace(temp, self.state_path)
 
 
@@ -532,7 +545,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         named = {n.strip().lower() for n in self.headers.get("Connection", "").split(",")}
         dropped = HOP_BY_HOP | named | {"content-length", "expect", "x-forwarded-for", "x-forwarded-proto",
                                         "x-forwarded-port"}
-        headers = [(k, v) for k, v in self.headers.items() if k.lower() not in dropped]
+        headers = [(k, v) for k, v in self.headers.items() if k.lower() not in dropped
+                   and (not self.server.proxy.drop_invalid_headers or VALID_HEADER_NAME.fullmatch(k))]
         forwarded = ", ".join([*self.headers.get_all("X-Forwarded-For", []), self.client_address[0]])
         headers += [("X-Forwarded-For", forwarded), ("X-Forwarded-Proto", "http"), ("X-Forwarded-Port", str(port))]
         if body or "Content-Length" in self.headers or "chunked" in self.headers.get("Transfer-Encoding", "").lower():

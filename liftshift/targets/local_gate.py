@@ -64,9 +64,10 @@ class LocalGate:
             time.sleep(POLL_SECONDS)
 
     def probe(self, service: str, release: int, load_balancer: str, dns: str, port: int, protocol: str, path: str,
-              timeout: int) -> dict:
-        # The stand-in serves plain HTTP on 127.0.0.1 whatever the listener's protocol.
-        probe_until(("127.0.0.1", port), path, release, False, timeout, self.progress, f"{service} #{release}")
+              timeout: int, header: str) -> dict:
+        # The stand-in serves plain HTTP on 127.0.0.1 whatever the listener's protocol; it routes by the release
+        # header's (secret) value, as the ALB does.
+        probe_until(("127.0.0.1", port), path, header, False, timeout, self.progress, f"{service} #{release}")
         return {}
 
     def update_in_place(self, service: str, instance: str, release: int, template: str, previous: str, port: int,

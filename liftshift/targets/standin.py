@@ -86,7 +86,7 @@ def standin_files() -> dict[str, str]:
 
 def standin_image(client) -> str:
     files = standin_files()
-    digest = hashlib.sha256(b"standin-format-3\n")  # bump when the image's layout changes
+    digest = hashlib.sha256(b"standin-format-4\n")  # bump when the image's layout changes
     for inside, outside in sorted(files.items()):
         stat = os.stat(outside)
         digest.update(f"{inside}\0{outside}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
@@ -99,7 +99,7 @@ def standin_image(client) -> str:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", dereference=True) as tar:  # copy files, not host symlinks
         for directory, mode in (("bin", 0o755), ("tmp", 0o1777), ("root", 0o700), ("etc", 0o755),
-                                ("var/lib/liftshift", 0o755), ("var/log", 0o755), ("var/run", 0o755),
+                                ("var/lib/liftshift", 0o700), ("var/log", 0o755), ("var/run", 0o755),
                                 ("run", 0o755), ("run/liftshift", 0o755), ("run/liftshift/secrets", 0o700)):
             info = tarfile.TarInfo(directory)
             info.type, info.mode = tarfile.DIRTYPE, mode
