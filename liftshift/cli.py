@@ -86,13 +86,14 @@ def _guarded(fn: Callable[[], Any]) -> Any:
     from .targets.standin import BootFailed, HealthCheckFailed
     from .gate import RolloutFailed
     from .rollback import NoRelease
+    from .ownership import OwnershipError
 
     try:
         return fn()
     except (LockHeld, LockLost) as exc:
         _fail(str(exc), EXIT_LOCKED)
     except (SpecError, AwsSetupError, NetworkError, DockerUnavailable, UserDataTooLarge, LocalSetupError,
-            StrictRefusal, NoRelease) as exc:
+            StrictRefusal, NoRelease, OwnershipError) as exc:
         _fail(str(exc), EXIT_BAD_INPUT)
     except (ImageError, BootFailed) as exc:
         _fail(str(exc), EXIT_FAILED)

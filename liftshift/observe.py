@@ -123,6 +123,10 @@ class Observed:
     target_groups: list[ObservedTargetGroup] = field(default_factory=list)
     auto_scaling_groups: list[ObservedAutoScalingGroup] = field(default_factory=list)
     releases: list[Any] = field(default_factory=list)  # releases.Release records
+    # Every load balancer and target group name in the region, whoever owns it -> ARN: read anyway (ELBv2 cannot
+    # filter by tag), kept so the ownership check knows without another call whether a name is taken.
+    region_load_balancers: dict[str, str] = field(default_factory=dict)
+    region_target_groups: dict[str, str] = field(default_factory=dict)
 
     def services(self) -> set[str]:
         """Services that own anything in AWS (to find ones removed from app.yaml)."""
@@ -256,11 +260,13 @@ def _observe_fleets(aws, stack: str, seen: Observed) -> None:
                 instances=tuple(i["InstanceId"] for i in group.get("Instances", [])),
             ))
     elbv2 = aws.client("elbv2")
-    prefix = f"ls-{stack}"[:23]  # what names.bounded keeps of every name it makes for the stack
-    lbs = [lb for page in elbv2.get_paginator("describe_load_balancers").paginate() for lb in page["LoadBalancers"]
-           if lb["LoadBalancerName"].startswith(prefix)]
-    groups = [tg for page in elbv2.get_paginator("describe_target_groups").paginate() for tg in page["TargetGroups"]
-              if tg["TargetGroupName"].startswith(prefix)]
+    prefix = (names.elb_stack_prefix(stack), names.legacy_elb_prefix(stack))  # tags decide; this only narrows
+    every_lb = [lb for page in elbv2.get_paginator("describe_load_balancers").paginate() for lb in page["LoadBalancers"]]
+    every_tg = [tg for page in elbv2.get_paginator("describe_target_groups").paginate() for tg in page["TargetGroups"]]
+    seen.region_load_balancers = {lb["LoadBalancerName"]: lb["LoadBalancerArn"] for lb in every_lb}
+    seen.region_target_groups = {tg["TargetGroupName"]: tg["TargetGroupArn"] for tg in every_tg}
+    lbs = [lb for lb in every_lb if lb["LoadBalancerName"].startswith(prefix)]
+    groups = [tg for tg in every_tg if tg["TargetGroupName"].startswith(prefix)]
     arns = [lb["LoadBalancerArn"] for lb in lbs] + [tg["TargetGroupArn"] for tg in groups]
     tags_of: dict[str, dict[str, str]] = {}
     for i in range(0, len(arns), 20):

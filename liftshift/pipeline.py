@@ -20,6 +20,7 @@ from . import names
 from .apply import Executor
 from .aws import Aws
 from .observe import Observed, observe_stack, resolve_amis, resolve_network
+from .ownership import check_ownership
 from .plan import ImageWant, InfraPlan, Step, plan_destroy, plan_images, plan_stack
 from .progress import Progress
 from .resources import ImageInfo, Registry, StackWant, desired_stack, templates_hash
@@ -122,6 +123,8 @@ def prepare(spec: AppSpec, base: Path, target: Target) -> Prepared:
              "template_hash": templates_hash(templates_dir())}
     made_by = origin(base)
     want, infra = _plan_infra(spec, target, account, observed, {w.service: w.image for w in wants}, facts, made_by)
+    # Before phase one pushes anything: phase two's creations do not depend on the digests (their names neither).
+    check_ownership(target.aws, spec.name, image_steps + infra.steps, observed)
     found = warnings(spec, facts["amis"])
     return Prepared(spec, account, observed, wants, image_steps, want, infra, facts, found, made_by)
 

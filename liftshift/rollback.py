@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from .observe import Observed, observe_stack, resolve_network
+from .ownership import check_ownership
 from .plan import InfraPlan, Step, plan_instance_rollback
 from .plan_fleet import Candidate, live_config, plan_fleet
 from .releases import FAILED, PENDING, Release, of_service
@@ -127,10 +128,14 @@ def rollback(spec: AppSpec, target, service: str | None, to: int | None, *, exec
 
     target.aws.account_id()
     if not execute:
-        return plan_rollback(spec, target, observe_stack(target.aws, spec.name), service, to).steps
+        observed = observe_stack(target.aws, spec.name)
+        steps = plan_rollback(spec, target, observed, service, to).steps
+        check_ownership(target.aws, spec.name, steps, observed)
+        return steps
     with _stack_lock(spec, target, "rollback", lock_wait):
         observed = observe_stack(target.aws, spec.name)
         plan = plan_rollback(spec, target, observed, service, to)
+        check_ownership(target.aws, spec.name, plan.steps, observed)  # a release's groups are made again by name
         executor = Executor(target.aws.client, None, target.progress, gate=target.gate(spec))
         run_rollout(spec, target, executor, plan, observed)
         if target.hosts is not None:

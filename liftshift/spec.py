@@ -372,6 +372,7 @@ def load_spec(path: Path | str) -> tuple[AppSpec, Path]:
     base = path.resolve().parent
     _check_build_contexts(located, spec, base)
     _check_references(located, spec)
+    _check_resource_names(located, spec)
     return spec, base
 
 
@@ -529,3 +530,15 @@ def _check_references(located: LocatedData, spec: AppSpec) -> None:
 
     for name in spec.services:
         visit(name, [])
+
+
+def _check_resource_names(located: LocatedData, spec: AppSpec) -> None:
+    """No two services of the stack may make resources of one name (names.shared_name)."""
+    from .names import shared_name
+
+    found = shared_name(spec.name, {n: s.load_balancer is not None for n, s in spec.services.items()})
+    if found is not None:
+        kind, name, first, second = found
+        where = ("services", second)
+        raise SpecError(located.file, located.line_of(where), where,
+                        f"would make the {kind} {name!r}, which service {first!r} makes too: rename one of them")

@@ -87,7 +87,7 @@ def test_deploy_runs_the_stack_with_the_pushed_digest(env, stack_dir, unique, cl
     instance = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
     itags = names.tag_dict(instance["Tags"])
     assert itags[names.TAG_STACK] == unique and itags[names.TAG_CONFIG] == web["config"]
-    assert instance["IamInstanceProfile"]["Arn"].endswith(f"/liftshift/{unique}/liftshift-{unique}-web")
+    assert instance["IamInstanceProfile"]["Arn"].endswith(f"/liftshift/{unique}/{names.role(unique, 'web')}")
     attr = ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
     assert base64.b64decode(attr["UserData"]["Value"]).decode() == user_data
 
@@ -177,9 +177,9 @@ def test_interrupted_deploy_converges(env, stack_dir, unique, cleanup_images):
 
     report = deploy(spec, base, target())
     assert len(report["services"]["web"]["instances"]) == 1
-    profile = client("iam").get_instance_profile(InstanceProfileName=f"liftshift-{unique}-web")["InstanceProfile"]
-    assert [r["RoleName"] for r in profile["Roles"]] == [f"liftshift-{unique}-web"]
-    assert client("iam").get_role_policy(RoleName=f"liftshift-{unique}-web", PolicyName=names.role_policy_name())
+    profile = client("iam").get_instance_profile(InstanceProfileName=names.role(unique, "web"))["InstanceProfile"]
+    assert [r["RoleName"] for r in profile["Roles"]] == [names.role(unique, "web")]
+    assert client("iam").get_role_policy(RoleName=names.role(unique, "web"), PolicyName=names.role_policy_name())
 
 
 def test_destroy_removes_only_what_the_stack_owns(env, stack_dir, unique, cleanup_images):
@@ -188,8 +188,8 @@ def test_destroy_removes_only_what_the_stack_owns(env, stack_dir, unique, cleanu
     ec2, iam, ecr, logs = client("ec2"), client("iam"), client("ecr"), client("logs")
     vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
     # Look-alikes with similar names and no stack tag.
-    lookalike_group = ec2.create_security_group(GroupName=f"liftshift-{unique}-web-old", Description="x", VpcId=vpc)["GroupId"]
-    iam.create_role(RoleName=f"liftshift-{unique}-other", Path=f"/liftshift/{unique}/",
+    lookalike_group = ec2.create_security_group(GroupName=f"liftshift.{unique}.web.old", Description="x", VpcId=vpc)["GroupId"]
+    iam.create_role(RoleName=f"liftshift.{unique}.other", Path=f"/liftshift/{unique}/",
                     AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
     ecr.create_repository(repositoryName=f"{unique}/other")
     logs.create_log_group(logGroupName=f"/liftshift/{unique}-other")
@@ -201,7 +201,7 @@ def test_destroy_removes_only_what_the_stack_owns(env, stack_dir, unique, cleanu
     destroy(spec, target(), keep_images=False)
     assert stack_tagged(unique) == {}
     assert ec2.describe_security_groups(GroupIds=[lookalike_group])["SecurityGroups"]
-    assert iam.get_role(RoleName=f"liftshift-{unique}-other")
+    assert iam.get_role(RoleName=f"liftshift.{unique}.other")
     assert ecr.describe_repositories(repositoryNames=[f"{unique}/other"])["repositories"]
     assert logs.describe_log_groups(logGroupNamePrefix=f"/liftshift/{unique}-other")["logGroups"]
     state = ec2.describe_instances(InstanceIds=[stranger])["Reservations"][0]["Instances"][0]["State"]["Name"]

@@ -187,7 +187,7 @@ def test_old_config_is_replaced_after_the_new_instances_run():
     want = want_web()
     web = want.services["web"]
     seen = converged(want)
-    seen.templates = [ObservedTemplate("lt-old", "liftshift-shop-web-0ld0ld0ld0ld", "web", "0ld0ld0ld0ld", DIGEST)]
+    seen.templates = [ObservedTemplate("lt-old", "liftshift.shop.web.0ld0ld0ld0ld", "web", "0ld0ld0ld0ld", DIGEST)]
     seen.instances = [instance(i, config="0ld0ld0ld0ld", subnet=SUBNETS[i % 2]) for i in range(3)]
     steps = plan.plan_infrastructure(want, seen)
     assert kinds(steps) == [
@@ -303,8 +303,8 @@ def test_service_removed_from_spec_is_swept_alone():
                             ("delete", "security group"), ("delete", "iam role")]
     assert calls(steps, "terminate_instances")[0].params["InstanceIds"] == ["i-old0000", "i-old0001"]
     assert calls(steps, "delete_security_group")[0].params == {"GroupId": "sg-00000001"}
-    assert calls(steps, "delete_role")[0].params == {"RoleName": "liftshift-shop-old"}
-    assert calls(steps, "delete_instance_profile")[0].params == {"InstanceProfileName": "liftshift-shop-old"}
+    assert calls(steps, "delete_role")[0].params == {"RoleName": "liftshift.shop.old"}
+    assert calls(steps, "delete_instance_profile")[0].params == {"InstanceProfileName": "liftshift.shop.old"}
     assert not calls(steps, "delete_repository")  # images are kept unless asked
     gone = plan.plan_infrastructure(want, seen, keep_images=False)
     assert calls(gone, "delete_repository")[0].params["repositoryName"] == "shop/old"
@@ -352,10 +352,10 @@ def test_destroy_keep_images_deletes_no_repository():
 
 
 def test_destroy_sweeps_a_lone_role_and_repository():
-    seen = Observed(roles={"liftshift-shop-x": "arn:aws:iam::1:role/liftshift/shop/liftshift-shop-x"},
+    seen = Observed(roles={"liftshift.shop.x": "arn:aws:iam::1:role/liftshift/shop/liftshift.shop.x"},
                     repositories={"shop/y": "arn:aws:ecr:eu-west-1:1:repository/shop/y"})
     steps = plan.plan_destroy("shop", seen, keep_images=False)
-    assert calls(steps, "delete_role")[0].params == {"RoleName": "liftshift-shop-x"}
+    assert calls(steps, "delete_role")[0].params == {"RoleName": "liftshift.shop.x"}
     assert calls(steps, "delete_repository")[0].params["repositoryName"] == "shop/y"
 
 
@@ -609,14 +609,14 @@ def test_in_place_updates_instances_on_the_same_host_settings_and_replaces_the_o
     want = want_web(rollout={"strategy": "in-place"})
     host = want.services["web"].in_place.host_hash
     seen = converged(want)
-    seen.templates = [ObservedTemplate("lt-old", "liftshift-shop-web-0ld0ld0ld0ld", "web", "0ld0ld0ld0ld", DIGEST)]
+    seen.templates = [ObservedTemplate("lt-old", "liftshift.shop.web.0ld0ld0ld0ld", "web", "0ld0ld0ld0ld", DIGEST)]
     seen.instances = [dataclasses.replace(instance(i, config="0ld0ld0ld0ld", subnet=SUBNETS[i % 2]), host_hash=host)
                       for i in range(3)]
     infra = plan.plan_stack(want, seen)
     assert kinds(infra.steps) == [("create", "release"), ("create", "launch template")] + [
         ("update", "instance in place")] * 3 + [("update", "release"), ("delete", "launch template")]
     update = infra.steps[2].calls
-    assert update[0].params["previous"] == "liftshift-shop-web-0ld0ld0ld0ld"
+    assert update[0].params["previous"] == "liftshift.shop.web.0ld0ld0ld0ld"
     assert update[1].params["Tags"] == [{"Key": names.TAG_CONFIG, "Value": want.services["web"].launch_template.config_hash}]
     assert [r.updates for r in infra.rollouts] == [tuple((f"i-web{i:04d}", "0ld0ld0ld0ld") for i in range(3))]
 
@@ -630,14 +630,14 @@ def test_in_place_updates_instances_on_the_same_host_settings_and_replaces_the_o
 def test_a_rollback_without_load_balancer_launches_the_recorded_template_with_its_tags():
     from liftshift.releases import Release
 
-    record = Release(service="web", number=1, config="c0nf1g", image=DIGEST, launch_template="liftshift-shop-web-c0nf1g",
+    record = Release(service="web", number=1, config="c0nf1g", image=DIGEST, launch_template="liftshift.shop.web.c0nf1g",
                      at="", by="ci", commit=None, outcome="retired", host="h0st")
     seen = Observed(instances=[instance(0, config="newer")])
     steps = plan.plan_instance_rollback("shop", "web", record, 2, SUBNETS, seen)
     assert kinds(steps) == [("update", "release"), ("launch", "instances"), ("launch", "instances"),
                             ("wait", "instances running"), ("update", "release"), ("terminate", "instances")]
     (run, _) = calls(steps, "run_instances")
-    assert run.params["LaunchTemplate"] == {"LaunchTemplateName": "liftshift-shop-web-c0nf1g", "Version": "1"}
+    assert run.params["LaunchTemplate"] == {"LaunchTemplateName": "liftshift.shop.web.c0nf1g", "Version": "1"}
     tags = names.tag_dict(run.params["TagSpecifications"][0]["Tags"])
     assert tags[names.TAG_CONFIG] == "c0nf1g" and tags[names.TAG_HOST] == "h0st"  # in-place keeps working after
 
@@ -690,7 +690,7 @@ def _interrupted_fleet(want, probe: str | None, rules: list):
     config = svc.launch_template.config_hash
     seen = converged(want, running=0)
     seen.lb_groups["web"] = ObservedGroup("sg-lb", "lb", "web", "vpc-1", set(), [])
-    seen.load_balancers["web"] = ObservedLoadBalancer("arn:lb", "ls-shop-web", "web", "dns", "arn:listener", 80,
+    seen.load_balancers["web"] = ObservedLoadBalancer("arn:lb", names.load_balancer("shop", "web"), "web", "dns", "arn:listener", 80,
                                                       "HTTP", rules=rules, drops_invalid_headers=True)
     seen.target_groups = [ObservedTargetGroup("arn:tg1", svc.fleet.target_group.name, "web", config, 80, ())]
     seen.auto_scaling_groups = [ObservedAutoScalingGroup(svc.fleet.auto_scaling_group, "web", config, 3, 3, 3,

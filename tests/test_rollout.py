@@ -78,7 +78,7 @@ def fleet_state(stack: str) -> dict:
     (listener,) = elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
     rules = [r for r in elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"] if not r["IsDefault"]]
     groups = [tg for tg in elbv2.describe_target_groups()["TargetGroups"]
-              if tg["TargetGroupName"].startswith(f"ls-{stack}")]
+              if tg["TargetGroupName"].startswith(names.elb_stack_prefix(stack))]
     return {"asgs": asg, "lb": lb, "listener": listener, "rules": rules, "target_groups": groups}
 
 

@@ -73,7 +73,7 @@ def test_secrets_never_leave_the_instance_on_aws(aws_env, registry, busybox_imag
         # The script fetches them by reference when the container starts.
         assert f"/{unique}/db-password" in user_data and "-e DB_PASSWORD" in user_data
 
-        policy = boto3.client("iam").get_role_policy(RoleName=f"liftshift-{unique}-web",
+        policy = boto3.client("iam").get_role_policy(RoleName=names.role(unique, "web"),
                                                      PolicyName=names.role_policy_name())["PolicyDocument"]
         statements = {s["Sid"]: s for s in policy["Statement"]}
         assert statements["ReadOwnParameters"]["Resource"] == [
