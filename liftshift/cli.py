@@ -108,6 +108,9 @@ def _guarded(fn: Callable[[], Any]) -> Any:
 
         if isinstance(exc, (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)):
             _fail(f"AWS call failed: {exc}", EXIT_FAILED)
+        if isinstance(exc, (ValueError, TypeError)) and str(exc).startswith(("user-data:", "sh filter:")):
+            # render.py refusing a value validate let through: bad input, and nothing was changed for it
+            _fail(f"cannot render the user-data: {exc}", EXIT_BAD_INPUT)
         raise
 
 
@@ -141,7 +144,17 @@ def _emit(data: Any, output: Output, text: Callable[[Any], str]) -> None:
 @app.command()
 def validate(file: Path = FileArg) -> None:
     """Check app.yaml; prints nothing on success."""
-    _guarded(lambda: _load(file))
+    def run() -> None:
+        try:
+            _load(file)
+        except Exception as exc:  # validate reads and checks only: any failure is about the file, never a traceback
+            from .spec import SpecError
+
+            if isinstance(exc, SpecError):
+                raise
+            _fail(f"{file}: cannot be checked: {type(exc).__name__}: {exc}", EXIT_BAD_INPUT)
+
+    _guarded(run)
 
 
 @app.command()

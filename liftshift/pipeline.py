@@ -24,7 +24,7 @@ from .ownership import check_ownership
 from .plan import ImageWant, InfraPlan, Step, plan_destroy, plan_images, plan_stack
 from .progress import Progress
 from .resources import ImageInfo, Registry, StackWant, desired_stack, templates_hash
-from .spec import AppSpec
+from .spec import AppSpec, check_limits
 
 
 @dataclass
@@ -105,6 +105,7 @@ def prepare(spec: AppSpec, base: Path, target: Target) -> Prepared:
     from .render import templates_dir
 
     account = target.aws.account_id()  # proves credentials before any build
+    check_limits(spec, target.aws.region, target.registry)  # now that region and registry are known
     local = build_images(spec, base, target)
     target.progress.phase(f"reading stack {spec.name} in {target.aws.region}")
     observed = observe_stack(target.aws, spec.name)
