@@ -36,6 +36,8 @@ class App:
             def do_GET(self):
                 if self.path == "/healthz":
                     code, text = app.health, b"ok"
+                elif self.path == "/headers":  # the names of the header fields that reached the app
+                    code, text = 200, " ".join(sorted(self.headers.keys())).encode()
                 else:
                     app.hits += 1
                     if self.path == "/slow":
@@ -322,3 +324,42 @@ def test_rules_matchers_and_weighted_forwards():
     path_rule = lbproxy.parse_rule({"Priority": "4", "Actions": [], "Conditions": [
         {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/api/*"]}}]})
     assert path_rule.never_matches and not path_rule.matches(headers)
+
+
+def test_invalid_header_fields_are_dropped_when_the_load_balancer_says_so(aws_env, elb, apps, proxies, docker_client,
+                                                                          busybox_image, docker_cleanup, unique,
+                                                                          tmp_path):
+    """routing.http.drop_invalid_header_fields.enabled, as AWS defines it: names outside [-A-Za-z0-9]+ are
+    removed (liftshift sets it on every load balancer it makes); without it they reach the app."""
+    ec2, elbv2 = elb
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets(
+        Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]]
+    lb = elbv2.create_load_balancer(Name=unique, Subnets=subnets[:2], Type="application")["LoadBalancers"][0][
+        "LoadBalancerArn"]
+    tg = elbv2.create_target_group(Name=unique, Protocol="HTTP", Port=80, VpcId=vpc, HealthCheckPath="/healthz",
+                                   HealthyThresholdCount=2)["TargetGroups"][0]["TargetGroupArn"]
+    app = apps("A")
+    stand_in(docker_client, busybox_image, docker_cleanup, unique, app)
+    elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": app.id}])
+    port = free_port()
+    elbv2.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=port,
+                          DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+    state = tmp_path / "lb.json"
+    proxies.append(state)
+    lbproxy.start(aws_env, REGION, lb, state, tmp_path / "lb.log", dict(os.environ))
+    assert lbproxy.read_state(state)["drop_invalid_headers"] is False
+    assert os.stat(state).st_mode & 0o077 == 0  # owner-only: rules hold pending releases' probe values
+    wait_for(lambda: health(state, tg)[app.id]["state"] == "healthy", "A healthy")
+    sent = {"X-Good-1": "a", "X_Under_Score": "b", "X.Dot": "c", "X~Tilde": "d"}  # all RFC 9110 tokens
+
+    def received() -> set[str]:
+        status, body = get(port, "/headers", sent)
+        assert status == 200
+        return {name.lower() for name in body.split()} & {name.lower() for name in sent}
+
+    assert received() == {"x-good-1", "x_under_score", "x.dot", "x~tilde"}
+    elbv2.modify_load_balancer_attributes(LoadBalancerArn=lb, Attributes=[
+        {"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "true"}])
+    wait_for(lambda: lbproxy.read_state(state)["drop_invalid_headers"] is True, "the attribute followed")
+    assert received() == {"x-good-1"}

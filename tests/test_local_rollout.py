@@ -53,14 +53,16 @@ def test_switch_failed_release_and_rollback_as_a_client_sees_them(fleet, local, 
     report = json.loads(second.stdout)["services"]["web"]
     assert report["load_balancer"]["release"] == 2 and len(report["instances"]) == 2
 
-    # 2. a release whose health check fails: exit 3, why, and the old answer all along
+    # 2. a release whose health check fails: exit 3, why, and the old answer all along, also for a client
+    # guessing the pending release's header (its probe route matches an unguessable value, not "3")
     (app_yaml.parent / "site" / "healthz").unlink()
     page(app_yaml, "release three")
-    with Traffic(port) as traffic:
+    with Traffic(port) as traffic, Traffic(port, {"X-Liftshift-Release": "3"}) as guessing:
         third = run_local("deploy", str(app_yaml))
     assert third.exit_code == 3, third.output
     assert "web #3" in third.output and "[404]" in third.output and "keeps serving" in third.output
     assert traffic.failures == [] and traffic.switches() == ["release two"]
+    assert guessing.requests > 50 and guessing.failures == [] and guessing.switches() == ["release two"]
 
     # 3. rollback: the previous release that served (#1), through the same gate
     with Traffic(port) as traffic:

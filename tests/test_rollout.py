@@ -82,6 +82,21 @@ def fleet_state(stack: str) -> dict:
     return {"asgs": asg, "lb": lb, "listener": listener, "rules": rules, "target_groups": groups}
 
 
+def drops_invalid_headers(load_balancer_arn: str) -> str | None:
+    attributes = client("elbv2").describe_load_balancer_attributes(LoadBalancerArn=load_balancer_arn)["Attributes"]
+    return next((a["Value"] for a in attributes if a["Key"] == "routing.http.drop_invalid_header_fields.enabled"),
+                None)
+
+
+def recorded(stack: str) -> dict:
+    """The stack's release records as stored in DynamoDB (liftshift-locks, releases/<stack>)."""
+    import json
+
+    item = client("dynamodb").get_item(TableName="liftshift-locks", Key={"stack": {"S": f"releases/{stack}"}},
+                                       ConsistentRead=True)["Item"]
+    return {k: json.loads(v["S"]) for k, v in item.items() if k != "stack"}
+
+
 def set_page(app_dir: Path, text: str) -> None:
     (app_dir / "site" / "index.html").write_text(text + "\n")
 
@@ -99,6 +114,7 @@ def test_blue_green_releases_on_moto(fleet_dir, unique, lb_endpoint):
     assert asg["HealthCheckType"] == "ELB"
     assert first["listener"]["DefaultActions"][0]["TargetGroupArn"] == tg["TargetGroupArn"]
     assert first["listener"]["Port"] == 8081 and first["rules"] == []
+    assert drops_invalid_headers(first["lb"]["LoadBalancerArn"]) == "true"
     elb_tags = client("elbv2").describe_tags(ResourceArns=[first["lb"]["LoadBalancerArn"], tg["TargetGroupArn"]])
     assert all(names.tag_dict(d["Tags"])[names.TAG_STACK] == unique for d in elb_tags["TagDescriptions"])
     assert tg["HealthCheckPath"] == "/healthz" and tg["HealthyThresholdCount"] == 2
@@ -120,6 +136,12 @@ def test_blue_green_releases_on_moto(fleet_dir, unique, lb_endpoint):
     # no change: nothing happens
     again = run_deploy(app_yaml)
     assert again["changed"] is False
+    # a load balancer that passes invalid header fields (an older liftshift's, or edited by hand) is converged
+    client("elbv2").modify_load_balancer_attributes(LoadBalancerArn=first["lb"]["LoadBalancerArn"], Attributes=[
+        {"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "false"}])
+    fixed = run_deploy(app_yaml)
+    assert [(c["action"], c["kind"]) for c in fixed["changes"]] == [("update", "load balancer")]
+    assert drops_invalid_headers(first["lb"]["LoadBalancerArn"]) == "true"
 
     # a new release: only its group remains, the listener points at it
     set_page(fleet_dir, "release two")
@@ -209,13 +231,29 @@ def test_an_interrupted_rollout_keeps_the_old_release_serving_and_converges(flee
     left = fleet_state(unique)
     assert left["listener"]["DefaultActions"][0]["TargetGroupArn"] == serving  # traffic never moved
     assert len(left["asgs"]) == 2 and len(left["rules"]) == 1  # the new release's group and probe route
+    # the probe route matches the pending record's unguessable value, not "2"
+    (condition,) = left["rules"][0]["Conditions"]
+    probe = recorded(unique)["web/000002"]["probe"]
+    assert condition["HttpHeaderConfig"]["Values"] == [probe] and len(probe) == 48 and probe != "2"
+    assert recorded(unique)["web/000002"]["outcome"] == "pending"
 
     # the next plan says what the next deploy does: finish the same release (#2), nothing made twice
     spec, base = load_spec(app_yaml)
     planned = prepare(spec, base, aws_target(None, None, Progress()))
     assert not [s for s in planned.infra_steps if s.action == "create" and s.kind in (
         "auto scaling group", "target group", "launch template", "listener rule")]
+    # ... and shows the release header by number, never its value: plan, history (-o json)
+    from typer.testing import CliRunner
+
+    from liftshift.cli import app
+
+    shown = CliRunner().invoke(app, ["plan", str(app_yaml), "-o", "json"])
+    assert shown.exit_code == 0, shown.output
+    assert "X-Liftshift-Release: #2 (value withheld)" in shown.stdout and probe not in shown.output
+    listed = CliRunner().invoke(app, ["history", str(app_yaml), "-o", "json"])
+    assert listed.exit_code == 0 and '"number": 2' in listed.stdout and probe not in listed.output
     report = run_deploy(app_yaml)
+    assert probe not in repr(report)
     assert [(c["action"], c["kind"], c["name"]) for c in report["changes"]] == [
         (s.action, s.kind, s.name) for s in planned.steps]
     after = fleet_state(unique)
@@ -223,6 +261,9 @@ def test_an_interrupted_rollout_keeps_the_old_release_serving_and_converges(flee
     (tg,) = after["target_groups"]
     assert after["listener"]["DefaultActions"][0]["TargetGroupArn"] == tg["TargetGroupArn"] != serving
     assert after["rules"] == [] and {t["Key"]: t["Value"] for t in asg["Tags"]}[names.TAG_RELEASE] == "2"
+    tags = client("elbv2").describe_tags(ResourceArns=[tg["TargetGroupArn"], after["lb"]["LoadBalancerArn"]])
+    assert probe not in str(asg["Tags"]) + str(tags["TagDescriptions"])
+    assert recorded(unique)["web/000002"]["probe"] is None  # kept while pending only: its route is gone
     made = history(spec, aws_target(None, None, Progress()))["services"]["web"]
     assert [(r["number"], r["outcome"]) for r in made] == [(2, "live"), (1, "retired")]
 

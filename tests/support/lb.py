@@ -39,12 +39,14 @@ def answering_server() -> Iterator[tuple[ProbeAnswer, str]]:
 
 class Traffic:
     """A client sending a GET to 127.0.0.1:port every 20 ms in a thread, keeping every answer in order:
-    what "no failed request, old answer then new" is measured on. Use as a context manager."""
+    what "no failed request, old answer then new" is measured on. Use as a context manager. `headers` are
+    sent with every request (e.g. a guessed release header)."""
 
-    def __init__(self, port: int):
+    def __init__(self, port: int, headers: dict[str, str] | None = None):
         import threading
 
         self.port = port
+        self.headers = dict(headers or {})
         self.answers: list[tuple[float, str]] = []  # (perf_counter time, body) of each 200
         self.failures: list[str] = []
         self._stop = threading.Event()
@@ -57,7 +59,7 @@ class Traffic:
         while not self._stop.is_set():
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                conn.request("GET", "/")
+                conn.request("GET", "/", headers=self.headers)
                 response = conn.getresponse()
                 body = response.read().decode(errors="replace").strip()
                 conn.close()
