@@ -48,6 +48,10 @@ def warnings(spec: AppSpec, amis: dict[str, Ami]) -> list[str]:
         if ami is not None and not ami.owned_by_amazon:
             found.append(f"services.{name}.instances.ami {ami.image_id} is not owned by Amazon: make sure you "
                          "trust its publisher")
+        if service.instances.container_credentials:
+            found.append(f"services.{name}.instances.container_credentials lets the containers take the instance "
+                         "role's credentials (pull its images, write its logs, read its secrets): only for apps that "
+                         "call AWS themselves")
         lb = service.load_balancer
         if lb is not None and lb.certificate_arn is None and OPEN & set(service.instances.ingress):
             found.append(f"services.{name}.load_balancer listens on plain HTTP (port {lb.listener_port}) to the "

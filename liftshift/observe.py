@@ -114,6 +114,7 @@ class Observed:
     log_group: str | None = None
     log_retention: int | None = None  # days; None: kept forever
     roles: dict[str, str] = field(default_factory=dict)  # name -> arn
+    role_descriptions: dict[str, str] = field(default_factory=dict)  # name -> description (names its policy)
     profiles: dict[str, ObservedProfile] = field(default_factory=dict)
     groups: dict[str, ObservedGroup] = field(default_factory=dict)  # by service
     templates: list[ObservedTemplate] = field(default_factory=list)
@@ -201,6 +202,7 @@ def observe_stack(aws, stack: str, *, verify_tags: bool = False) -> Observed:
         for role in page["Roles"]:
             if role["Path"] == path and (not verify_tags or _iam_tagged(iam.list_role_tags(RoleName=role["RoleName"]), stack)):
                 seen.roles[role["RoleName"]] = role["Arn"]
+                seen.role_descriptions[role["RoleName"]] = role.get("Description", "")
     for page in iam.get_paginator("list_instance_profiles").paginate(PathPrefix=path):
         for profile in page["InstanceProfiles"]:
             if profile["Path"] != path:

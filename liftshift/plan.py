@@ -208,16 +208,19 @@ def _template_step(service: ServiceWant, observed: Observed, group_id: Any, numb
 
 
 def _plan_role(stack: str, service: ServiceWant, observed: Observed) -> list[Step]:
+    """The role, its policies and its instance profile. A role whose description names other permissions
+    (an older liftshift's, or the service's changed secrets or rollout) gets the wanted ones."""
     role = service.role
     profile = observed.profiles.get(role.name)
-    if role.name in observed.roles and profile is not None and role.name in profile.roles:
+    current = observed.role_descriptions.get(role.name) == role.description
+    if role.name in observed.roles and current and profile is not None and role.name in profile.roles:
         return []
     calls: list[Call] = []
     if role.name not in observed.roles:
         calls.append(Call("iam", "create_role", {
             "RoleName": role.name, "Path": role.path,
             "AssumeRolePolicyDocument": EC2_TRUST_POLICY,
-            "Description": f"liftshift instances of {stack}/{service.name}",
+            "Description": role.description,
             "Tags": names.tag_list(names.tags(stack, service.name)),
         }, ignore=("EntityAlreadyExists",)))
     # Re-put on every incomplete role: an interrupted deploy converges.
@@ -225,6 +228,10 @@ def _plan_role(stack: str, service: ServiceWant, observed: Observed) -> list[Ste
         "RoleName": role.name, "PolicyName": role.policy_name, "PolicyDocument": role.policy}))
     for arn in role.managed:
         calls.append(Call("iam", "attach_role_policy", {"RoleName": role.name, "PolicyArn": arn}))
+    if role.name in observed.roles and not current:
+        for arn in _managed_by_liftshift(observed.roles[role.name]) - set(role.managed):
+            calls.append(Call("iam", "detach_role_policy", {"RoleName": role.name, "PolicyArn": arn},
+                              ignore=("NoSuchEntity",)))
     if profile is None:
         calls.append(Call("iam", "create_instance_profile", {
             "InstanceProfileName": role.name, "Path": role.path,
@@ -232,9 +239,18 @@ def _plan_role(stack: str, service: ServiceWant, observed: Observed) -> list[Ste
         }, ignore=("EntityAlreadyExists",)))
     calls.append(Call("iam", "add_role_to_instance_profile",
                       {"InstanceProfileName": role.name, "RoleName": role.name}, ignore=("LimitExceeded",)))
+    if role.name in observed.roles and not current:  # last: an interrupted update is seen as not done
+        calls.append(Call("iam", "update_role", {"RoleName": role.name, "Description": role.description}))
     action = "create" if role.name not in observed.roles else "update"
+    ssm = ", SSM Run Command (in-place rollouts)" if role.managed else ""
     return [Step(action, "iam role", role.name, service.name, tuple(calls),
-                 "pulls only its repository, writes only the stack's log group, SSM managed")]
+                 f"pulls only its repository, writes only its log streams, reads only its secrets{ssm}")]
+
+
+def _managed_by_liftshift(role_arn: str) -> set[str]:
+    """AWS managed policies some liftshift version may have attached to an instance role."""
+    part = role_arn.split(":")[1]  # arn:<partition>:iam::<account>:role/...
+    return {SSM_MANAGED_POLICY.format(partition=part)}
 
 
 def _rules(rules) -> list[dict[str, Any]]:
@@ -432,9 +448,9 @@ def plan_instance_rollback(stack: str, service: str, release: Release, count: in
             Call("ec2", "run_instances", {
                 "LaunchTemplate": {"LaunchTemplateName": template, "Version": "1"},
                 "MinCount": n, "MaxCount": n, "SubnetId": subnet,
-                # Repeated from the template: EC2 takes them from either, moto only from here.
+                # Repeated from the template: EC2 takes it from either, moto only from here. The metadata
+                # options are the recorded template's own (EC2 applies them; moto keeps its defaults).
                 "IamInstanceProfile": {"Name": names.role(stack, service)},
-                "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 2},
                 "TagSpecifications": [{"ResourceType": "instance", "Tags": names.tag_list(tags)},
                                       {"ResourceType": "volume", "Tags": names.tag_list(tags)}],
             }, save={ref: "Instances[].InstanceId"}),
@@ -530,14 +546,11 @@ def _sweep_role(role: str, service: str | None, observed: Observed, reason: str)
         calls.append(Call("iam", "delete_instance_profile", {"InstanceProfileName": profile.name},
                           ignore=("NoSuchEntity",)))
     if role in observed.roles:
-        part = observed.roles[role].split(":")[1]  # arn:<partition>:iam::<account>:role/...
-        calls += [
-            Call("iam", "delete_role_policy", {"RoleName": role, "PolicyName": names.role_policy_name()},
-                 ignore=("NoSuchEntity",)),
-            Call("iam", "detach_role_policy", {"RoleName": role, "PolicyArn": SSM_MANAGED_POLICY.format(partition=part)},
-                 ignore=("NoSuchEntity",)),
-            Call("iam", "delete_role", {"RoleName": role}, ignore=("NoSuchEntity",)),
-        ]
+        calls.append(Call("iam", "delete_role_policy", {"RoleName": role, "PolicyName": names.role_policy_name()},
+                          ignore=("NoSuchEntity",)))
+        calls += [Call("iam", "detach_role_policy", {"RoleName": role, "PolicyArn": arn}, ignore=("NoSuchEntity",))
+                  for arn in sorted(_managed_by_liftshift(observed.roles[role]))]
+        calls.append(Call("iam", "delete_role", {"RoleName": role}, ignore=("NoSuchEntity",)))
     return [Step("delete", "iam role", role, service, tuple(calls), reason)] if calls else []
 
 

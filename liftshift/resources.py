@@ -80,6 +80,13 @@ class RoleWant:
     policy_name: str
     policy: str  # JSON
     managed: tuple[str, ...]
+    owner: str = ""  # "stack/service"
+
+    @property
+    def description(self) -> str:
+        """Names the role's permissions by a hash: ListRoles returns descriptions, so a deploy sees a
+        changed policy without reading every role's policies."""
+        return f"liftshift instances of {self.owner} (permissions {names.short_hash(self.policy, *self.managed, length=12)})"
 
 
 @dataclass(frozen=True)
@@ -214,28 +221,43 @@ def host_hash(service: ServiceSpec, ami: Ami, region: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
+SSM_READS = ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath", "ssm:GetParameterHistory"]
+
+
 def role_policy(stack: str, service: str, account: str, region: str, finds_peers: bool = False,
                 secrets: list[tuple[str, str]] | None = None) -> str:
+    """The instance role's inline policy: pull the service's own images, write its own log streams,
+    read exactly its own secrets, and nothing else (the README's Security section lists it).
+
+    The explicit Denies make "only its own secrets" hold even next to AmazonSSMManagedInstanceCore
+    (attached for in-place rollouts), which allows ssm:GetParameter(s) on "*": in IAM an explicit
+    Deny wins over any Allow (IAM User Guide, "Policy evaluation logic"), and NotResource denies
+    every parameter but the named ones ("IAM JSON policy elements: NotResource").
+    """
     part = partition(region)
     parameters = sorted({f"arn:{part}:ssm:{region}:{account}:parameter/{i.lstrip('/')}"
                          for kind, i in secrets or [] if kind == "ssm"})
     # Secrets Manager appends 6 random characters to a secret's ARN; "-??????" matches exactly those.
     managed_secrets = sorted({f"arn:{part}:secretsmanager:{region}:{account}:secret:{i}-??????"
                               for kind, i in secrets or [] if kind == "secretsmanager"})
-    reads = []
+    statements: list[dict[str, Any]] = []
     if parameters:
-        reads.append({"Sid": "ReadOwnParameters", "Effect": "Allow", "Action": "ssm:GetParameter",
-                      "Resource": parameters})
+        statements.append({"Sid": "ReadOwnParameters", "Effect": "Allow", "Action": "ssm:GetParameter",
+                           "Resource": parameters})
+    statements.append({"Sid": "ReadNoOtherParameters", "Effect": "Deny", "Action": SSM_READS,
+                       **({"NotResource": parameters} if parameters else {"Resource": "*"})})
     if managed_secrets:
-        reads.append({"Sid": "ReadOwnSecrets", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
-                      "Resource": managed_secrets})
+        statements.append({"Sid": "ReadOwnSecrets", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                           "Resource": managed_secrets})
+    statements.append({"Sid": "ReadNoOtherSecrets", "Effect": "Deny", "Action": "secretsmanager:GetSecretValue",
+                       **({"NotResource": managed_secrets} if managed_secrets else {"Resource": "*"})})
     if finds_peers:
         # DescribeInstances has no resource-level permissions: AWS requires "*". Read-only.
-        reads.append({"Sid": "FindPeers", "Effect": "Allow", "Action": "ec2:DescribeInstances", "Resource": "*"})
+        statements.append({"Sid": "FindPeers", "Effect": "Allow", "Action": "ec2:DescribeInstances", "Resource": "*"})
     return json.dumps(
         {
             "Version": "2012-10-17",
-            "Statement": reads + [
+            "Statement": statements + [
                 # GetAuthorizationToken has no resource-level permissions: AWS requires "*".
                 {"Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
                 {
@@ -245,15 +267,24 @@ def role_policy(stack: str, service: str, account: str, region: str, finds_peers
                     "Resource": f"arn:{part}:ecr:{region}:{account}:repository/{names.repository(stack, service)}",
                 },
                 {
-                    "Sid": "WriteStackLogs",
+                    # Docker's awslogs driver writes the stream "<service>/<instance id>" (user-data.sh.j2):
+                    # it creates the stream and puts events, nothing else, and only in the service's streams.
+                    "Sid": "WriteOwnLogStreams",
                     "Effect": "Allow",
-                    "Action": ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
-                    "Resource": f"arn:{part}:logs:{region}:{account}:log-group:{names.log_group(stack)}:*",
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    "Resource": f"arn:{part}:logs:{region}:{account}:log-group:{names.log_group(stack)}"
+                                f":log-stream:{service}/*",
                 },
             ],
         },
         sort_keys=True,
     )
+
+
+def managed_policies(service: ServiceSpec, region: str) -> tuple[str, ...]:
+    """AWS managed policies of a service's role: SSM's agent permissions only where liftshift runs
+    commands through SSM (in-place rollouts)."""
+    return (SSM_MANAGED_POLICY.format(partition=partition(region)),) if service.in_place else ()
 
 
 def user_data_context(spec: AppSpec, name: str, want_image_ref: str, registry: Registry, region: str,
@@ -316,7 +347,8 @@ def desired_stack(
             policy_name=names.role_policy_name(),
             policy=role_policy(spec.name, name, account, region, finds_peers=bool(peers),
                                secrets=[parse_secret(ref)[:2] for ref in service.secrets.values()]),
-            managed=(SSM_MANAGED_POLICY.format(partition=part),),
+            managed=managed_policies(service, region),
+            owner=f"{spec.name}/{name}",
         )
         port = service.published_port
         fleet = None
@@ -381,8 +413,7 @@ def launch_template_data(service: ServiceSpec, ami: Ami, profile_name: str, grou
         "InstanceType": service.instances.type,
         "IamInstanceProfile": {"Name": profile_name},
         "SecurityGroupIds": [group],
-        # IMDSv2 only; hop limit 2 so containers on the instance can reach it too.
-        "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 2},
+        "MetadataOptions": metadata_options(service),
         "BlockDeviceMappings": [
             {
                 "DeviceName": ami.root_device,
@@ -400,6 +431,15 @@ def launch_template_data(service: ServiceSpec, ami: Ami, profile_name: str, grou
     if user_data is not None:
         data["UserData"] = base64.b64encode(user_data.encode()).decode()
     return data
+
+
+def metadata_options(service: ServiceSpec) -> dict[str, Any]:
+    """IMDSv2 only. Hop limit 1: the instance itself (the user-data: pulls, secrets, logs) reaches the
+    metadata service and so the role's credentials; a container on Docker's bridge is one hop further
+    and cannot (EC2 user guide, "Configure the Instance Metadata Service options": a hop limit of 2 is
+    what lets containers in). `instances.container_credentials: true` opts a service's containers in."""
+    hops = 2 if service.instances.container_credentials else 1
+    return {"HttpTokens": "required", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": hops}
 
 
 def fleet_want(stack: str, name: str, service: ServiceSpec, chash: str, vpc_id: str) -> FleetWant:

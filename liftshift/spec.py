@@ -208,6 +208,8 @@ class InstancesSpec(_Model):
     subnets: list[str] = Field(default_factory=list)
     key_name: Optional[str] = Field(None, min_length=1, max_length=255)
     ssh_ingress: list[str] = Field(default_factory=list)
+    # The containers may use the instance role (IMDS hop limit 2); by default only the host reaches it.
+    container_credentials: bool = False
 
     @field_validator("type")
     @classmethod

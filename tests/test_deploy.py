@@ -101,13 +101,15 @@ def test_deploy_runs_the_stack_with_the_pushed_digest(env, stack_dir, unique, cl
     assert client("ecr").get_lifecycle_policy(repositoryName=f"{unique}/web")["lifecyclePolicyText"]
 
     policy = json.loads(json.dumps(client("iam").get_role_policy(
-        RoleName=f"liftshift-{unique}-web", PolicyName=names.role_policy_name())["PolicyDocument"]))
-    resources = {s["Sid"]: s["Resource"] for s in policy["Statement"]}
+        RoleName=names.role(unique, "web"), PolicyName=names.role_policy_name())["PolicyDocument"]))
+    resources = {s["Sid"]: s.get("Resource", s.get("NotResource")) for s in policy["Statement"]}
     assert resources["EcrLogin"] == "*"
     assert resources["PullOwnImages"].endswith(f":repository/{unique}/web")
-    assert resources["WriteStackLogs"].endswith(f":log-group:/liftshift/{unique}:*")
-    attached = client("iam").list_attached_role_policies(RoleName=f"liftshift-{unique}-web")["AttachedPolicies"]
-    assert [p["PolicyName"] for p in attached] == ["AmazonSSMManagedInstanceCore"]
+    assert resources["WriteOwnLogStreams"].endswith(f":log-group:/liftshift/{unique}:log-stream:web/*")
+    assert resources["ReadNoOtherParameters"] == resources["ReadNoOtherSecrets"] == "*"  # it has no secrets
+    attached = client("iam").list_attached_role_policies(RoleName=names.role(unique, "web"))["AttachedPolicies"]
+    assert attached == []  # SSM's agent permissions only for in-place rollouts
+    assert data["MetadataOptions"]["HttpPutResponseHopLimit"] == 1  # the containers do not get the role
     assert client("logs").describe_log_groups(logGroupNamePrefix=f"/liftshift/{unique}")["logGroups"]
 
 

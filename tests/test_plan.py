@@ -65,6 +65,7 @@ def converged(want: resources.StackWant, *, running: int | None = None) -> Obser
     for n, svc in enumerate(want.services.values()):
         role = svc.role
         seen.roles[role.name] = role.arn
+        seen.role_descriptions[role.name] = role.description
         seen.profiles[role.name] = ObservedProfile(role.name, role.arn.replace(":role/", ":instance-profile/"),
                                                    [role.name])
         seen.groups[svc.name] = ObservedGroup(f"sg-{n:08x}", svc.security_group.name, svc.name, "vpc-1",
@@ -107,8 +108,7 @@ def test_empty_observed_creates_everything():
     assert calls(steps, "put_retention_policy")[0].params["retentionInDays"] == plan.LOG_RETENTION_DAYS
 
     role_ops = [c.operation for c in steps[1].calls]
-    assert role_ops == ["create_role", "put_role_policy", "attach_role_policy", "create_instance_profile",
-                        "add_role_to_instance_profile"]
+    assert role_ops == ["create_role", "put_role_policy", "create_instance_profile", "add_role_to_instance_profile"]
     assert calls(steps, "create_role")[0].params["Path"] == "/liftshift/shop/"
 
     (sg,) = calls(steps, "create_security_group")
@@ -275,9 +275,8 @@ def test_role_without_profile_is_completed_and_then_converges():
     steps = plan.plan_infrastructure(want, seen)
     assert kinds(steps) == [("update", "iam role")]
     assert [c.operation for c in steps[0].calls] == [
-        "put_role_policy", "attach_role_policy", "create_instance_profile", "add_role_to_instance_profile"]
+        "put_role_policy", "create_instance_profile", "add_role_to_instance_profile"]
     assert steps[0].calls[0].params["PolicyDocument"] == role.policy
-    assert steps[0].calls[1].params["PolicyArn"] == "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
     # once the steps ran, AWS holds the profile with the role: nothing left to do
     seen.profiles[role.name] = ObservedProfile(role.name, "arn:x", [role.name])
     assert plan.plan_infrastructure(want, seen) == []
@@ -289,8 +288,7 @@ def test_empty_profile_gets_the_role():
     seen = converged(want)
     seen.profiles[role.name].roles.clear()
     steps = plan.plan_infrastructure(want, seen)
-    assert [c.operation for c in steps[0].calls] == [
-        "put_role_policy", "attach_role_policy", "add_role_to_instance_profile"]
+    assert [c.operation for c in steps[0].calls] == ["put_role_policy", "add_role_to_instance_profile"]
 
 
 def test_service_removed_from_spec_is_swept_alone():
@@ -449,24 +447,105 @@ def test_plan_images_nothing_when_pushed():
 # --------------------------------------------------------------------------- role policy and limits
 
 
-def test_role_policy_is_least_privilege():
-    spec = make_spec({"web": service_dict(), "api": service_dict()})
-    want = desired(spec)
-    policy = json.loads(want.services["web"].role.policy)
-    resources_named = set()
-    for statement in policy["Statement"]:
-        assert statement["Effect"] == "Allow"
-        if statement["Resource"] == "*":
-            assert statement["Action"] == "ecr:GetAuthorizationToken"
-        else:
-            resources_named.add(statement["Resource"])
-    assert resources_named == {
-        f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/shop/web",
-        f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/liftshift/shop:*",
+def _statements(want: resources.StackWant, service: str) -> dict[str, dict[str, Any]]:
+    policy = json.loads(want.services[service].role.policy)
+    assert policy["Version"] == "2012-10-17"
+    by_sid = {s.pop("Sid"): s for s in policy["Statement"]}
+    assert len(by_sid) == len(policy["Statement"])
+    return by_sid
+
+
+BASE_STATEMENTS = {
+    "EcrLogin": {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+    "ReadNoOtherParameters": {"Effect": "Deny", "Action": resources.SSM_READS, "Resource": "*"},
+    "ReadNoOtherSecrets": {"Effect": "Deny", "Action": "secretsmanager:GetSecretValue", "Resource": "*"},
+}
+
+
+def _pull_and_logs(service: str) -> dict[str, dict[str, Any]]:
+    return {
+        "PullOwnImages": {"Effect": "Allow",
+                          "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                          "Resource": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/shop/{service}"},
+        "WriteOwnLogStreams": {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                               "Resource": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/liftshift/shop"
+                                           f":log-stream:{service}/*"},
     }
-    assert sum(1 for s in policy["Statement"] if s["Resource"] == "*") == 1
-    assert "shop/api" not in want.services["web"].role.policy
-    assert "shop/api" in want.services["api"].role.policy
+
+
+def test_role_policy_of_a_plain_service_is_pull_and_own_log_streams_only():
+    want = desired(make_spec({"web": service_dict(), "api": service_dict()}))
+    assert _statements(want, "web") == {**BASE_STATEMENTS, **_pull_and_logs("web")}
+    assert _statements(want, "api") == {**BASE_STATEMENTS, **_pull_and_logs("api")}
+    assert want.services["web"].role.managed == ()  # no SSM agent permissions: nothing runs commands there
+
+
+def test_role_policy_with_secrets_allows_exactly_them_and_denies_every_other():
+    want = want_web(secrets={"DB": "ssm:/shop/db", "KEY": "ssm:plain-name",
+                             "API": "secretsmanager:shop/api:token", "OTHER": "secretsmanager:shop/other"})
+    parameters = [f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/plain-name",
+                  f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/shop/db"]
+    secrets = [f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:shop/api-??????",
+               f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:shop/other-??????"]
+    assert _statements(want, "web") == {
+        **_pull_and_logs("web"),
+        "EcrLogin": BASE_STATEMENTS["EcrLogin"],
+        "ReadOwnParameters": {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": parameters},
+        "ReadNoOtherParameters": {"Effect": "Deny", "Action": resources.SSM_READS, "NotResource": parameters},
+        "ReadOwnSecrets": {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secrets},
+        "ReadNoOtherSecrets": {"Effect": "Deny", "Action": "secretsmanager:GetSecretValue", "NotResource": secrets},
+    }
+
+
+def test_role_policy_of_a_service_that_calls_another_may_find_instances():
+    spec = make_spec({"api": service_dict(), "web": service_dict(env={"API": "${service.api.url}"})})
+    want = desired(spec)
+    assert _statements(want, "web") == {
+        **BASE_STATEMENTS, **_pull_and_logs("web"),
+        "FindPeers": {"Effect": "Allow", "Action": "ec2:DescribeInstances", "Resource": "*"}}
+    assert _statements(want, "api") == {**BASE_STATEMENTS, **_pull_and_logs("api")}
+
+
+def test_only_in_place_services_get_ssm_run_command_and_still_read_only_their_secrets():
+    want = want_web(rollout={"strategy": "in-place"}, secrets={"DB": "ssm:/shop/db"})
+    role = want.services["web"].role
+    assert role.managed == ("arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",)
+    # the managed policy allows ssm:GetParameter(s) on "*": the explicit Deny keeps the service to its own
+    deny = _statements(want, "web")["ReadNoOtherParameters"]
+    assert deny == {"Effect": "Deny", "Action": resources.SSM_READS,
+                    "NotResource": [f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/shop/db"]}
+    fleet = want_web(load_balancer={})
+    assert fleet.services["web"].role.managed == ()
+    assert _statements(fleet, "web") == {**BASE_STATEMENTS, **_pull_and_logs("web")}
+
+
+def test_instances_keep_the_role_from_their_containers_unless_opted_in():
+    data = want_web().services["web"].launch_template.data
+    assert data["MetadataOptions"] == {"HttpTokens": "required", "HttpEndpoint": "enabled",
+                                       "HttpPutResponseHopLimit": 1}
+    opted = want_web(instances={"container_credentials": True})
+    assert opted.services["web"].launch_template.data["MetadataOptions"]["HttpPutResponseHopLimit"] == 2
+    assert opted.services["web"].launch_template.config_hash != want_web().services["web"].launch_template.config_hash
+
+
+def test_a_role_with_other_permissions_is_updated_and_loses_what_liftshift_no_longer_wants():
+    want = want_web()
+    role = want.services["web"].role
+    seen = converged(want)
+    seen.role_descriptions[role.name] = "liftshift instances of shop/web"  # made by an older liftshift
+    (step,) = plan.plan_infrastructure(want, seen)
+    assert (step.action, step.kind) == ("update", "iam role")
+    assert [(c.operation, c.params.get("PolicyArn")) for c in step.calls] == [
+        ("put_role_policy", None),
+        ("detach_role_policy", "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"),
+        ("add_role_to_instance_profile", None),
+        ("update_role", None)]
+    assert step.calls[0].params["PolicyDocument"] == role.policy
+    assert step.calls[-1].params == {"RoleName": role.name, "Description": role.description}
+    # a changed secret changes the description, so the role is updated again
+    assert want_web(secrets={"DB": "ssm:/x"}).services["web"].role.description != role.description
+    seen.role_descriptions[role.name] = role.description
+    assert plan.plan_infrastructure(want, seen) == []
 
 
 def test_user_data_over_16k_is_refused():
@@ -758,3 +837,12 @@ def test_release_records_written_by_an_older_liftshift_still_load_and_values_end
     assert pending.with_outcome("pending").probe == "a" * 48
     assert pending.with_outcome("live").probe is None and pending.with_outcome("failed", "x").probe is None
     assert "a" * 48 not in repr(pending) and "a" * 48 not in pending.withheld_json()
+
+
+def test_plan_warns_when_containers_may_use_the_instance_role():
+    from liftshift.checks import warnings
+
+    assert not [w for w in warnings(make_spec(), {}) if "container_credentials" in w]
+    spec = make_spec({"web": service_dict(instances={"container_credentials": True})})
+    (found,) = [w for w in warnings(spec, {}) if "container_credentials" in w]
+    assert found.startswith("services.web.instances.container_credentials")

@@ -11,7 +11,7 @@ from pathlib import Path
 import boto3
 from typer.testing import CliRunner
 
-from liftshift import names
+from liftshift import names, resources
 from liftshift.cli import app
 
 HELLO = Path(__file__).resolve().parent.parent / "stacks" / "hello"
@@ -80,8 +80,13 @@ def test_secrets_never_leave_the_instance_on_aws(aws_env, registry, busybox_imag
             f"arn:aws:ssm:eu-west-1:123456789012:parameter/{unique}/db-password"]
         assert statements["ReadOwnSecrets"]["Resource"] == [
             f"arn:aws:secretsmanager:eu-west-1:123456789012:secret:{unique}/api-??????"]
-        stars = [s["Sid"] for s in policy["Statement"] if s["Resource"] == "*"]
+        assert statements["ReadNoOtherParameters"] == {
+            "Sid": "ReadNoOtherParameters", "Effect": "Deny", "Action": resources.SSM_READS,
+            "NotResource": statements["ReadOwnParameters"]["Resource"]}
+        assert statements["ReadNoOtherSecrets"]["NotResource"] == statements["ReadOwnSecrets"]["Resource"]
+        stars = [s["Sid"] for s in policy["Statement"] if s.get("Resource") == "*" and s["Effect"] == "Allow"]
         assert stars == ["EcrLogin"]  # the only action AWS allows on no narrower resource
+        assert data["MetadataOptions"]["HttpPutResponseHopLimit"] == 1  # the host fetches them, not the app
     finally:
         run("destroy", app_yaml, "--yes")
         for image in docker_client.images.list():
@@ -107,5 +112,15 @@ def test_secrets_reach_the_container_in_the_local_rehearsal(local, tmp_path, uni
     assert seen == f"{sentinel}-db|{sentinel}-token"
     (host,) = docker_client.containers.list(filters={"label": f"liftshift.host.stack={unique}"})
     assert sentinel not in json.dumps(host.attrs)  # files in the stand-in, not its env
+    # The instance keeps the role from its containers (IMDS hop limit 1): the user-data fetched the
+    # secrets on the host, and the app got only their values, no AWS credentials or endpoint.
+    ec2 = boto3.client("ec2", endpoint_url=ensure_emulator(), region_name="us-east-1",
+                       aws_access_key_id="liftshift-local", aws_secret_access_key="liftshift-local")
+    (template,) = ec2.describe_launch_templates(
+        Filters=[{"Name": f"tag:{names.TAG_STACK}", "Values": [unique]}])["LaunchTemplates"]
+    data = ec2.describe_launch_template_versions(LaunchTemplateId=template["LaunchTemplateId"])[
+        "LaunchTemplateVersions"][0]["LaunchTemplateData"]
+    assert data["MetadataOptions"]["HttpPutResponseHopLimit"] == 1
+    assert not [e for e in container.attrs["Config"]["Env"] if e.startswith("AWS_")]
     status = run("status", str(app_yaml), "--target", "local", "-o", "json")
     assert sentinel not in status.output
