@@ -135,6 +135,33 @@ def test_second_deploy_makes_no_mutating_call_and_plan_is_empty(env, stack_dir, 
     assert prepared.steps == []
 
 
+def test_a_role_with_other_permissions_is_brought_back_to_least_privilege(env, stack_dir, unique, cleanup_images):
+    """A role as an older liftshift left it (SSM's managed policy attached, a broader inline policy) is
+    updated in place by the next deploy; a switch to in-place rollouts attaches SSM's policy, and back."""
+    app_yaml = stack_dir / "app.yaml"
+    spec, base = load_spec(app_yaml)
+    deploy(spec, base, target())
+    iam, role = client("iam"), names.role(unique, "web")
+    ssm_policy = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+    wanted = iam.get_role_policy(RoleName=role, PolicyName=names.role_policy_name())["PolicyDocument"]
+    iam.attach_role_policy(RoleName=role, PolicyArn=ssm_policy)
+    iam.put_role_policy(RoleName=role, PolicyName=names.role_policy_name(), PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}]}))
+    iam.update_role(RoleName=role, Description=f"liftshift instances of {unique}/web")
+
+    report = deploy(spec, base, target())
+    assert [(c["action"], c["kind"]) for c in report["changes"]] == [("update", "iam role")]
+    assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
+    assert iam.get_role_policy(RoleName=role, PolicyName=names.role_policy_name())["PolicyDocument"] == wanted
+    assert deploy(spec, base, target())["changed"] is False
+
+    edit(app_yaml, "    publish: 8080\n", "    publish: 8080\n    rollout: {strategy: in-place}\n")
+    spec, base = load_spec(app_yaml)
+    deploy(spec, base, target())
+    attached = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+    assert [p["PolicyArn"] for p in attached] == [ssm_policy]
+
+
 def test_changed_settings_replace_instances_and_count_spreads(env, stack_dir, unique, cleanup_images):
     app_yaml = stack_dir / "app.yaml"
     spec, base = load_spec(app_yaml)
