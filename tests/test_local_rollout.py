@@ -76,3 +76,6 @@ def test_switch_failed_release_and_rollback_as_a_client_sees_them(fleet, local, 
     # the stand-in hosts are exactly the serving release's two instances
     hosts = [c for c in stack_containers(docker_client, unique) if "liftshift.host" in c.labels]
     assert len(hosts) == 2
+    for host in hosts:  # the user-data (env values, secret names) is root's only, as on EC2
+        assert host.get_archive("/var/lib/liftshift")[1]["mode"] & 0o777 == 0o700
+        assert host.get_archive("/var/lib/liftshift/user-data")[1]["mode"] & 0o077 == 0
