@@ -182,6 +182,8 @@ def _lookup(aws, stack: str, wanted: list[Claim], observed: Observed) -> list[tu
                 if g["AutoScalingGroupName"] in batch:
                     found.append((batch[g["AutoScalingGroupName"]], {t["Key"]: t["Value"] for t in g.get("Tags", [])}))
     # IAM: no listing by name or tag; one read per role and per instance profile.
+    if not by_kind.get("iam role") and not by_kind.get("instance profile"):
+        return found
     iam = aws.client("iam")
     role_tags: dict[str, dict[str, str] | None] = {}
 
