@@ -18,8 +18,8 @@ import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Callable, Literal, Optional, Union, get_args, get_origin
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, field_validator,
-                      model_validator)
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError,
+                      field_validator, model_validator)
 
 from .yamlsource import LocatedData, SourceError, load_yaml
 
@@ -112,6 +112,14 @@ def _whole_number(value: Any) -> Any:
 
 
 Int = Annotated[int, BeforeValidator(_whole_number)]
+
+
+def _secret_ref(value: str) -> str:
+    parse_secret(value)
+    return value
+
+
+SecretRef = Annotated[str, AfterValidator(_secret_ref)]  # errors name the secret's own key
 
 
 def _name(value: str, what: str) -> str:
@@ -342,7 +350,7 @@ class ServiceSpec(_Model):
     health: Optional[HealthSpec] = None
     volumes: list[VolumeSpec] = Field(default_factory=list)
     instances: InstancesSpec = Field(default_factory=InstancesSpec)
-    secrets: dict[str, str] = Field(default_factory=dict)
+    secrets: dict[str, SecretRef] = Field(default_factory=dict)
     load_balancer: Optional[LoadBalancerSpec] = None
     rollout: RolloutSpec = Field(default_factory=RolloutSpec)
 
@@ -494,7 +502,8 @@ def parse_secret(ref: str) -> tuple[str, str, str | None]:
         match = SM_SECRET_RE.fullmatch(ref)
         if match:
             return "secretsmanager", match.group(1), match.group(2)
-    raise ValueError(f"{ref!r} must be 'ssm:/parameter/name' or 'secretsmanager:secret-name[:json-key]'")
+    raise ValueError("must be 'ssm:/parameter/name' or 'secretsmanager:secret-name[:json-key]' (a secret name is up "
+                     "to 512 of a-z A-Z 0-9 / _ + = . @ -)" + (f": {ref[:80]!r}" if isinstance(ref, str) else ""))
 
 
 def _ssm_name(name: str) -> str:

@@ -213,8 +213,14 @@ class _Builder:
                 line = key_node.start_mark.line + 1
                 if key_node.tag == "tag:yaml.org,2002:merge":
                     raise SourceError(self.located.file, line, path, "YAML merge keys (<<) are not supported")
-                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != STR_TAG:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in (STR_TAG, BOOL_TAG, INT_TAG,
+                                                                                      FLOAT_TAG):
                     raise SourceError(self.located.file, line, path, "keys must be plain strings")
+                if key_node.tag != STR_TAG:  # TRUE: or 8080: as a key is its text, like any other name
+                    try:
+                        self._scalar(key_node)
+                    except (ValueError, OverflowError):
+                        raise SourceError(self.located.file, line, path, "keys must be plain strings") from None
                 key = key_node.value
                 if key in result:
                     first = self.located.lines.get(path + (key,))
