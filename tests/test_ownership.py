@@ -452,3 +452,26 @@ def test_resources_this_stack_left_behind_are_adopted(env, tmp_path, unique):
     assert {s["Sid"] for s in policy_of(role)["Statement"]} >= {"PullOwnImages"}
     spec, _ = load_spec(app_yaml)
     destroy(spec, target(), keep_images=False)
+
+
+def test_rollback_refuses_a_foreign_resource_under_a_recorded_name(env, tmp_path, unique):
+    """A rollback makes the release's target group and Auto Scaling group again, by their recorded names."""
+    from liftshift.rollback import history
+
+    app_yaml = write_app(tmp_path / "s", unique, {"web": {"load_balancer": LB}})
+    run(app_yaml)
+    (tmp_path / "s" / "site" / "index.html").write_text("second\n")
+    run(app_yaml)
+    spec, _ = load_spec(app_yaml)
+    releases = history(spec, target())["services"]["web"]
+    assert [(r["number"], r["serving"]) for r in releases] == [(2, True), (1, False)]
+    tg = names.target_group(unique, "web", releases[1]["config"])
+    vpc = client("ec2").describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    client("elbv2").create_target_group(Name=tg, Protocol="HTTP", Port=80, VpcId=vpc)
+    before = snapshot()
+    for extra in (["--dry-run"], []):
+        result = run_cli("rollback", str(app_yaml), *extra)
+        assert result.exit_code == 2, result.output
+        assert f"target group {tg} exists and is not made by liftshift" in result.output
+        assert snapshot() == before
+    destroy(spec, target(), keep_images=False)
