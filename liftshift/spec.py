@@ -48,7 +48,8 @@ _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:]+\])(?::[0-9]{{1,5}})?"
 _PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 IMAGE_NAME_RE = re.compile(rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*")
-IMAGE_REF_RE = re.compile(rf"({IMAGE_NAME_RE.pattern})(?::([\w][\w.-]{{0,127}}))?(?:@(sha256:[0-9a-f]{{64}}|sha512:[0-9a-f]{{128}}))?")
+IMAGE_REF_RE = re.compile(rf"({IMAGE_NAME_RE.pattern})(?::([\w][\w.-]{{0,127}}))?"
+                          r"(?:@(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128}))?")
 IMAGE_NAME_MAX = 255
 SSH_PORT = 22
 SG_RULES_PER_FAMILY = 60  # EC2's default quota of inbound rules per security group, IPv4 and IPv6 each
@@ -361,8 +362,8 @@ class ServiceSpec(_Model):
             return value
         match = IMAGE_REF_RE.fullmatch(value)
         if not match:
-            raise ValueError("is not a Docker image reference such as nginx:1.27, registry.example.com:5000/team/app:v2 "
-                             "or name@sha256:<64 hex>: [host[:port]/]path (lower case)[:tag][@digest]")
+            raise ValueError("is not a Docker image reference such as nginx:1.27, registry.example.com:5000/team/app:v2"
+                             " or name@sha256:<64 hex>: [host[:port]/]path (lower case)[:tag][@digest]")
         if len(match.group(1)) > IMAGE_NAME_MAX:
             raise ValueError(f"the image name is longer than Docker's {IMAGE_NAME_MAX} characters")
         return value
