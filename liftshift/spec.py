@@ -777,7 +777,27 @@ def check_limits(spec: AppSpec, region: Optional[str] = None, registry: Any = No
                 if len(arn) > SSM_NAME_MAX:
                     fail(here + ("secrets", key), f"the parameter's ARN would be {len(arn)} characters; AWS allows "
                                                   f"{SSM_NAME_MAX} for the name with the ARN before it")
+        _check_role_policy(spec, name, region, fail)
     _check_user_data(spec, region, registry, fail)
+
+
+ROLE_POLICY_MAX = 10240  # IAM: a role's inline policies, whitespace not counted
+
+
+def _check_role_policy(spec: AppSpec, name: str, region: Optional[str], fail: Callable[[tuple, str], None]) -> None:
+    """The instance role's policy names every secret's ARN (twice: allowed, and excepted from a Deny)."""
+    from .resources import role_policy
+
+    service = spec.services[name]
+    if not service.secrets:
+        return
+    policy = role_policy(spec.name, name, "123456789012", region or "us-gov-west-1",
+                         finds_peers=bool(peers_of(service)),
+                         secrets=[parse_secret(ref)[:2] for ref in service.secrets.values()])
+    size = len(re.sub(r"\s", "", policy))
+    if size > ROLE_POLICY_MAX:
+        fail(("services", name, "secrets"), f"the instance role's policy, which names each secret, would be {size} "
+                                            f"characters; IAM allows {ROLE_POLICY_MAX}: use fewer or shorter names")
 
 
 def _check_rule_counts(service: ServiceSpec, here: tuple, fail: Callable[[tuple, str], None]) -> None:

@@ -475,3 +475,38 @@ def test_rollback_refuses_a_foreign_resource_under_a_recorded_name(env, tmp_path
         assert f"target group {tg} exists and is not made by liftshift" in result.output
         assert snapshot() == before
     destroy(spec, target(), keep_images=False)
+
+
+OLD_NAMES = {  # liftshift's names before they were unambiguous
+    "role": lambda stack, service: names.bounded(f"liftshift-{stack}-{service}", 64),
+    "security_group": lambda stack, service: f"liftshift-{stack}-{service}",
+    "lb_security_group": lambda stack, service: f"liftshift-{stack}-{service}-lb",
+    "launch_template": lambda stack, service, config: f"liftshift-{stack}-{service}-{config}",
+    "auto_scaling_group": lambda stack, service, config: f"liftshift-{stack}-{service}-{config}",
+    "load_balancer": lambda stack, service: names.bounded(f"ls-{stack}-{service}", 32),
+    "target_group": lambda stack, service, config: names.bounded(f"ls-{stack}-{service}-{config}", 32),
+}
+
+
+def test_a_stack_made_under_the_old_names_is_kept_and_destroyed(env, tmp_path, unique, monkeypatch):
+    app_yaml = write_app(tmp_path / "s", unique, {"web": {"load_balancer": LB}, "api": {"publish": 8082}})
+    with monkeypatch.context() as old:
+        for name, make in OLD_NAMES.items():
+            old.setattr(names, name, make)
+        run(app_yaml)
+    lbs = [lb["LoadBalancerName"] for lb in client("elbv2").describe_load_balancers()["LoadBalancers"]]
+    assert lbs == [f"ls-{unique}-web"]
+    # under the new names: the old resources are found by their tags and kept; only the roles are new
+    report = run(app_yaml)
+    assert {(c["action"], c["kind"]) for c in report["changes"]} == {("create", "iam role")}
+    assert report["services"]["web"]["load_balancer"]["name"] == f"ls-{unique}-web"
+    assert groups_of(unique).keys() == {f"liftshift-{unique}-web", f"liftshift-{unique}-web-lb",
+                                        f"liftshift-{unique}-api"}
+    assert run(app_yaml)["changed"] is False
+    spec, _ = load_spec(app_yaml)
+    destroy(spec, target(), keep_images=False)
+    assert stack_tagged(unique) == {}
+    assert client("elbv2").describe_load_balancers()["LoadBalancers"] == []
+    assert client("elbv2").describe_target_groups()["TargetGroups"] == []
+    assert client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"] == []
+    assert client("iam").list_roles()["Roles"] == []

@@ -195,6 +195,8 @@ HOSTILE = [
           ("unknown-kind", "vault:shop/db", "ssm:/parameter/name")]],
     P(ok("secrets:", "  DB: 'ssm:/" + "p" * 970 + "'"), 8, "services.web.secrets.DB", "ARN",
       id="secret-ssm-arn-too-long"),
+    P(ok("secrets:", *[f"  S{i}: ssm:/{'p' * 900}{i}" for i in range(6)]), 7, "services.web.secrets", "10240",
+      id="role-policy-too-large"),
     # --- user-data over EC2's 16 KB, known before any build
     P(ok("env:", "  A: " + "x" * USER_DATA_LIMIT), 7, "services.web.env", str(USER_DATA_LIMIT),
       id="user-data-too-large"),
