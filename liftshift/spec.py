@@ -35,7 +35,7 @@ SSM_SECRET_RE = re.compile(r"ssm:(.*)", re.DOTALL)
 SSM_NAME_RE = re.compile(r"/?[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]+)*")
 SSM_NAME_MAX = 1011  # AWS: the fully qualified name, counting the ARN before it (arn:aws:ssm:REGION:ACCOUNT:parameter/)
 SSM_MAX_LEVELS = 15
-CERTIFICATE_ARN_RE = re.compile(r"arn:(aws|aws-cn|aws-us-gov):acm:([a-z]{2}(?:-[a-z]+)+-\d{1,2}):(\d{12}):"
+CERTIFICATE_ARN_RE = re.compile(r"arn:(aws(?:-[a-z]+)*):acm:([a-z]{2}(?:-[a-z]+)+-\d{1,2}):(\d{12}):"
                                 r"certificate/[A-Za-z0-9-]+")
 SM_SECRET_RE = re.compile(r"secretsmanager:([A-Za-z0-9/_+=.@\-]{1,512})(?::([A-Za-z0-9_.\-]{1,256}))?")
 KEY_NAME_RE = re.compile(r"[\x20-\x7e]{1,255}")  # EC2: up to 255 ASCII characters
@@ -526,7 +526,11 @@ def _ssm_name(name: str) -> str:
 
 
 def _partition(region: str) -> str:
-    return "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
+    for prefix, partition in (("cn-", "aws-cn"), ("us-gov-", "aws-us-gov"), ("us-iso-", "aws-iso"),
+                              ("us-isob-", "aws-iso-b")):
+        if region.startswith(prefix):
+            return partition
+    return "aws"
 
 
 def _stringify_map(value: Any) -> Any:

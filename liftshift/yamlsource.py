@@ -182,6 +182,11 @@ def load_yaml_text(text: str, name: str) -> LocatedData:
         line = mark.line + 1 if mark else None
         problem = exc.problem or exc.context or "invalid YAML"
         raise SourceError(name, line, (), f"invalid YAML: {problem}") from None
+    except yaml.reader.ReaderError as exc:  # a raw NUL or other control character in the file itself
+        line = text[: exc.position].count("\n") + 1 if isinstance(exc.position, int) else None
+        char = f"U+{exc.character:04X}" if isinstance(exc.character, int) else repr(exc.character)
+        raise SourceError(name, line, (), f"invalid YAML: the file holds a control character ({char}), which "
+                                          "YAML does not allow") from None
     except yaml.YAMLError as exc:
         raise SourceError(name, None, (), f"invalid YAML: {exc}") from None
     except RecursionError:

@@ -152,6 +152,8 @@ HOSTILE = [
       "must be 1", id="version-true"),
     P(ok("env:", "  A: 2001-12-14", "  B: !!binary 'a'"), 9, "services.web.env.B", "invalid value",
       id="env-binary-tag"),
+    P(ok("env:", "  A: ok", "  B: a\x01b"), 9, "", "control character (U+0001)", id="raw-control-character-in-file"),
+    P(ok("publish: " + "9" * 5000), 7, "services.web.publish", "invalid value", id="publish-5000-digits"),
     # --- image references (Docker's grammar)
     *[P(svc(f"image: '{ref}'", "port: 80"), 5, "services.web.image", "Docker image reference", id=f"image-{label}")
       for label, ref in [("upper", "Nginx"), ("empty-tag", "nginx:"), ("short-digest", "nginx@sha256:abc"),
@@ -216,7 +218,7 @@ def test_hostile_file_exits_2_naming_line_and_key(repo, content, line, dotted, w
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"error: {path}:{line}: {dotted}: "), result.stderr
+    assert lines[0].startswith(f"error: {path}:{line}: {dotted + ': ' if dotted else ''}"), result.stderr
     assert words in lines[0], result.stderr
 
 
