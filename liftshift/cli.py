@@ -48,7 +48,7 @@ RegionOpt = typer.Option(None, "--region", help="AWS region (else app.yaml's reg
 VerboseOpt = typer.Option(False, "--verbose", "-v", help="Show all build and push output and every retried AWS call.")
 LockWaitOpt = typer.Option(0.0, "--lock-wait", min=0, metavar="SECONDS",
                            help="Wait this long for another deploy or destroy of the stack to finish (default: fail at once, exit 4).")
-StrictOpt = typer.Option(False, "--strict", help="Fail (exit 2) on any warning: SSH open to the internet, AMIs not owned by Amazon.")
+StrictOpt = typer.Option(False, "--strict", help="Fail (exit 2) on any warning: SSH open to the internet, AMIs not owned by Amazon, bind mounts of host system paths.")
 TargetOpt = typer.Option(TargetName.aws, "--target", "-t", envvar="LIFTSHIFT_TARGET",
                          help="aws, or local: rehearse the whole deployment on this machine.")
 
