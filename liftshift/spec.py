@@ -14,7 +14,6 @@ import ipaddress
 import os
 import posixpath
 import re
-import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Callable, Literal, Optional, Union, get_args, get_origin
 
@@ -53,8 +52,6 @@ IMAGE_REF_RE = re.compile(rf"({IMAGE_NAME_RE.pattern})(?::([\w][\w.-]{{0,127}}))
 IMAGE_NAME_MAX = 255
 SSH_PORT = 22
 SG_RULES_PER_FAMILY = 60  # EC2's default quota of inbound rules per security group, IPv4 and IPv6 each
-# Free text (env values, build args, command arguments) may hold tabs and newlines but no other control character.
-FREE_TEXT_ALLOWED = frozenset("\t\n")
 
 AMI_ALIASES = {
     "al2023": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{arch}",
@@ -70,6 +67,8 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# No control characters (C0, DEL, C1), line/paragraph separators or lone surrogates (which cannot be encoded)
+# anywhere; free text (env values, build args, command arguments) may hold tabs and newlines.
 CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 FREE_TEXT_BAD_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")  # tab, newline allowed
 
@@ -260,7 +259,7 @@ class InstancesSpec(_Model):
     def arch(self) -> str:
         """arm64 for Graviton families (t4g, m7g, c7gn, a1...), else x86_64."""
         family = self.type.split(".", 1)[0]
-        return "arm64" if family == "a1" or ARM64_FAMILY_RE.match(family) else "x86_64"
+        return "arm64" if family == "a1" or ARM64_FAMILY_RE.fullmatch(family) else "x86_64"
 
 
 class TargetHealthSpec(_Model):
