@@ -837,7 +837,7 @@ def _check_user_data(spec: AppSpec, region: Optional[str], registry: Any, fail: 
         registries = [Registry(_ecr_host(region or LONGEST_REGION), True),
                       Registry(_ecr_host(region or LONGEST_REGION), False)]
         override = os.environ.get("LIFTSHIFT_REGISTRY")
-        if override:
+        if override and re.fullmatch(r"[A-Za-z0-9.-]+(?::\d{1,5})?", override):  # a bad one is not app.yaml's fault
             registries.append(Registry(override, False))
     where_region = region or LONGEST_REGION
     hashes = {n: "f" * 12 for n in spec.services}
