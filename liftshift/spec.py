@@ -68,13 +68,15 @@ class _Model(BaseModel):
 
 
 # No control characters (C0, DEL, C1), line/paragraph separators or lone surrogates (which cannot be encoded)
-# anywhere; free text (env values, build args, command arguments) may hold tabs and newlines.
+# in names, paths and other settings. Free text (env values, build args, command arguments) reaches the
+# container byte for byte through the user-data's quoting (tests/test_shell_safety.py), so it may hold any
+# character but NUL (no argv or environment entry can carry one) and lone surrogates.
 CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
-FREE_TEXT_BAD_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")  # tab, newline allowed
+FREE_TEXT_BAD_RE = re.compile("[\x00\ud800-\udfff]")
 
 
 def _char_problem(text: str, free: bool = False) -> str | None:
-    """Why `text` cannot be used: a control character (only tab and newline in free text), else None."""
+    """Why `text` cannot be used: a control character (in free text only NUL), else None."""
     found = (FREE_TEXT_BAD_RE if free else CONTROL_RE).search(text)
     if found is None:
         return None
@@ -597,7 +599,7 @@ def load_spec(path: Path | str) -> tuple[AppSpec, Path]:
 
 
 def _free_text(path: tuple) -> bool:
-    """Env values, build args and command arguments: the only places a tab or newline may appear."""
+    """Env values, build args and command arguments: the only places control characters but NUL may appear."""
     return (len(path) == 4 and path[0] == "services" and path[2] in ("env", "command")) or (
         len(path) == 5 and path[0] == "services" and path[2:4] == ("build", "args"))
 
