@@ -95,17 +95,20 @@ def _printable(value: Any, free: bool = False) -> Any:
 
 
 def _whole_number(value: Any) -> Any:
-    """An integer field takes an integer as written: `true` is not 1, `1.0` and `'0022'` are refused
-    (YAML 1.1 read `0022` as octal 18; a quoted decimal such as '8080' is accepted as before)."""
+    """An integer field takes an integer as written: `true` is not 1, `'0022'`, `22:22` and `1e3` are
+    refused (YAML 1.1 and 1.2 read them differently); a quoted decimal such as '8080' and a whole
+    number such as 80.0 are accepted as before."""
     if isinstance(value, bool):
         raise ValueError("must be an integer, not true or false")
     if isinstance(value, float):
         if value.is_integer():
-            raise ValueError("must be an integer, written without a decimal point or exponent")
+            return int(value)  # 80.0, as before
         raise ValueError("must be an integer, got a number with a fractional part")
     if isinstance(value, str):
         if DECIMAL_RE.fullmatch(value):
             return int(value)
+        if re.fullmatch(r"[-+]?0o[0-7]+|[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+", value):
+            raise ValueError("is a number in YAML 1.2 but a string in YAML 1.1: write the integer in decimal")
         if re.fullmatch(r"[-+]?0[0-9]+", value):
             raise ValueError("must be an integer without leading zeros (0022 is octal 18 in YAML 1.1, 22 in "
                              "YAML 1.2): write 22, or 0o22 for octal")
@@ -624,9 +627,11 @@ def _check_text(located: LocatedData, data: Any, path: tuple) -> None:
 
 def _keep_written_text(located: LocatedData) -> None:
     """Env values, build args and command arguments are strings: where YAML saw a bool or a number
-    (`true`, `1.10`, `0x1F`), use the text as written rather than Python's rendering of the value."""
+    (`true`, `1.10`, `0x1F`), use the text as written rather than Python's rendering of the value.
+    Elsewhere a number YAML 1.1 read as a string (`1e3`, `0o17`) stays that string: a setting that
+    needs a number then refuses it rather than guess which YAML the author meant."""
     for path, text in located.texts.items():
-        if not _free_text(path):
+        if not _free_text(path) and path not in located.ambiguous:
             continue
         parent = located.data
         try:

@@ -105,6 +105,9 @@ class LocatedData:
     lines: dict[Path_, int] = field(default_factory=dict)
     # The text of each plain scalar that became a bool or a number, as the user wrote it.
     texts: dict[Path_, str] = field(default_factory=dict)
+    # Of those, the numbers YAML 1.1 would have read otherwise (`1e3` and `0o17` were strings): where a
+    # setting needs a number they are refused rather than guessed, elsewhere they stay the text.
+    ambiguous: set = field(default_factory=set)
 
     def line_of(self, path: Path_) -> int | None:
         """The line of the longest known prefix of `path`."""
@@ -204,6 +207,7 @@ class _Builder:
         self.located = located
         self.count = 0
         self.constructor = yaml.SafeLoader("")
+        self.resolver_1_1 = yaml.resolver.Resolver()
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
         self.count += 1
@@ -245,7 +249,20 @@ class _Builder:
             raise SourceError(self.located.file, node.start_mark.line + 1, path, f"invalid value: {problem}") from None
         if isinstance(node, yaml.ScalarNode) and node.style is None and isinstance(value, (bool, int, float)):
             self.located.texts[path] = node.value
+            if not isinstance(value, bool) and not self._same_in_yaml_1_1(node.value, value):
+                self.located.ambiguous.add(path)
         return value
+
+    def _same_in_yaml_1_1(self, text: str, value: Any) -> bool:
+        """Whether PyYAML's YAML 1.1 rules read the plain scalar `text` as the same `value`."""
+        tag = self.resolver_1_1.resolve(yaml.ScalarNode, text, (True, False))
+        try:
+            old = self.constructor.construct_object(yaml.ScalarNode(tag, text))
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError):
+            return False
+        if isinstance(old, bool) or type(old) is not type(value):
+            return False
+        return old == value or (isinstance(old, float) and math.isnan(old) and math.isnan(value))
 
     def _scalar(self, node: yaml.Node) -> Any:
         """A scalar by the YAML 1.2 core schema; other tags (!!binary, !!timestamp...) as PyYAML builds them."""

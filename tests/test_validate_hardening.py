@@ -139,8 +139,10 @@ HOSTILE = [
     P(ok("publish: 0022"), 7, "services.web.publish", "leading zeros", id="publish-octal-looking"),
     P(ok('publish: "0022"'), 7, "services.web.publish", "leading zeros", id="publish-quoted-octal-looking"),
     P(ok("publish: 8_080"), 7, "services.web.publish", "integer", id="publish-underscore"),
-    P(svc("image: x", "port: 80.0"), 6, "services.web.port", "decimal point", id="port-float"),
-    P(svc("image: x", "port: 1e3"), 6, "services.web.port", "decimal point", id="port-exponent"),
+    P(svc("image: x", "port: 80.5"), 6, "services.web.port", "fractional", id="port-fraction"),
+    P(svc("image: x", "port: 1e3"), 6, "services.web.port", "YAML 1.1", id="port-exponent"),
+    P(ok("publish: 0o120"), 7, "services.web.publish", "YAML 1.1", id="publish-0o-octal"),
+    P(ok("instances: {disk_gb: 2E1}"), 7, "services.web.instances.disk_gb", "YAML 1.1", id="disk-exponent"),
     P(svc("image: x", "port: .inf"), 6, "services.web.port", "fractional", id="port-inf"),
     P(ok("instances:", "  count: yes"), 8, "services.web.instances.count", "integer", id="count-yes"),
     P(ok("instances:", "  count: on"), 8, "services.web.instances.count", "integer", id="count-on"),
@@ -273,10 +275,11 @@ LEGIT_ENV = {
 
 def test_legitimate_tricky_values_keep_the_text_written(repo):
     body = ["build:", "  context: ./web", "  args: {V: 1.10, F: no, T: 12:30}", "port: '8080'", "publish: 0x1F90",
+            "health: {path: '/healthz?probe=1&x=%20', interval: 10.0, retries: +3}",
             "command: [sleep, 3600, 1.50, yes]", "env:"]
     body += [f"  {name}: {written}" for name, (written, _) in LEGIT_ENV.items()]
     body += ["volumes:", "  - {host: /srv/a, container: /a, read_only: true}", "  - /srv/b:/b:ro", "  - /srv/c:/c",
-             "health: {path: '/healthz?probe=1&x=%20'}", "secrets:", "  DB: ssm:/shop/db-password",
+             "secrets:", "  DB: ssm:/shop/db-password",
              "  PLAIN: ssm:plain-name", "  DOTTED: ssm:/a.b_c-d/e", "  API: secretsmanager:shop/api+x=y@z:token",
              "instances:", f"  ingress: {cidrs(59)}", "  ssh_ingress: [203.0.113.0/24]", "  key_name: my key-pair_1"]
     path = repo / "app.yaml"
@@ -289,6 +292,8 @@ def test_legitimate_tricky_values_keep_the_text_written(repo):
     assert web.build.args == {"V": "1.10", "F": "no", "T": "12:30"}
     assert web.command == ["sleep", "3600", "1.50", "yes"]
     assert (web.port, web.publish) == (8080, 8080)
+    assert (web.health.interval, web.health.retries) == (10, 3) and isinstance(web.health.interval, int)
+    assert web.health.path == "/healthz?probe=1&x=%20"
     assert [(v.host, v.container, v.read_only) for v in web.volumes] == [
         ("/srv/a", "/a", True), ("/srv/b", "/b", True), ("/srv/c", "/c", False)]
     assert web.instances.key_name == "my key-pair_1"
