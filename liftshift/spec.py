@@ -466,7 +466,7 @@ class ServiceSpec(_Model):
 
 
 def _no_bool(value: Any) -> Any:
-    if isinstance(value, (bool, float)):
+    if isinstance(value, bool):  # true == 1 in Python
         raise ValueError("must be 1 (the only app.yaml version this liftshift reads)")
     return value
 
