@@ -460,6 +460,18 @@ def test_stand_in_defaults(tmp_path: Path) -> None:
     assert h.calls_of("docker", "login") == [] and h.calls_of("aws") == []
 
 
+def test_bind_mounts_of_existing_files_are_bound_and_missing_paths_made(tmp_path: Path) -> None:
+    config = tmp_path / "app.conf"
+    config.write_text("x")
+    missing = tmp_path / "data" / "deep"
+    c = ctx(volumes=(Volume(str(config), "/etc/app.conf", read_only=True), Volume(str(missing), "/data")))
+    h = run_stand_in(c, tmp_path / "h")
+    assert config.is_file() and config.read_text() == "x"  # not replaced, not an error
+    assert missing.is_dir()
+    (run,) = h.calls_of("docker", "run")
+    assert f"{config}:/etc/app.conf:ro" in run and f"{missing}:/data" in run
+
+
 @pytest.mark.parametrize("var,value", [("LIFTSHIFT_INSTANCE_ID", "a b"), ("LIFTSHIFT_INSTANCE_ID", "$(x)"),
                                        ("LIFTSHIFT_PUBLISH_PORT", "80;x"), ("LIFTSHIFT_PUBLISH_PORT", "")])
 def test_stand_in_rejects_bad_overrides(var: str, value: str, tmp_path: Path) -> None:
