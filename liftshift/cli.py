@@ -366,6 +366,7 @@ def _steps_text(steps: list[dict[str, Any]]) -> str:
 
 def _plan_text(data: dict[str, Any]) -> str:
     warned = "".join(f"warning: {w}\n" for w in data.get("warnings", []))
+    warned += "".join(f"note: {n}\n" for n in data.get("notes", []))
     if not data["steps"]:
         return warned + f"No changes: stack {data['stack']} in {data['region']} is up to date."
     return (warned + f"Plan for stack {data['stack']} in {data['region']}: {data['changes']} step(s)\n"

@@ -19,7 +19,7 @@ from typing import Any, Callable
 from . import names
 from .apply import Executor
 from .aws import Aws
-from .observe import Observed, observe_stack, resolve_amis, resolve_network
+from .observe import Observed, network, observe_stack, resolve_amis
 from .ownership import check_ownership
 from .plan import ImageWant, InfraPlan, Step, plan_destroy, plan_images, plan_stack
 from .progress import Progress
@@ -58,6 +58,7 @@ class Prepared:
     facts: dict[str, Any]  # AMIs, subnets, VPCs, template hash: read once, reused by phase two
     warnings: list[str]
     origin: Any  # releases.Origin: who, when, which commit
+    notes: list[str] = field(default_factory=list)  # subnets left out (zones without the instance type)
 
     @property
     def infra_steps(self) -> list[Step]:
@@ -106,6 +107,7 @@ def prepare(spec: AppSpec, base: Path, target: Target) -> Prepared:
 
     account = target.aws.account_id()  # proves credentials before any build
     check_limits(spec, target.aws.region, target.registry)  # now that region and registry are known
+    net = network(target.aws, spec)  # before any build: a type no zone offers is bad input (exit 2)
     local = build_images(spec, base, target)
     target.progress.phase(f"reading stack {spec.name} in {target.aws.region}")
     observed = observe_stack(target.aws, spec.name)
@@ -119,15 +121,14 @@ def prepare(spec: AppSpec, base: Path, target: Target) -> Prepared:
             digest = image_ops.remote_digest(target.docker(), uri, info.tag, auth)
         wants.append(ImageWant(name, names.repository(spec.name, name), uri, ImageInfo(info.image_id, digest)))
     image_steps = plan_images(spec.name, wants, observed)
-    subnets, vpcs = resolve_network(target.aws, spec)
-    facts = {"amis": resolve_amis(target.aws, spec), "subnets": subnets, "vpc_ids": vpcs,
+    facts = {"amis": resolve_amis(target.aws, spec), "subnets": net.subnets, "vpc_ids": net.vpcs,
              "template_hash": templates_hash(templates_dir())}
     made_by = origin(base)
     want, infra = _plan_infra(spec, target, account, observed, {w.service: w.image for w in wants}, facts, made_by)
     # Before phase one pushes anything: phase two's creations do not depend on the digests (their names neither).
     check_ownership(target.aws, spec.name, image_steps + infra.steps, observed)
     found = warnings(spec, facts["amis"])
-    return Prepared(spec, account, observed, wants, image_steps, want, infra, facts, found, made_by)
+    return Prepared(spec, account, observed, wants, image_steps, want, infra, facts, found, made_by, net.messages)
 
 
 def _plan_infra(spec: AppSpec, target: Target, account: str, observed: Observed,
@@ -166,6 +167,8 @@ def _deploy(spec: AppSpec, base: Path, target: Target, strict: bool) -> dict[str
         raise StrictRefusal("--strict: " + "; ".join(prepared.warnings))
     for warning in prepared.warnings:
         target.progress.note(f"warning: {warning}")
+    for note in prepared.notes:
+        target.progress.note(f"note: {note}")
     executor = Executor(target.aws.client, _pusher(target), target.progress, gate=target.gate(spec))
     if prepared.image_steps:
         target.progress.phase("pushing images")
@@ -195,6 +198,7 @@ def _deploy(spec: AppSpec, base: Path, target: Target, strict: bool) -> dict[str
     report["changes"] = [describe_step(s) for s in executor.done]
     report["changed"] = bool(executor.done)
     report["warnings"] = prepared.warnings
+    report["notes"] = prepared.notes
     return report
 
 
@@ -308,6 +312,7 @@ def plan_json(prepared: Prepared) -> dict[str, Any]:
         "region": prepared.want.region,
         "changes": len(prepared.steps),
         "warnings": prepared.warnings,
+        "notes": prepared.notes,
         "steps": [{**describe_step(s), "calls": [_call_json(c) for c in s.calls]} for s in prepared.steps],
     }
 
