@@ -24,6 +24,8 @@ from . import names
 
 POLL_SECONDS = 5.0
 LISTENER_PROPAGATION_SECONDS = 5.0
+DRAIN_MARGIN_SECONDS = 15.0  # beyond the deregistration delay, for ELB to report the drain's end
+MAX_DEREGISTRATION_DELAY = 3600  # AWS's maximum
 CRASH_LOOP_REPLACEMENTS = 2  # instances replaced for failing health checks, per declared instance
 
 
@@ -143,11 +145,13 @@ def update_or_restore(label: str, progress, run, template: str, previous: str) -
 class AwsGate:
     """Gates read from AWS: ELB target health, Auto Scaling activities, CloudWatch Logs."""
 
-    def __init__(self, aws, progress, stack: str, *, poll: float = POLL_SECONDS):
+    def __init__(self, aws, progress, stack: str, *, poll: float = POLL_SECONDS,
+                 drain_margin: float = DRAIN_MARGIN_SECONDS):
         self.aws = aws
         self.progress = progress
         self.stack = stack
         self.poll = poll
+        self.drain_margin = drain_margin
 
     def healthy(self, service: str, release: int, target_group: str, auto_scaling_group: str, count: int,
                 timeout: int) -> dict:
@@ -248,16 +252,67 @@ class AwsGate:
             time.sleep(self.poll)
         return False, f"SSM command {command} did not finish within {timeout + 660} s"
 
-    def drain(self, service: str, serving: str, target_groups: list[str], seconds: int) -> dict:
-        """Lets the listener change reach every load balancer node. Requests in flight on the old release
-        then get the target group's deregistration delay (`seconds`): Auto Scaling deregisters each
-        instance and waits that long before terminating it when its group is deleted."""
+    def switched(self, service: str, serving: str, target_groups: list[str]) -> dict:
+        """Lets the listener change reach every load balancer node before the old release is deregistered:
+        a node still routing to it would find only draining targets, which get no new request."""
         if not os.environ.get("LIFTSHIFT_LB_ENDPOINT"):  # an emulator's listener has no nodes to reach
             time.sleep(LISTENER_PROPAGATION_SECONDS)
-        if target_groups:
-            self.progress.note(f"{service}: traffic switched; the old release drains for up to {seconds} s as "
-                               "its group is deleted")
         return {}
+
+    def drain(self, service: str, target_groups: list[str], seconds: int) -> dict:
+        """Until no target of `target_groups` (the old release's, deregistered by the step before) is
+        `draining`, bounded by their deregistration delay (`seconds` unless a group says otherwise) plus a
+        margin. ELB sends a draining target no new request and lets those in flight finish; it ends the
+        drain when they have, or when the delay elapses (then the target is `unused`, or gone from the
+        group). A target still draining past the bound is noted and the removal goes ahead: ELB itself
+        stops waiting at the delay, so waiting longer would only hold the deploy."""
+        if not target_groups:
+            return {}
+        elbv2 = self.aws.client("elbv2")
+        delay = max(_deregistration_delay(elbv2, arn, seconds) for arn in target_groups)
+        bound = delay + self.drain_margin
+        started = time.monotonic()
+        while True:
+            draining = draining_targets(elbv2, target_groups)
+            waited = time.monotonic() - started
+            if not draining:
+                if waited >= 1:
+                    self.progress.note(f"{service}: the old release drained in {waited:.0f} s")
+                return {}
+            if waited >= bound:
+                self.progress.note(f"{service}: {len(draining)} old target(s) still draining after {waited:.0f} s "
+                                   f"(deregistration delay {delay} s + {self.drain_margin:g} s): removing them "
+                                   "anyway; requests still in flight there may be cut")
+                return {}
+            self.progress.note(f"{service}: {len(draining)} old target(s) draining ({waited:.0f} s of at most "
+                               f"{bound:g} s)")
+            time.sleep(max(0.0, min(self.poll, bound - waited)))
+
+
+def _deregistration_delay(elbv2, target_group: str, default: int) -> int:
+    """The target group's deregistration delay (0-3600 s), else `default` (gone, or unreadable)."""
+    try:
+        attributes = elbv2.describe_target_group_attributes(TargetGroupArn=target_group)["Attributes"]
+        found = next((a["Value"] for a in attributes if a["Key"] == "deregistration_delay.timeout_seconds"), None)
+        return min(int(found), MAX_DEREGISTRATION_DELAY) if found is not None else default
+    except Exception:  # a group already deleted has nothing to drain; the wait finds that out
+        return default
+
+
+def draining_targets(elbv2, target_groups: list[str]) -> list[str]:
+    """Ids of the targets still draining in `target_groups`; a group that no longer exists drains nothing."""
+    import botocore.exceptions
+
+    found = []
+    for arn in target_groups:
+        try:
+            health = elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "TargetGroupNotFound":
+                continue
+            raise
+        found += [t["Target"]["Id"] for t in health if t["TargetHealth"]["State"] == "draining"]
+    return found
 
 
 def _reasons(health: list[dict[str, Any]], limit: int = 5) -> str:

@@ -25,7 +25,7 @@ from .releases import FAILED, LIVE, PENDING, RETIRED, ROLLED_BACK, Release, item
 from .resources import ListenerWant, Ref, TargetGroupWant
 from .steps import Call, Step, Withheld
 
-DRAIN_SECONDS = 30  # the target groups' deregistration delay: Auto Scaling waits it out before terminating
+DRAIN_SECONDS = 30  # the target groups' deregistration delay: how long an old release's requests may drain
 PROBE_SECONDS = 60  # the probe through the load balancer, once the targets are healthy
 NO_RELEASE_BODY = "liftshift: no release of this service is live yet"
 # The load balancer removes header fields whose names are not valid (AWS: names must match [-A-Za-z0-9]+)
@@ -329,16 +329,41 @@ def _resize(group, c: Candidate) -> list[Step]:
 
 def _cleanup(stack: str, c: Candidate, observed: Observed, lb: ObservedLoadBalancer | None, groups, tgs, *,
              serving: Any = None, rules: list | None = None) -> list[Step]:
-    """Probe rules, then (after a switch to `serving`) the wait for it to take effect, old groups, old
-    target groups and releases beyond `keep`."""
+    """Probe rules, then (after a switch to `serving`) the wait for it to reach the load balancer, the old
+    release's deregistration and drain, old groups, old target groups and releases beyond `keep`.
+
+    The old groups are detached from their target groups (Auto Scaling's DetachLoadBalancerTargetGroups:
+    AWS deregisters their instances, which keep running; ELB sends a deregistering target no new request
+    and lets those in flight finish within the deregistration delay), the drain gate waits until no target
+    of those groups is `draining`, and only then are the groups (their instances) and target groups
+    deleted. Every step is planned from what is observed, so a run stopped anywhere here is finished by
+    the next one: a detached group lists no target group and is not detached again, but still waited for."""
     svc = c.service
     steps: list[Step] = _delete_rules(svc, rules or [], observed, "the probe route is no longer needed")
     if serving is not None:
         steps.append(Step("wait", "switch", f"{svc} #{c.record.number}", svc, (
-            Call("gate", "drain", {"service": svc, "serving": serving, "target_groups": [t.arn for t in tgs],
-                                   "seconds": DRAIN_SECONDS}),
-        ), "the load balancer routes to the new release" + (
-            f"; requests in flight on the old one finish (up to {DRAIN_SECONDS} s)" if tgs else "")))
+            Call("gate", "switched", {"service": svc, "serving": serving, "target_groups": [t.arn for t in tgs]}),
+        ), "the load balancer routes to the new release" + ("; then the old one is deregistered" if tgs else "")))
+    draining = [t.arn for t in tgs]
+    names_of = {t.arn: t.name for t in observed.target_groups}
+    for group in groups:
+        attached = [arn for arn in group.target_groups if arn != serving]
+        if not attached:
+            continue
+        draining += [arn for arn in attached if arn not in draining]
+        steps.append(Step("update", "auto scaling group", group.name, svc, (
+            Call("autoscaling", "detach_load_balancer_target_groups",
+                 {"AutoScalingGroupName": group.name, "TargetGroupARNs": attached},
+                 # AWS's code for "AutoScalingGroup name not found"; moto's for an instance not registered
+                 ignore=("ValidationError", "InvalidTarget")),
+        ), f"old release: detached from {', '.join(names_of.get(a, 'its target group') for a in attached)}; "
+           "AWS deregisters its instances: no new request reaches them, those in flight finish"))
+    if draining:
+        configs = {g.config_hash for g in groups} | {t.config_hash for t in tgs}
+        old = sorted(r.number for r in of_service(observed.releases, svc) if r.config in configs)
+        steps.append(Step("wait", "drain", f"{svc} " + (", ".join(f"#{n}" for n in old) or "old release"), svc, (
+            Call("gate", "drain", {"service": svc, "target_groups": draining, "seconds": DRAIN_SECONDS}),
+        ), f"until no old target is draining (the deregistration delay, {DRAIN_SECONDS} s, bounds it)"))
     for group in groups:
         steps.append(Step("delete", "auto scaling group", group.name, svc, (
             Call("autoscaling", "delete_auto_scaling_group", {"AutoScalingGroupName": group.name, "ForceDelete": True},

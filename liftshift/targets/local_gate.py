@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import time
 
-from ..gate import RolloutFailed, misconfigured, probe_until, template_user_data, update_or_restore
+from ..gate import (DRAIN_MARGIN_SECONDS, RolloutFailed, draining_targets, misconfigured, probe_until,
+                    template_user_data, update_or_restore)
 from ..observe import observe_stack
 from . import lbproxy
 from .standin import BootFailed
 
 POLL_SECONDS = 0.5
 CRASH_RESTARTS = 3
+SWITCH_SECONDS = 30.0
 
 
 class LocalGate:
@@ -80,24 +82,48 @@ class LocalGate:
             lambda name: self.hosts.run_release(self.spec.name, instance, template_user_data(ec2, name), path, timeout),
             template, previous)
 
-    def drain(self, service: str, serving: str, target_groups: list[str], seconds: int) -> dict:
-        """Until the stand-in routes by default to `serving`, no new request to the old target groups, and
-        none is in flight there."""
+    def switched(self, service: str, serving: str, target_groups: list[str]) -> dict:
+        """Until the stand-in routes by default to `serving` and no rule to the old target groups (it follows
+        the emulator every CONTROL_INTERVAL, as an ALB's nodes take the listener change)."""
         state_path = self.hosts.load_balancer_state(self.spec.name, service)
-        deadline = time.monotonic() + seconds
+        deadline = time.monotonic() + SWITCH_SECONDS
         while time.monotonic() < deadline:
             state = lbproxy.read_state(state_path) or {}
             listeners = state.get("listeners", {}).values()
             defaults = {lst.get("default") for lst in listeners}
             routed = defaults | {r.get("target_group") for lst in listeners for r in lst.get("rules", [])}
-            busy = sum(t.get("in_flight", 0) for arn in target_groups
-                       for t in state.get("target_groups", {}).get(arn, {}).get("targets", {}).values())
-            if defaults == {serving} and not routed & set(target_groups) and busy == 0:
+            if defaults == {serving} and not routed & set(target_groups):
                 return {}
             time.sleep(0.2)
-        self.progress.note(f"{service}: the load-balancer stand-in had not switched, or the old release still had "
-                           f"requests in flight, after {seconds} s")
+        self.progress.note(f"{service}: the load-balancer stand-in had not switched after {SWITCH_SECONDS} s")
         return {}
+
+    def drain(self, service: str, target_groups: list[str], seconds: int) -> dict:
+        """As gate.AwsGate.drain: until no old target drains, within the deregistration delay plus the margin,
+        then the removal goes ahead with a note. Draining is what the emulator reports and, since moto's
+        target health is fiction, what the stand-in holds: a target it no longer routes to (deregistered, or
+        its group no longer referenced) gets no new request and is shown `draining` while requests are in
+        flight on it."""
+        if not target_groups:
+            return {}
+        state_path = self.hosts.load_balancer_state(self.spec.name, service)
+        elbv2 = self.aws.client("elbv2")
+        bound = seconds + DRAIN_MARGIN_SECONDS
+        started = time.monotonic()
+        while True:
+            state = lbproxy.read_state(state_path) or {}
+            groups = state.get("target_groups", {})
+            busy = [ident for arn in target_groups for ident, t in groups.get(arn, {}).get("targets", {}).items()
+                    if t.get("in_flight", 0) > 0]
+            if not busy:
+                busy = draining_targets(elbv2, target_groups)
+            if not busy:
+                return {}
+            if time.monotonic() - started >= bound:
+                self.progress.note(f"{service}: {len(busy)} old target(s) still draining after {bound:g} s: removing "
+                                   "them anyway; requests still in flight there may be cut")
+                return {}
+            time.sleep(POLL_SECONDS)
 
 
 def _reasons(health: list[dict], limit: int = 5) -> str:
