@@ -8,10 +8,12 @@ sink. A failing call stops the run with StepFailed naming the step.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import time
 from typing import Any, Callable
 
-from .steps import Call, Refs, Step, Withheld
+from .steps import Call, Refs, RunToken, Step, Withheld
 from .progress import Progress
 from .resources import Ref
 
@@ -44,6 +46,11 @@ class Executor:
         self.waiter_config = {"Delay": waiter_delay, "MaxAttempts": waiter_attempts}
         self.values: dict[str, Any] = {}
         self.done: list[Step] = []
+        self.run_id = new_run_id()  # client tokens (steps.RunToken) are unique to this run
+
+    def token(self, intent: str) -> str:
+        """The client token of `intent` in this run: the same for every retry, never one of another run."""
+        return hashlib.sha256(f"{self.run_id}\0{intent}".encode()).hexdigest()[:32]
 
     def run(self, steps: list[Step]) -> None:
         for step in steps:
@@ -58,6 +65,8 @@ class Executor:
             return self.values[value.name]
         if isinstance(value, Withheld):
             return value.value
+        if isinstance(value, RunToken):
+            return self.token(value.intent)
         if isinstance(value, Refs):
             out: list[Any] = []
             for name in value.names:
@@ -112,6 +121,11 @@ class Executor:
             client.get_waiter(call.operation[5:]).wait(**params, WaiterConfig=self.waiter_config)
             return {}
         return getattr(client, call.operation)(**params)
+
+
+def new_run_id() -> str:
+    """128 random bits per Executor (tests replace it to reproduce repeated tokens)."""
+    return secrets.token_hex(16)
 
 
 def _retryable(call: Call, code: str, message: str) -> bool:

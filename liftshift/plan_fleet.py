@@ -23,7 +23,8 @@ from . import names
 from .observe import Observed, ObservedLoadBalancer
 from .releases import FAILED, LIVE, PENDING, RETIRED, ROLLED_BACK, Release, item_key, new_probe_value, of_service
 from .resources import ListenerWant, Ref, TargetGroupWant
-from .steps import Call, Step, Withheld
+from .steps import (NEW_FOR_AUTO_SCALING, NEW_LB_GROUP, NEW_LOAD_BALANCER, NEW_TARGET_GROUP, Call, Step,
+                    Withheld)
 
 DRAIN_SECONDS = 30  # the target groups' deregistration delay: how long an old release's requests may drain
 PROBE_SECONDS = 60  # the probe through the load balancer, once the targets are healthy
@@ -150,8 +151,9 @@ def plan_fleet(stack: str, c: Candidate, observed: Observed) -> FleetPlan:
                 "Name": names.load_balancer(stack, svc), "Subnets": list(c.subnets), "SecurityGroups": [lb_group],
                 "Scheme": "internet-facing", "Type": "application", "IpAddressType": "ipv4",
                 "Tags": names.tag_list(tags),
-            }, save={f"lb:{svc}": "LoadBalancers[0].LoadBalancerArn", f"lbdns:{svc}": "LoadBalancers[0].DNSName"}),
-            _drop_invalid_headers(lb_arn),
+            }, save={f"lb:{svc}": "LoadBalancers[0].LoadBalancerArn", f"lbdns:{svc}": "LoadBalancers[0].DNSName"},
+                retry=NEW_LB_GROUP),  # its security group may be new
+            replace(_drop_invalid_headers(lb_arn), retry=NEW_LOAD_BALANCER),
         ), f"application load balancer over {len(c.subnets)} subnets, dropping invalid header fields"))
     elif lb.drops_invalid_headers is False:  # made by an older liftshift, or changed by hand
         out.prepare.append(Step("update", "load balancer", lb.name, svc, (_drop_invalid_headers(lb.arn),),
@@ -164,7 +166,7 @@ def plan_fleet(stack: str, c: Candidate, observed: Observed) -> FleetPlan:
                 "DefaultActions": [{"Type": "fixed-response", "FixedResponseConfig": {
                     "StatusCode": "503", "ContentType": "text/plain", "MessageBody": NO_RELEASE_BODY}}],
                 "Tags": names.tag_list(tags),
-            }, save={f"listener:{svc}": "Listeners[0].ListenerArn"}),
+            }, save={f"listener:{svc}": "Listeners[0].ListenerArn"}, retry=NEW_LOAD_BALANCER),
         ), "answers 503 until a release passes its health gate"))
 
     leftovers_asg = [g for g in groups if g.config_hash not in (c.config, live)]
@@ -226,7 +228,7 @@ def plan_fleet(stack: str, c: Candidate, observed: Observed) -> FleetPlan:
                 "Matcher": {"HttpCode": "200-399"},
                 "Tags": names.tag_list({**tags, names.TAG_CONFIG: c.config, names.TAG_RELEASE: str(number)}),
             }, save={f"tg:{svc}": "TargetGroups[0].TargetGroupArn"}),
-            _drain_attribute(tg_arn),
+            replace(_drain_attribute(tg_arn), retry=NEW_TARGET_GROUP),
         ), f"health {h['path']} every {h['interval']} s, healthy after {h['healthy']}, unhealthy after {h['unhealthy']}"))
     else:  # made by an interrupted run, perhaps before its drain setting
         out.prepare.append(Step("update", "target group", tg.name, svc, (_drain_attribute(tg.arn),),
@@ -244,7 +246,7 @@ def plan_fleet(stack: str, c: Candidate, observed: Observed) -> FleetPlan:
                           "ResourceType": "auto-scaling-group"}
                          for k, v in sorted({**tags, names.TAG_CONFIG: c.config,
                                              names.TAG_RELEASE: str(number)}.items())],
-            }, ignore=("AlreadyExists",), retry=("ValidationError:instance profile",)),
+            }, ignore=("AlreadyExists",), retry=NEW_FOR_AUTO_SCALING),  # a new profile, template or target group
         ), f"release #{number}: {c.count} instance(s) over {len(c.subnets)} subnets, replaced by AWS when unhealthy"))
     else:
         out.prepare += _resize(group, c)
@@ -261,7 +263,7 @@ def plan_fleet(stack: str, c: Candidate, observed: Observed) -> FleetPlan:
                 "Conditions": [{"Field": "http-header", "HttpHeaderConfig": {
                     "HttpHeaderName": names.RELEASE_HEADER, "Values": [Withheld(probe)]}}],
                 "Actions": _actions(tg_arn), "Tags": names.tag_list(tags),
-            }, save={f"rule:{svc}": "Rules[0].RuleArn"}),
+            }, save={f"rule:{svc}": "Rules[0].RuleArn"}, retry=NEW_TARGET_GROUP),
         ), "routes only the health probe to the new release"))
     h = c.target_group.health
     out.gate.append(Step("wait", "release healthy", f"{svc} #{number}", svc, (
@@ -279,7 +281,7 @@ def plan_fleet(stack: str, c: Candidate, observed: Observed) -> FleetPlan:
 
     out.finish.append(Step("update", "listener", f"{c.listener.protocol}:{c.listener.port}", svc, (
         Call("elbv2", "modify_listener", {"ListenerArn": listener_arn, **_listener_params(c.listener),
-                                          "DefaultActions": _actions(tg_arn)}),
+                                          "DefaultActions": _actions(tg_arn)}, retry=NEW_TARGET_GROUP),
     ), f"traffic -> release #{number}"))
     out.finish.append(_record(stack, c.record.with_outcome(LIVE), "live"))
     for old in mine:

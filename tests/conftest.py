@@ -9,7 +9,9 @@ Session fixtures
     busybox_image   "busybox:1.36", created locally by `docker import` if absent.
     registry        a Debian docker-registry on a free 127.0.0.1 port
                     (.host "127.0.0.1:PORT", .url "http://127.0.0.1:PORT").
-    moto_server     endpoint URL of a moto ThreadedMotoServer on a free port.
+    moto_server     endpoint URL of a moto ThreadedMotoServer on a free port, with AWS's
+                    client-token semantics added (support/aws_semantics.py: a repeated
+                    RunInstances/CreateLaunchTemplate token returns the original result).
 Function fixtures
     aws_env         resets moto and points the AWS environment at it; yields the URL.
     unique          a short unique lowercase name, "t" + 8 hex chars.
@@ -200,7 +202,9 @@ def moto_server():
     # Must be set before the server (and its IAM backend) starts.
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     from moto.server import ThreadedMotoServer
+    from support import aws_semantics
 
+    aws_semantics.install()  # the whole session runs against EC2's token semantics, which moto lacks
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
