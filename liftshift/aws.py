@@ -25,6 +25,27 @@ def is_mutating(operation: str) -> bool:
     return not operation.startswith(READ_PREFIXES)
 
 
+class ServiceUnavailable(AwsSetupError):
+    """The AWS endpoint does not offer a service the stack needs (an emulator without it): exit code 2."""
+
+
+# How an endpoint that lacks a whole service answers. LocalStack's free edition, for ECR, ELBv2 and Auto
+# Scaling: HTTP 501, InternalFailure, "The API for service '...' is either not included in your current license
+# plan or has not yet been emulated by LocalStack". AWS itself has every service liftshift uses in every region.
+_ABSENT_SERVICE_HINTS = ("license plan", "not yet been emulated", "not yet implemented", "pro feature")
+
+
+def service_unavailable(exc: Exception) -> bool:
+    """Whether a failed call says the endpoint has no such service at all (not a transient or access error)."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return False
+    error = response.get("Error") or {}
+    message = str(error.get("Message", "")).lower()
+    return (error.get("Code") in ("InternalFailure", "NotImplemented", "InternalError")
+            and any(hint in message for hint in _ABSENT_SERVICE_HINTS))
+
+
 @dataclass
 class CallLog:
     """Counts API calls by service and operation (benchmarks, tests, --verbose)."""

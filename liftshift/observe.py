@@ -5,14 +5,19 @@ calls does not grow with the number of services. Nothing here changes AWS.
 IAM roles and ECR repositories cannot be listed by tag; they are listed by the
 stack's path/name prefix and, where something would be deleted, their tags are
 checked one by one (`verify_tags=True`) so look-alikes are never touched.
+An endpoint without ECR, ELBv2 or Auto Scaling (an emulator such as LocalStack's
+free edition) holds nothing of them: `Observed.unavailable` notes it, and
+`require_services` refuses only a stack that needs one.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import names
+from .aws import ServiceUnavailable, service_unavailable
 from .resources import Ami
 from .spec import AMI_ALIASES, AppSpec
 
@@ -128,6 +133,9 @@ class Observed:
     # filter by tag), kept so the ownership check knows without another call whether a name is taken.
     region_load_balancers: dict[str, str] = field(default_factory=dict)
     region_target_groups: dict[str, str] = field(default_factory=dict)
+    # Services the endpoint does not offer at all (an emulator without them: aws.service_unavailable) -> its
+    # answer. Nothing of theirs can exist there; require_services refuses a stack that needs one.
+    unavailable: dict[str, str] = field(default_factory=dict)
 
     def services(self) -> set[str]:
         """Services that own anything in AWS (to find ones removed from app.yaml)."""
@@ -218,15 +226,16 @@ def observe_stack(aws, stack: str, *, verify_tags: bool = False) -> Observed:
             )
 
     ecr = aws.client("ecr")
-    for page in ecr.get_paginator("describe_repositories").paginate():
-        for repo in page["repositories"]:
-            if not repo["repositoryName"].startswith(f"{stack}/"):
-                continue
-            if verify_tags:
-                tags = names.tag_dict(ecr.list_tags_for_resource(resourceArn=repo["repositoryArn"]).get("tags"))
-                if tags.get(names.TAG_STACK) != stack:
+    with _unless_unavailable(seen, "ecr"):
+        for page in ecr.get_paginator("describe_repositories").paginate():
+            for repo in page["repositories"]:
+                if not repo["repositoryName"].startswith(f"{stack}/"):
                     continue
-            seen.repositories[repo["repositoryName"]] = repo["repositoryArn"]
+                if verify_tags:
+                    tags = names.tag_dict(ecr.list_tags_for_resource(resourceArn=repo["repositoryArn"]).get("tags"))
+                    if tags.get(names.TAG_STACK) != stack:
+                        continue
+                seen.repositories[repo["repositoryName"]] = repo["repositoryArn"]
 
     logs = aws.client("logs")
     group_name = names.log_group(stack)
@@ -243,10 +252,51 @@ def observe_stack(aws, stack: str, *, verify_tags: bool = False) -> Observed:
     return seen
 
 
+@contextlib.contextmanager
+def _unless_unavailable(seen: Observed, service: str):
+    """Read a service; an endpoint without it (aws.service_unavailable) holds nothing of it: noted, not raised."""
+    import botocore.exceptions
+
+    try:
+        yield
+    except botocore.exceptions.ClientError as exc:
+        if not service_unavailable(exc):
+            raise
+        seen.unavailable[service] = str(exc)
+
+
+def require_services(spec: AppSpec, observed: Observed, *, registry_is_ecr: bool) -> None:
+    """Refuse (ServiceUnavailable, exit 2, before any change) a stack that needs a service the endpoint lacks:
+    ELBv2 and Auto Scaling for a load_balancer, ECR when the images go to ECR."""
+    fleets = [name for name, service in spec.services.items() if service.fleet]
+    needs = {s: f"services.{fleets[0]}.load_balancer" for s in ("elbv2", "autoscaling") if fleets}
+    if registry_is_ecr:
+        needs["ecr"] = "its images (pushed to ECR unless LIFTSHIFT_REGISTRY names another registry)"
+    missing = [s for s in needs if s in observed.unavailable]
+    if missing:
+        raise ServiceUnavailable(
+            f"stack {spec.name} needs {' and '.join(SERVICE_NAMES[s] for s in missing)} for "
+            f"{', '.join(sorted({needs[s] for s in missing}))}, and this AWS endpoint does not offer "
+            f"{'them' if len(missing) > 1 else 'it'} ({observed.unavailable[missing[0]]}); nothing was changed. "
+            "Use AWS, or an emulator with these services (moto has them), or change app.yaml.")
+
+
+SERVICE_NAMES = {"elbv2": "Elastic Load Balancing (elbv2)", "autoscaling": "Auto Scaling (autoscaling)",
+                 "ecr": "ECR (ecr)"}
+
+
 def _observe_fleets(aws, stack: str, seen: Observed) -> None:
     """Auto Scaling groups (tag filter), then load balancers and target groups (tags read in batches of 20:
     ELBv2 cannot filter by tag). Listeners, rules and attributes are read per load balancer: three calls per
-    fleet service (the attributes are the only way to see whether it drops invalid header fields)."""
+    fleet service (the attributes are the only way to see whether it drops invalid header fields).
+    An endpoint without Auto Scaling or ELBv2 (aws.service_unavailable) holds no fleet: noted in `unavailable`."""
+    with _unless_unavailable(seen, "autoscaling"):
+        _observe_auto_scaling(aws, stack, seen)
+    with _unless_unavailable(seen, "elbv2"):
+        _observe_load_balancers(aws, stack, seen)
+
+
+def _observe_auto_scaling(aws, stack: str, seen: Observed) -> None:
     autoscaling = aws.client("autoscaling")
     for page in autoscaling.get_paginator("describe_auto_scaling_groups").paginate(
             Filters=[{"Name": f"tag:{names.TAG_STACK}", "Values": [stack]}]):
@@ -261,6 +311,9 @@ def _observe_fleets(aws, stack: str, seen: Observed) -> None:
                 target_groups=tuple(group.get("TargetGroupARNs", [])),
                 instances=tuple(i["InstanceId"] for i in group.get("Instances", [])),
             ))
+
+
+def _observe_load_balancers(aws, stack: str, seen: Observed) -> None:
     elbv2 = aws.client("elbv2")
     prefix = (names.elb_stack_prefix(stack), names.legacy_elb_prefix(stack))  # tags decide; this only narrows
     every_lb = [lb for page in elbv2.get_paginator("describe_load_balancers").paginate() for lb in page["LoadBalancers"]]

@@ -102,6 +102,7 @@ def prepare(spec: AppSpec, base: Path, target: Target) -> Prepared:
     """Everything plan and deploy need to know, read without changing anything in AWS."""
     from . import images as image_ops
     from .checks import warnings
+    from .observe import require_services
     from .releases import origin
     from .render import templates_dir
 
@@ -111,6 +112,7 @@ def prepare(spec: AppSpec, base: Path, target: Target) -> Prepared:
     local = build_images(spec, base, target)
     target.progress.phase(f"reading stack {spec.name} in {target.aws.region}")
     observed = observe_stack(target.aws, spec.name)
+    require_services(spec, observed, registry_is_ecr=target.registry.is_ecr)  # an emulator without ELBv2 or ECR
     auth = target.registry_auth()
     wants = []
     for name in spec.services:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .observe import Observed, observe_stack, resolve_network
+from .observe import Observed, observe_stack, require_services, resolve_network
 from .ownership import check_ownership
 from .plan import InfraPlan, Step, plan_instance_rollback
 from .plan_fleet import Candidate, live_config, plan_fleet
@@ -82,6 +82,7 @@ def plan_rollback(spec: AppSpec, target, observed: Observed, service: str | None
         raise NoRelease(f"no service {service!r} in app.yaml (services: {', '.join(spec.services)})")
     if to is not None and service is None and len(spec.services) > 1:
         raise NoRelease("--to needs --service when the stack has more than one service")
+    require_services(spec, observed, registry_is_ecr=False)  # a rollback pushes nothing; a fleet needs ELBv2
     subnets, vpcs = resolve_network(target.aws, spec)
     steps: list[Step] = []
     gates: list[Step] = []
