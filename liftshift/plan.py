@@ -13,7 +13,7 @@ from typing import Any
 from . import names
 from .observe import Observed, ObservedInstance
 from .releases import LIVE, PENDING, RETIRED, ROLLED_BACK, Origin, Release, next_number, of_service
-from .steps import Call, Refs, Step
+from .steps import (NEW_GROUP_EC2, NEW_PROFILE_EC2, NEW_ROLE, NEW_TEMPLATE_EC2, Call, Refs, RunToken, Step)
 from .resources import (EC2_TRUST_POLICY, SSM_MANAGED_POLICY, ImageInfo, Ref, SecurityGroupWant, ServiceWant,
                         StackWant)
 
@@ -200,11 +200,11 @@ def _template_step(service: ServiceWant, observed: Observed, group_id: Any, numb
     return Step("create", "launch template", lt.name, service.name, (
         Call("ec2", "create_launch_template", {
             "LaunchTemplateName": lt.name,
-            "ClientToken": names.short_hash(lt.name, str(sorted(data.items(), key=str)), length=32),
+            "ClientToken": RunToken(f"create_launch_template {lt.name}"),  # never one of an earlier run
             "VersionDescription": f"liftshift config {lt.config_hash}",
             "LaunchTemplateData": data,
             "TagSpecifications": [{"ResourceType": "launch-template", "Tags": names.tag_list(lt_tags)}],
-        }, ignore=("InvalidLaunchTemplateName.AlreadyExistsException",)),
+        }, ignore=("InvalidLaunchTemplateName.AlreadyExistsException",), retry=NEW_PROFILE_EC2 + NEW_GROUP_EC2),
     ), f"release #{number}: IMDSv2 required, encrypted gp3 root, image "
        f"{service.image_reference or 'pushed by this deploy'}")
 
@@ -218,6 +218,9 @@ def _plan_role(stack: str, service: ServiceWant, observed: Observed) -> list[Ste
     if role.name in observed.roles and current and profile is not None and role.name in profile.roles:
         return []
     calls: list[Call] = []
+    # IAM is eventually consistent: a role or profile created by this step's first calls may be NoSuchEntity briefly
+    new_role = NEW_ROLE if role.name not in observed.roles else ()
+    new_profile = NEW_ROLE if role.name not in observed.roles or profile is None else ()
     if role.name not in observed.roles:
         calls.append(Call("iam", "create_role", {
             "RoleName": role.name, "Path": role.path,
@@ -227,9 +230,9 @@ def _plan_role(stack: str, service: ServiceWant, observed: Observed) -> list[Ste
         }, ignore=("EntityAlreadyExists",)))
     # Re-put on every incomplete role: an interrupted deploy converges.
     calls.append(Call("iam", "put_role_policy", {
-        "RoleName": role.name, "PolicyName": role.policy_name, "PolicyDocument": role.policy}))
+        "RoleName": role.name, "PolicyName": role.policy_name, "PolicyDocument": role.policy}, retry=new_role))
     for arn in role.managed:
-        calls.append(Call("iam", "attach_role_policy", {"RoleName": role.name, "PolicyArn": arn}))
+        calls.append(Call("iam", "attach_role_policy", {"RoleName": role.name, "PolicyArn": arn}, retry=new_role))
     if role.name in observed.roles and not current:
         for arn in _managed_by_liftshift(observed.roles[role.name]) - set(role.managed):
             calls.append(Call("iam", "detach_role_policy", {"RoleName": role.name, "PolicyArn": arn},
@@ -240,7 +243,8 @@ def _plan_role(stack: str, service: ServiceWant, observed: Observed) -> list[Ste
             "Tags": names.tag_list(names.tags(stack, service.name)),
         }, ignore=("EntityAlreadyExists",)))
     calls.append(Call("iam", "add_role_to_instance_profile",
-                      {"InstanceProfileName": role.name, "RoleName": role.name}, ignore=("LimitExceeded",)))
+                      {"InstanceProfileName": role.name, "RoleName": role.name}, ignore=("LimitExceeded",),
+                      retry=new_profile))
     if role.name in observed.roles and not current:  # last: an interrupted update is seen as not done
         calls.append(Call("iam", "update_role", {"RoleName": role.name, "Description": role.description}))
     action = "create" if role.name not in observed.roles else "update"
@@ -302,7 +306,7 @@ def plan_security_group(stack: str, service: str, group: SecurityGroupWant, have
         }, save={ref: "GroupId"})]
         if group.ingress:
             calls.append(Call("ec2", "authorize_security_group_ingress",
-                              {"GroupId": Ref(ref), "IpPermissions": _rules(group.ingress)}))
+                              {"GroupId": Ref(ref), "IpPermissions": _rules(group.ingress)}, retry=NEW_GROUP_EC2))
         opened = _describe_rules(group.ingress) or "nothing"
         return [Step("create", "security group", group.name, service, tuple(calls), f"opens {opened}")]
     add = group.ingress - have.ingress
@@ -311,7 +315,7 @@ def plan_security_group(stack: str, service: str, group: SecurityGroupWant, have
     if add:
         calls.append(Call("ec2", "authorize_security_group_ingress",
                           {"GroupId": have.id, "IpPermissions": _rules(add)},
-                          ignore=("InvalidPermission.Duplicate",)))
+                          ignore=("InvalidPermission.Duplicate",), retry=NEW_GROUP_EC2))  # a new source group
     if remove or have.other_rules:
         calls.append(Call("ec2", "revoke_security_group_ingress",
                           {"GroupId": have.id, "IpPermissions": _rules(remove) + have.other_rules},
@@ -380,8 +384,7 @@ def _plan_instances(stack: str, service: ServiceWant, observed: Observed, origin
         for subnet, n in placed.items():
             ref = f"new:{service.name}:{subnet}"
             new_refs.append(ref)
-            token = names.short_hash(stack, service.name, lt.config_hash, subnet, str(n),
-                                     ",".join(sorted(i.id for i in keep)), length=32)
+            token = RunToken(f"run_instances {lt.name} {subnet} x{n}")  # fresh per run: see steps.RunToken
             steps.append(Step("launch", "instances", f"{n} x {service.name} in {subnet}", service.name, (
                 Call("ec2", "run_instances", {
                     "LaunchTemplate": {"LaunchTemplateName": lt.name, "Version": "1"},
@@ -391,7 +394,8 @@ def _plan_instances(stack: str, service: ServiceWant, observed: Observed, origin
                     "MetadataOptions": lt.data["MetadataOptions"],
                     "TagSpecifications": lt.data["TagSpecifications"],
                 }, save={ref: "Instances[].InstanceId"},
-                    retry=("InvalidParameterValue:instance profile",)),  # a new profile takes seconds to be usable
+                    # a new profile, group or template takes seconds to be usable
+                    retry=NEW_PROFILE_EC2 + NEW_GROUP_EC2 + NEW_TEMPLATE_EC2),
             ), f"config {lt.config_hash}"))
 
     cleanup: list[Step] = []
@@ -450,12 +454,13 @@ def plan_instance_rollback(stack: str, service: str, release: Release, count: in
             Call("ec2", "run_instances", {
                 "LaunchTemplate": {"LaunchTemplateName": template, "Version": "1"},
                 "MinCount": n, "MaxCount": n, "SubnetId": subnet,
+                "ClientToken": RunToken(f"run_instances {template} {subnet} x{n} (rollback)"),
                 # Repeated from the template: EC2 takes it from either, moto only from here. The metadata
                 # options are the recorded template's own (EC2 applies them; moto keeps its defaults).
                 "IamInstanceProfile": {"Name": names.role(stack, service)},
                 "TagSpecifications": [{"ResourceType": "instance", "Tags": names.tag_list(tags)},
                                       {"ResourceType": "volume", "Tags": names.tag_list(tags)}],
-            }, save={ref: "Instances[].InstanceId"}),
+            }, save={ref: "Instances[].InstanceId"}, retry=NEW_PROFILE_EC2 + NEW_GROUP_EC2 + NEW_TEMPLATE_EC2),
         ), f"release #{release.number} ({template})"))
     if refs:
         steps.append(Step("wait", "instances running", f"{len(refs)} launch(es)", service, (
