@@ -211,3 +211,63 @@ def test_a_target_group_already_gone_has_nothing_to_drain():
     assert drain.drain("web", ["arn:tg-gone"], DRAIN_SECONDS) == {}
     assert drain.drain("web", [], DRAIN_SECONDS) == {}
     assert time.monotonic() - started < 0.2
+
+
+# --------------------------------------------------------------------------- the local rehearsal's gate
+
+
+class StubHosts:
+    def __init__(self, state_path):
+        self.state_path = state_path
+
+    def load_balancer_state(self, stack, service):
+        return self.state_path
+
+
+def write_stand_in_state(path, in_flight: int) -> None:
+    """The load-balancer stand-in's state file: the old group's target draining with `in_flight` requests."""
+    import json
+
+    path.write_text(json.dumps({"listeners": {"80": {"default": "arn:tg-new", "rules": []}}, "target_groups": {
+        "arn:tg-old": {"targets": {"i-old1": {"state": "draining", "in_flight": in_flight}}}}}))
+
+
+def local_gate(tmp_path):
+    from types import SimpleNamespace
+
+    from liftshift.targets.local_gate import LocalGate
+
+    notes = Notes()
+    state = tmp_path / "lb.json"
+    return LocalGate(StubHosts(state), StubAws(StubElbv2(polls=0)), SimpleNamespace(name="shop"), notes), state, notes
+
+
+def test_the_local_gate_waits_for_the_stand_in_s_requests_in_flight(tmp_path, monkeypatch):
+    import threading
+
+    from liftshift.targets import local_gate as module
+
+    monkeypatch.setattr(module, "POLL_SECONDS", 0.05)
+    gate_, state, notes = local_gate(tmp_path)
+    write_stand_in_state(state, in_flight=1)
+    assert gate_.switched("web", "arn:tg-new", ["arn:tg-old"]) == {}
+    finished = threading.Timer(0.4, write_stand_in_state, (state, 0))
+    finished.start()
+    started = time.monotonic()
+    assert gate_.drain("web", ["arn:tg-old"], DRAIN_SECONDS) == {}
+    assert 0.35 <= time.monotonic() - started < 2 and notes.notes == []
+    finished.join()
+
+
+def test_the_local_gate_gives_up_after_the_bound_like_the_aws_one(tmp_path, monkeypatch):
+    from liftshift.targets import local_gate as module
+
+    monkeypatch.setattr(module, "POLL_SECONDS", 0.05)
+    monkeypatch.setattr(module, "DRAIN_MARGIN_SECONDS", 0.3)
+    gate_, state, notes = local_gate(tmp_path)
+    write_stand_in_state(state, in_flight=1)  # a request that never ends
+    started = time.monotonic()
+    assert gate_.drain("web", ["arn:tg-old"], 0) == {}
+    assert 0.3 <= time.monotonic() - started < 1
+    (gave_up,) = notes.notes
+    assert "1 old target(s) still draining" in gave_up and "anyway" in gave_up

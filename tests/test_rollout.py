@@ -269,12 +269,12 @@ def test_an_interrupted_rollout_keeps_the_old_release_serving_and_converges(flee
 
 
 # (call, when): the call fails before it is sent, or AWS applies it and the answer is lost. A sample over
-# every phase of a rollout: making the release, the probe route, the switch, its record, the removal.
+# every phase of a rollout: making the release, the probe route, the switch, its record, the drain, the removal.
 ROLLOUT_FAULTS = [
     ("elbv2:CreateTargetGroup", "after"), ("autoscaling:CreateAutoScalingGroup", "after"),
     ("elbv2:CreateRule", "after"), ("elbv2:ModifyListener", "after"), ("elbv2:ModifyListener", "before"),
-    ("dynamodb:UpdateItem", "after"), ("autoscaling:DeleteAutoScalingGroup", "before"),
-    ("elbv2:DeleteTargetGroup", "after"),
+    ("dynamodb:UpdateItem", "after"), ("autoscaling:DetachLoadBalancerTargetGroups", "after"),
+    ("autoscaling:DeleteAutoScalingGroup", "before"), ("elbv2:DeleteTargetGroup", "after"),
 ]
 
 
