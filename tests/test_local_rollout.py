@@ -50,6 +50,11 @@ def test_switch_failed_release_and_rollback_as_a_client_sees_them(fleet, local, 
     assert second.exit_code == 0, second.output
     assert traffic.failures == []
     assert traffic.switches() == ["release one", "release two"], traffic.switches()
+    # the old release was deregistered, drained (the stand-in's requests in flight), then removed
+    assert [(c["action"], c["kind"]) for c in json.loads(second.stdout)["changes"] if c["kind"] in (
+        "switch", "drain", "auto scaling group", "target group")][-5:] == [
+        ("wait", "switch"), ("update", "auto scaling group"), ("wait", "drain"), ("delete", "auto scaling group"),
+        ("delete", "target group")]
     report = json.loads(second.stdout)["services"]["web"]
     assert report["load_balancer"]["release"] == 2 and len(report["instances"]) == 2
 

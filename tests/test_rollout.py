@@ -145,8 +145,13 @@ def test_blue_green_releases_on_moto(fleet_dir, unique, lb_endpoint):
 
     # a new release: only its group remains, the listener points at it
     set_page(fleet_dir, "release two")
-    run_deploy(app_yaml)
+    rolled = run_deploy(app_yaml)
     second = fleet_state(unique)
+    # after the switch the old group is detached from its target group (deregistered), drained, then removed
+    assert [(c["action"], c["kind"]) for c in rolled["changes"] if c["kind"] in (
+        "listener", "switch", "drain", "auto scaling group", "target group")][-6:] == [
+        ("update", "listener"), ("wait", "switch"), ("update", "auto scaling group"), ("wait", "drain"),
+        ("delete", "auto scaling group"), ("delete", "target group")]
     (asg2,) = second["asgs"]
     (tg2,) = second["target_groups"]
     assert asg2["AutoScalingGroupName"] != asg["AutoScalingGroupName"] and tg2["TargetGroupArn"] != tg["TargetGroupArn"]
