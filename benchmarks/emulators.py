@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from emulated import emulated, free_port, wait_http  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMANDS = [("validate",), ("plan",), ("deploy",), ("status",), ("history",), ("change+deploy",), ("rollback",),
-            ("destroy", "--yes"), ("status after destroy",)]
+COMMANDS = [("validate",), ("plan",), ("render",), ("deploy",), ("status",), ("history",), ("change+deploy",),
+            ("rollback",), ("unlock",), ("destroy", "--yes"), ("status after destroy",)]
 
 
 def main() -> None:
