@@ -273,6 +273,38 @@ def test_an_interrupted_rollout_keeps_the_old_release_serving_and_converges(flee
     assert [(r["number"], r["outcome"]) for r in made] == [(2, "live"), (1, "retired")]
 
 
+def test_a_run_stopped_while_the_old_release_drains_is_finished_by_the_next(fleet_dir, unique, monkeypatch):
+    from liftshift.gate import AwsGate
+
+    app_yaml = fleet_dir / "app.yaml"
+    run_deploy(app_yaml)
+    (old_asg,) = fleet_state(unique)["asgs"]
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # Ctrl-C (or a kill) while the old release drains
+
+    set_page(fleet_dir, "release two")
+    with monkeypatch.context() as patch:
+        patch.setattr(AwsGate, "drain", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            run_deploy(app_yaml)
+    left = fleet_state(unique)
+    new_tg = left["listener"]["DefaultActions"][0]["TargetGroupArn"]
+    old = next(g for g in left["asgs"] if g["AutoScalingGroupName"] == old_asg["AutoScalingGroupName"])
+    assert len(left["asgs"]) == 2 and len(left["target_groups"]) == 2 and new_tg != old_asg["TargetGroupARNs"][0]
+    assert old["TargetGroupARNs"] == []  # detached: its instances were deregistered, still running
+
+    # the next deploy waits for the drain again (no second detach) and removes the old release
+    report = run_deploy(app_yaml)
+    assert [(c["action"], c["kind"]) for c in report["changes"]] == [
+        ("wait", "switch"), ("wait", "drain"), ("delete", "auto scaling group"), ("delete", "target group")]
+    after = fleet_state(unique)
+    (asg,) = after["asgs"]
+    (tg,) = after["target_groups"]
+    assert tg["TargetGroupArn"] == new_tg == after["listener"]["DefaultActions"][0]["TargetGroupArn"]
+    assert asg["TargetGroupARNs"] == [new_tg] and run_deploy(app_yaml)["changed"] is False
+
+
 # (call, when): the call fails before it is sent, or AWS applies it and the answer is lost. A sample over
 # every phase of a rollout: making the release, the probe route, the switch, its record, the drain, the removal.
 ROLLOUT_FAULTS = [
