@@ -260,12 +260,15 @@ class AwsGate:
         return {}
 
     def drain(self, service: str, target_groups: list[str], seconds: int) -> dict:
-        """Until no target of `target_groups` (the old release's, deregistered by the step before) is
-        `draining`, bounded by their deregistration delay (`seconds` unless a group says otherwise) plus a
-        margin. ELB sends a draining target no new request and lets those in flight finish; it ends the
-        drain when they have, or when the delay elapses (then the target is `unused`, or gone from the
-        group). A target still draining past the bound is noted and the removal goes ahead: ELB itself
-        stops waiting at the delay, so waiting longer would only hold the deploy."""
+        """Until every target of `target_groups` (the old release's, whose group the step before detached)
+        has been deregistered and has drained: gone from its group or `unused`. Auto Scaling deregisters the
+        instances after the detach returns, so a target still `healthy` (or `initial`, `unhealthy`) is waited
+        for as well as a `draining` one. ELB sends a draining target no new request and lets those in flight
+        finish; it completes the deregistration early when none is left, but reports the target `draining`
+        until the delay is over, so on AWS this wait is about the delay. It is bounded by the groups'
+        deregistration delay (read from each group; `seconds` when unreadable) plus a margin: a target not
+        deregistered by then is noted and the removal goes ahead, since ELB itself stops waiting at the
+        delay and waiting longer would only hold the deploy."""
         if not target_groups:
             return {}
         elbv2 = self.aws.client("elbv2")
@@ -273,34 +276,37 @@ class AwsGate:
         bound = delay + self.drain_margin
         started = time.monotonic()
         while True:
-            draining = draining_targets(elbv2, target_groups)
+            left = undrained_targets(elbv2, target_groups)
             waited = time.monotonic() - started
-            if not draining:
+            if not left:
                 if waited >= 1:
                     self.progress.note(f"{service}: the old release drained in {waited:.0f} s")
                 return {}
             if waited >= bound:
-                self.progress.note(f"{service}: {len(draining)} old target(s) still draining after {waited:.0f} s "
-                                   f"(deregistration delay {delay} s + {self.drain_margin:g} s): removing them "
-                                   "anyway; requests still in flight there may be cut")
+                self.progress.note(f"{service}: {len(left)} old target(s) not deregistered after {waited:.0f} s "
+                                   f"(deregistration delay {delay} s + {self.drain_margin:g} s; "
+                                   f"{_states(left)}): removing them anyway; requests still in flight there may "
+                                   "be cut")
                 return {}
-            self.progress.note(f"{service}: {len(draining)} old target(s) draining ({waited:.0f} s of at most "
-                               f"{bound:g} s)")
+            self.progress.note(f"{service}: old target(s) {_states(left)} ({waited:.0f} s of at most {bound:g} s)")
             time.sleep(max(0.0, min(self.poll, bound - waited)))
 
 
 def _deregistration_delay(elbv2, target_group: str, default: int) -> int:
     """The target group's deregistration delay (0-3600 s), else `default` (gone, or unreadable)."""
+    import botocore.exceptions
+
     try:
         attributes = elbv2.describe_target_group_attributes(TargetGroupArn=target_group)["Attributes"]
         found = next((a["Value"] for a in attributes if a["Key"] == "deregistration_delay.timeout_seconds"), None)
         return min(int(found), MAX_DEREGISTRATION_DELAY) if found is not None else default
-    except Exception:  # a group already deleted has nothing to drain; the wait finds that out
-        return default
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, ValueError):
+        return default  # a group already deleted has nothing to drain: the wait finds that out
 
 
-def draining_targets(elbv2, target_groups: list[str]) -> list[str]:
-    """Ids of the targets still draining in `target_groups`; a group that no longer exists drains nothing."""
+def undrained_targets(elbv2, target_groups: list[str]) -> list[tuple[str, str]]:
+    """(id, state) of the targets of `target_groups` not yet deregistered: registered in any state but
+    `unused` (draining, or not yet deregistering). A group that no longer exists holds none."""
     import botocore.exceptions
 
     found = []
@@ -311,8 +317,17 @@ def draining_targets(elbv2, target_groups: list[str]) -> list[str]:
             if exc.response.get("Error", {}).get("Code") == "TargetGroupNotFound":
                 continue
             raise
-        found += [t["Target"]["Id"] for t in health if t["TargetHealth"]["State"] == "draining"]
+        found += [(t["Target"]["Id"], t["TargetHealth"]["State"]) for t in health
+                  if t["TargetHealth"]["State"] != "unused"]
     return found
+
+
+def _states(targets: list[tuple[str, str]]) -> str:
+    """"2 draining, 1 healthy"."""
+    counts: dict[str, int] = {}
+    for _, state in targets:
+        counts[state] = counts.get(state, 0) + 1
+    return ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
 
 
 def _reasons(health: list[dict[str, Any]], limit: int = 5) -> str:

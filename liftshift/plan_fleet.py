@@ -336,9 +336,9 @@ def _cleanup(stack: str, c: Candidate, observed: Observed, lb: ObservedLoadBalan
 
     The old groups are detached from their target groups (Auto Scaling's DetachLoadBalancerTargetGroups:
     AWS deregisters their instances, which keep running; ELB sends a deregistering target no new request
-    and lets those in flight finish within the deregistration delay), the drain gate waits until no target
-    of those groups is `draining`, and only then are the groups (their instances) and target groups
-    deleted. Every step is planned from what is observed, so a run stopped anywhere here is finished by
+    and lets those in flight finish within the deregistration delay), the drain gate waits until every
+    target of those groups is deregistered and no longer `draining`, and only then are the groups (their
+    instances) and target groups deleted. Every step is planned from what is observed, so a run stopped anywhere here is finished by
     the next one: a detached group lists no target group and is not detached again, but still waited for."""
     svc = c.service
     steps: list[Step] = _delete_rules(svc, rules or [], observed, "the probe route is no longer needed")
@@ -365,7 +365,8 @@ def _cleanup(stack: str, c: Candidate, observed: Observed, lb: ObservedLoadBalan
         old = sorted(r.number for r in of_service(observed.releases, svc) if r.config in configs)
         steps.append(Step("wait", "drain", f"{svc} " + (", ".join(f"#{n}" for n in old) or "old release"), svc, (
             Call("gate", "drain", {"service": svc, "target_groups": draining, "seconds": DRAIN_SECONDS}),
-        ), f"until no old target is draining (the deregistration delay, {DRAIN_SECONDS} s, bounds it)"))
+        ), f"until the old targets are deregistered and drained (within the deregistration delay, "
+           f"{DRAIN_SECONDS} s, and a margin)"))
     for group in groups:
         steps.append(Step("delete", "auto scaling group", group.name, svc, (
             Call("autoscaling", "delete_auto_scaling_group", {"AutoScalingGroupName": group.name, "ForceDelete": True},

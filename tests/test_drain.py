@@ -130,11 +130,14 @@ class Notes:
 
 
 class StubElbv2:
-    """describe_target_health reports `draining` for the first `polls` calls per group, then `after` (None:
+    """describe_target_health answers one target in `before` (e.g. healthy: Auto Scaling has not deregistered
+    it yet) for the first `waiting` calls per group, then `draining` for `polls` calls, then `after` (None:
     the target is gone from the group, as on moto)."""
 
-    def __init__(self, polls: int, after: str | None = None, delay: str | None = "30", missing: tuple = ()):
+    def __init__(self, polls: int, after: str | None = None, delay: str | None = "30", missing: tuple = (),
+                 before: str = "healthy", waiting: int = 0):
         self.polls, self.after, self.delay, self.missing = polls, after, delay, missing
+        self.before, self.waiting = before, waiting
         self.health_calls: dict[str, int] = {}
 
     def describe_target_group_attributes(self, TargetGroupArn):
@@ -148,7 +151,7 @@ class StubElbv2:
             raise botocore.exceptions.ClientError(
                 {"Error": {"Code": "TargetGroupNotFound", "Message": "gone"}}, "DescribeTargetHealth")
         n = self.health_calls[TargetGroupArn] = self.health_calls.get(TargetGroupArn, 0) + 1
-        state = "draining" if n <= self.polls else self.after
+        state = self.before if n <= self.waiting else "draining" if n <= self.waiting + self.polls else self.after
         return {"TargetHealthDescriptions": [] if state is None else [
             {"Target": {"Id": "i-old1", "Port": 80}, "TargetHealth": {"State": state}}]}
 
@@ -175,7 +178,16 @@ def test_the_drain_gate_waits_while_targets_drain_and_no_longer(after):
     assert drain.drain("web", ["arn:tg-old"], DRAIN_SECONDS) == {}
     assert time.monotonic() - started < 0.3
     assert elbv2.health_calls == {"arn:tg-old": 5}  # 4 draining answers, then done at once
-    assert [n for n in notes.notes if "draining (" in n] and not [n for n in notes.notes if "anyway" in n]
+    assert [n for n in notes.notes if "1 draining (" in n] and not [n for n in notes.notes if "anyway" in n]
+
+
+def test_the_drain_gate_waits_for_auto_scaling_to_begin_the_deregistration():
+    # after the detach, Auto Scaling deregisters the instances a moment later: still healthy is not drained
+    elbv2 = StubElbv2(polls=2, waiting=3, delay="0")
+    drain, notes = gate(elbv2)
+    assert drain.drain("web", ["arn:tg-old"], DRAIN_SECONDS) == {}
+    assert elbv2.health_calls == {"arn:tg-old": 6}
+    assert [n for n in notes.notes if "1 healthy (" in n] and [n for n in notes.notes if "1 draining (" in n]
 
 
 def test_the_drain_gate_gives_up_after_the_bound_and_lets_the_removal_go_ahead():
@@ -186,7 +198,8 @@ def test_the_drain_gate_gives_up_after_the_bound_and_lets_the_removal_go_ahead()
     waited = time.monotonic() - started
     assert 0.25 <= waited < 0.6, waited
     (gave_up,) = [n for n in notes.notes if "anyway" in n]
-    assert "1 old target(s) still draining" in gave_up and "deregistration delay 0 s" in gave_up
+    assert "1 old target(s) not deregistered" in gave_up and "deregistration delay 0 s" in gave_up
+    assert "1 draining" in gave_up
 
 
 def test_the_bound_is_the_target_group_s_own_delay_else_the_planned_one():
@@ -270,4 +283,4 @@ def test_the_local_gate_gives_up_after_the_bound_like_the_aws_one(tmp_path, monk
     assert gate_.drain("web", ["arn:tg-old"], 0) == {}
     assert 0.3 <= time.monotonic() - started < 1
     (gave_up,) = notes.notes
-    assert "1 old target(s) still draining" in gave_up and "anyway" in gave_up
+    assert "1 old target(s) not drained" in gave_up and "anyway" in gave_up

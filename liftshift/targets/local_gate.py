@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import time
 
-from ..gate import (DRAIN_MARGIN_SECONDS, RolloutFailed, draining_targets, misconfigured, probe_until,
-                    template_user_data, update_or_restore)
+from ..gate import (DRAIN_MARGIN_SECONDS, RolloutFailed, misconfigured, probe_until, template_user_data,
+                    undrained_targets, update_or_restore)
 from ..observe import observe_stack
 from . import lbproxy
 from .standin import BootFailed
@@ -100,10 +100,10 @@ class LocalGate:
 
     def drain(self, service: str, target_groups: list[str], seconds: int) -> dict:
         """As gate.AwsGate.drain: until no old target drains, within the deregistration delay plus the margin,
-        then the removal goes ahead with a note. Draining is what the emulator reports and, since moto's
-        target health is fiction, what the stand-in holds: a target it no longer routes to (deregistered, or
-        its group no longer referenced) gets no new request and is shown `draining` while requests are in
-        flight on it."""
+        then the removal goes ahead with a note. Waited for: requests in flight on the old targets in the
+        stand-in (which sends a target it no longer routes to, deregistered or in a group no longer
+        referenced, no new request and shows it `draining` while they finish), then targets the emulator
+        still lists as registered (moto forgets a deregistered target at once)."""
         if not target_groups:
             return {}
         state_path = self.hosts.load_balancer_state(self.spec.name, service)
@@ -116,11 +116,11 @@ class LocalGate:
             busy = [ident for arn in target_groups for ident, t in groups.get(arn, {}).get("targets", {}).items()
                     if t.get("in_flight", 0) > 0]
             if not busy:
-                busy = draining_targets(elbv2, target_groups)
+                busy = [ident for ident, _ in undrained_targets(elbv2, target_groups)]
             if not busy:
                 return {}
             if time.monotonic() - started >= bound:
-                self.progress.note(f"{service}: {len(busy)} old target(s) still draining after {bound:g} s: removing "
+                self.progress.note(f"{service}: {len(busy)} old target(s) not drained after {bound:g} s: removing "
                                    "them anyway; requests still in flight there may be cut")
                 return {}
             time.sleep(POLL_SECONDS)
