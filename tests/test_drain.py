@@ -284,3 +284,25 @@ def test_the_local_gate_gives_up_after_the_bound_like_the_aws_one(tmp_path, monk
     assert 0.3 <= time.monotonic() - started < 1
     (gave_up,) = notes.notes
     assert "1 old target(s) not drained" in gave_up and "anyway" in gave_up
+
+
+def test_the_stand_in_sends_a_deregistered_target_no_new_request_and_lets_its_requests_finish(tmp_path):
+    """As an ALB: a target deregistered from a group still routed to gets no new request, is shown `draining`
+    while a request is in flight on it (what the local gate waits for), and is forgotten once it is done."""
+    from liftshift.targets import lbproxy
+
+    proxy = lbproxy.Proxy("http://127.0.0.1:1", "us-east-1", "arn:lb", tmp_path / "lb.json")
+    proxy.addresses = {"i-a": "127.0.0.1:1", "i-b": "127.0.0.1:2"}
+    proxy.apply({}, {}, {"arn:tg": {"i-a", "i-b"}})  # no listener: nothing is opened
+    a, b = proxy.targets[("arn:tg", "i-a")], proxy.targets[("arn:tg", "i-b")]
+    a.state = b.state = "healthy"
+    proxy.busy(a, +1)  # a request in flight on i-a
+    proxy.apply({}, {}, {"arn:tg": {"i-b"}})  # i-a deregistered
+    assert [t.id for t in proxy.candidates("arn:tg")] == ["i-b"]
+    proxy.write_state()
+    shown = lbproxy.read_state(tmp_path / "lb.json")["target_groups"]["arn:tg"]["targets"]
+    assert shown["i-a"]["state"] == "draining" and shown["i-a"]["in_flight"] == 1
+    proxy.busy(a, -1)  # its request finished
+    proxy.apply({}, {}, {"arn:tg": {"i-b"}})
+    proxy.write_state()
+    assert list(lbproxy.read_state(tmp_path / "lb.json")["target_groups"]["arn:tg"]["targets"]) == ["i-b"]
