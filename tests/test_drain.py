@@ -1,7 +1,7 @@
 """The old release really drains (issue 10, section 3): after the listener switch its Auto Scaling group is
 detached from its target group (AWS deregisters the instances: no new request, those in flight finish), the
-gate waits until no old target is `draining` (bounded by the deregistration delay plus a margin), and only
-then are the group and the target group deleted.
+gate waits until every old target is deregistered and no longer `draining` (bounded by the deregistration
+delay plus a margin), and only then are the group and the target group deleted.
 
 Pure: the planner against hand-made observed states (as tests/test_plan.py), the gates against stub clients
 with short polls and bounds. The real runs are tests/test_rollout.py (moto) and tests/test_local_rollout.py.
