@@ -85,6 +85,18 @@ def run_stack(name: str, work: Path, env: dict, timeout: float) -> None:
         first = (errors[0] if errors else (err.strip().splitlines() or [""])[-1] if code != 0 else "")[:220]
         print(f"| {name} | {command[0]} | {code} | {time.monotonic() - started:.1f} | {first.replace('|', '/')} |",
               flush=True)
+    _untag(f"{env['LIFTSHIFT_REGISTRY']}/{stack}/")
+
+
+def _untag(prefix: str) -> None:
+    """Remove the tags the runs gave local images (the images themselves stay cached)."""
+    import docker
+
+    client = docker.from_env()
+    for image in client.images.list():
+        for tag in image.tags:
+            if tag.startswith(prefix):
+                client.images.remove(tag)
 
 
 @contextlib.contextmanager
