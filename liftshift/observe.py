@@ -523,6 +523,13 @@ def usable_subnets(service: str, instance_type: str, chosen: list[tuple[str, str
             f"its {which} are all in {kept_zones[0]}")
         raise NetworkError(f"services.{service}: a load_balancer needs subnets in at least two availability zones "
                            f"that offer {instance_type}; {detail} ({elsewhere})")
+    if load_balanced:
+        # CreateLoadBalancer (Application): "You can specify only one subnet per Availability Zone."
+        seen: dict[str, str] = {}
+        for subnet, zone in chosen:
+            if zone in offered and seen.setdefault(zone, subnet) != subnet:
+                raise NetworkError(f"services.{service}.instances.subnets: {seen[zone]} and {subnet} are both in "
+                                   f"{zone}; a load balancer takes one subnet per availability zone: list one each")
     return kept, left
 
 

@@ -385,3 +385,13 @@ def test_a_running_instance_in_a_left_out_zone_is_kept_and_new_ones_go_elsewhere
     zones = _zones_of(unique, "us-east-1")
     assert len(zones) == 8 and zones.count("us-east-1e") == 1  # the two new ones went to offered zones
     assert not [c for c in more["changes"] if c["action"] == "terminate"]
+
+
+def test_a_load_balancer_takes_one_subnet_per_zone():
+    chosen = [("subnet-a1", "us-east-1a"), ("subnet-b", "us-east-1b"), ("subnet-a2", "us-east-1a")]
+    with pytest.raises(NetworkError, match="subnet-a1 and subnet-a2 are both in us-east-1a"):
+        usable_subnets("web", "t3.micro", chosen, {"us-east-1a", "us-east-1b"}, listed=True, load_balanced=True,
+                       region="us-east-1")
+    kept, _ = usable_subnets("web", "t3.micro", chosen, {"us-east-1a", "us-east-1b"}, listed=True,
+                             load_balanced=False, region="us-east-1")
+    assert kept == ("subnet-a1", "subnet-b", "subnet-a2")  # instances alone may share a zone
