@@ -231,6 +231,22 @@ def aws_env(moto_server, monkeypatch):
     yield moto_server
 
 
+@pytest.fixture
+def deploy_env(aws_env, registry, busybox_image, docker_client, monkeypatch, unique):
+    """Deploys against moto and the test registry; afterwards the images pushed for the test's stacks
+    (named `unique...`) are untagged."""
+    import docker.errors
+
+    monkeypatch.setenv("LIFTSHIFT_REGISTRY", registry.host)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # moto answers unimplemented calls with 500: fail fast
+    yield registry
+    for image in docker_client.images.list():
+        for tag in image.tags:
+            if tag.startswith(f"{registry.host}/{unique}"):
+                with contextlib.suppress(docker.errors.NotFound):
+                    docker_client.images.remove(tag)
+
+
 # --------------------------------------------------------------------------- names
 
 

@@ -211,18 +211,8 @@ def test_the_plugin_gives_moto_ec2s_token_semantics(aws_env):
 
 
 @pytest.fixture
-def env(aws_env, registry, busybox_image, docker_client, monkeypatch):
-    monkeypatch.setenv("LIFTSHIFT_REGISTRY", registry.host)
-    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    yield registry
-    for image in docker_client.images.list():
-        for tag in image.tags:
-            if tag.startswith(f"{registry.host}/t"):
-                try:
-                    docker_client.images.remove(tag)
-                except Exception:
-                    pass
-
+def env(deploy_env):
+    return deploy_env
 
 def target():
     return aws_target(None, None, Progress())

@@ -235,15 +235,8 @@ def lb_endpoint(monkeypatch):
 
 
 @pytest.fixture
-def env(aws_env, registry, busybox_image, docker_client, monkeypatch, lb_endpoint, unique):
-    monkeypatch.setenv("LIFTSHIFT_REGISTRY", registry.host)
-    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    yield registry
-    for image in docker_client.images.list():
-        for tag in image.tags:
-            if tag.startswith(f"{registry.host}/{unique}"):
-                docker_client.images.remove(tag)
-
+def env(deploy_env, lb_endpoint):
+    return deploy_env
 
 def client(name):
     return boto3.client(name, region_name="eu-west-1")

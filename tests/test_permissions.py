@@ -169,15 +169,8 @@ def test_the_readme_lists_what_aws_checks_beyond_the_calls():
 
 
 @pytest.fixture
-def env(aws_env, registry, busybox_image, docker_client, monkeypatch, unique):
-    monkeypatch.setenv("LIFTSHIFT_REGISTRY", registry.host)
-    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    yield registry
-    for image in docker_client.images.list():
-        for tag in image.tags:
-            if tag.startswith(f"{registry.host}/{unique}/"):
-                docker_client.images.remove(tag)
-
+def env(deploy_env):
+    return deploy_env
 
 def copy_stack(name: str, tmp_path: Path, unique: str, extra: str = "") -> Path:
     target = tmp_path / name
