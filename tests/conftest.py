@@ -303,5 +303,17 @@ def destroyed(docker_client):
         run_local("destroy", str(app_yaml), "--yes")
         for container in stack_containers(docker_client, stack):
             container.remove(force=True)
+        untag_pushed(docker_client, stack)
+
+
+def untag_pushed(docker_client, stack: str) -> None:
+    """Removes the local tags of images pushed for `stack` to a loopback registry (deploy tags them so)."""
+    import docker.errors
+
+    for image in docker_client.images.list():
+        for tag in image.tags:
+            if tag.startswith("127.0.0.1:") and f"/{stack}/" in tag:
+                with contextlib.suppress(docker.errors.NotFound):
+                    docker_client.images.remove(tag)
 
 
