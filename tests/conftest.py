@@ -232,6 +232,17 @@ def aws_env(moto_server, monkeypatch):
 
 
 @pytest.fixture
+def lb_endpoint(monkeypatch):
+    """The load balancer's data plane for moto (which has none): the probe through it is answered here,
+    and its `status` (200 unless a test sets it) decides the probe."""
+    from support.lb import answering_server
+
+    with answering_server() as (answer, address):
+        monkeypatch.setenv("LIFTSHIFT_LB_ENDPOINT", address)
+        yield answer
+
+
+@pytest.fixture
 def deploy_env(aws_env, registry, busybox_image, docker_client, monkeypatch, unique):
     """Deploys against moto and the test registry; afterwards the images pushed for the test's stacks
     (named `unique...`) are untagged."""

@@ -28,7 +28,6 @@ from liftshift.progress import Progress
 from liftshift.spec import SpecError, load_spec
 from liftshift.targets.aws import aws_target
 from support.faults import stack_tagged
-from support.lb import answering_server
 
 HELLO = Path(__file__).resolve().parent.parent / "stacks" / "hello"
 LB = {"port": 8081, "health": {"path": "/", "interval": 5, "healthy": 2, "unhealthy": 2, "timeout": 3}}
@@ -224,14 +223,6 @@ def test_verdicts(tags, problem):
 
 
 # --------------------------------------------------------------------------- on moto
-
-
-@pytest.fixture
-def lb_endpoint(monkeypatch):
-    """The load balancer's data plane for moto: the probe through it is answered here (200)."""
-    with answering_server() as (answer, address):
-        monkeypatch.setenv("LIFTSHIFT_LB_ENDPOINT", address)
-        yield answer
 
 
 @pytest.fixture

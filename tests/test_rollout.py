@@ -23,17 +23,8 @@ from liftshift.rollback import history, rollback
 from liftshift.spec import load_spec
 from liftshift.targets.aws import aws_target
 from support.faults import stack_tagged
-from support.lb import answering_server
 
 FLEET = Path(__file__).resolve().parent.parent / "stacks" / "fleet"
-
-
-@pytest.fixture
-def lb_endpoint(monkeypatch):
-    """The load balancer's data plane for moto: its answer (status) decides the probe."""
-    with answering_server() as (answer, address):
-        monkeypatch.setenv("LIFTSHIFT_LB_ENDPOINT", address)
-        yield answer
 
 
 @pytest.fixture
