@@ -36,12 +36,13 @@ from ..spec import AppSpec
 from . import lbproxy
 from .local_services import LocalSetupError, state_dir
 
-TOOLS = ("bash", "docker", "sleep", "mkdir", "rm", "cat", "chmod", "env")
+TOOLS = ("bash", "docker", "sleep", "mkdir", "rm", "mv", "cat", "chmod", "env")
 HOST_LABEL = "liftshift.host"  # value: instance id
 BOOT = (
     "mkdir -p /var/log/liftshift; "
     "bash /var/lib/liftshift/user-data >/var/log/liftshift/user-data.log 2>&1; "
-    "echo $? >/var/lib/liftshift/user-data.rc; "
+    # written then renamed: a reader never sees the file before its exit code is in it
+    "echo $? >/var/lib/liftshift/user-data.rc.tmp; mv /var/lib/liftshift/user-data.rc.tmp /var/lib/liftshift/user-data.rc; "
     "while :; do sleep 3600; done"
 )
 
@@ -382,8 +383,8 @@ class StandInHosts:
             if host.container.status != "running":
                 raise BootFailed(f"stand-in host for {host.instance} stopped: {host.container.logs(tail=20)!r}")
             result = host.container.exec_run(["cat", "/var/lib/liftshift/user-data.rc"])
-            if result.exit_code == 0:
-                rc = result.output.decode().strip()
+            rc = result.output.decode().strip() if result.exit_code == 0 else ""
+            if rc:
                 if rc == "0":
                     return
                 log = host.container.exec_run(["cat", "/var/log/liftshift/user-data.log"]).output
