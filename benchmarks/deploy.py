@@ -35,10 +35,10 @@ def main() -> None:
 
 
 def run(work: Path, count: int) -> None:
-    from liftshift.aws import CallLog
-    from liftshift.pipeline import deploy, destroy, prepare
+    from liftshift.aws.session import CallLog
+    from liftshift.pipeline.deploy import deploy, destroy, prepare
     from liftshift.progress import Progress
-    from liftshift.spec import load_spec
+    from liftshift.spec.model import load_spec
     from liftshift.targets.aws import aws_target
 
     stack = work / "stack"

@@ -81,11 +81,11 @@ def main() -> int:
 def run(work: Path, moto: str, args, stacks: list[str]) -> None:
     import botocore.exceptions
 
-    from liftshift.apply import StepFailed
-    from liftshift.aws import CallLog
-    from liftshift.pipeline import deploy, destroy
+    from liftshift.apply.executor import StepFailed
+    from liftshift.aws.session import CallLog
+    from liftshift.pipeline.deploy import deploy, destroy
     from liftshift.progress import Progress
-    from liftshift.spec import load_spec
+    from liftshift.spec.model import load_spec
     from liftshift.targets.aws import aws_target
     from support.faults import FaultInjector, check_converged, deploy_unlocking, leaked, write_stack
 
@@ -278,7 +278,7 @@ def _client(name: str):
 
 def _fleet_target_groups(stack: str) -> list[dict]:
     elbv2 = _client("elbv2")
-    from liftshift import names
+    from liftshift.model import names
 
     groups = [tg for page in elbv2.get_paginator("describe_target_groups").paginate() for tg in page["TargetGroups"]]
     mine = []
@@ -291,7 +291,7 @@ def _fleet_target_groups(stack: str) -> list[dict]:
 
 
 def _fleet_load_balancers(stack: str) -> list[dict]:
-    from liftshift import names
+    from liftshift.model import names
 
     elbv2 = _client("elbv2")
     try:
@@ -301,7 +301,7 @@ def _fleet_load_balancers(stack: str) -> list[dict]:
 
 
 def _fleet_asgs(stack: str) -> list[dict]:
-    from liftshift import names
+    from liftshift.model import names
 
     return _client("autoscaling").describe_auto_scaling_groups(
         Filters=[{"Name": f"tag:{names.TAG_STACK}", "Values": [stack]}])["AutoScalingGroups"]
@@ -312,7 +312,7 @@ def fleet_problems(spec, stack: str, number: int, history_of) -> list[str]:
     group on that release's template, one target group (drain setting made), the listener's default action
     forwarding to it, no listener rule left, exactly one serving and live release, the newest, = `number`;
     no pending record; every launch template recorded, at most rollout.keep."""
-    from liftshift import names
+    from liftshift.model import names
 
     problems: list[str] = []
     elbv2 = _client("elbv2")
@@ -379,7 +379,7 @@ def fleet_problems(spec, stack: str, number: int, history_of) -> list[str]:
 
 def fleet_leftovers(stack: str) -> dict[str, int]:
     """What destroy left of the stack: tagged EC2/IAM/ECR/logs resources, groups, target groups, load balancers."""
-    from liftshift import names
+    from liftshift.model import names
     from support.faults import stack_tagged
 
     left = {k: len(v) for k, v in stack_tagged(stack).items()}
@@ -406,13 +406,13 @@ def run_rollouts(work: Path, args, stacks: list[str]) -> None:
 def _run_rollouts(work: Path, args, stacks: list[str]) -> None:
     import botocore.exceptions
 
-    from liftshift.apply import StepFailed
-    from liftshift.aws import CallLog
-    from liftshift.gate import RolloutFailed
-    from liftshift.pipeline import deploy, destroy
+    from liftshift.apply.executor import StepFailed
+    from liftshift.aws.session import CallLog
+    from liftshift.apply.gate import RolloutFailed
+    from liftshift.pipeline.deploy import deploy, destroy
     from liftshift.progress import Progress
-    from liftshift.rollback import history
-    from liftshift.spec import load_spec
+    from liftshift.pipeline.rollback import history
+    from liftshift.spec.model import load_spec
     from liftshift.targets.aws import aws_target
     from support.faults import FaultInjector, StepCallLog, deploy_unlocking
 

@@ -1,33 +1,25 @@
 """liftshift: lift and shift containerised applications onto AWS.
 
-The map (data flows down; no module reaches back up). Issue 11 will group these into subpackages.
+The map (data flows down; no package reaches back up):
 
-    cli             parses options, calls one pipeline function, prints its result; exit codes
+    cli/            parses options, calls one pipeline function, prints its result; exit codes
       |
-    pipeline        prepare (read everything, plan) -> deploy (apply, report); status, destroy
+    pipeline/       deploy: prepare (read everything, plan) -> apply -> report; status, destroy;
       |             rollback: history and putting an earlier release out again (same prepare/gate/finish)
       |
-    spec            app.yaml -> validated AppSpec (pydantic); yamlsource: YAML 1.2 scalars, lines of keys;
-      |             check_limits: AWS limits known before any call. names: every resource name and tag
+    spec/           app.yaml -> validated AppSpec (model, pydantic); yamlsource: YAML 1.2 scalars, lines of
+      |             keys; check_limits: AWS limits known before any call; checks: warnings (--strict refuses)
+    model/          pure data: names (every resource name and tag), desired (roles, groups, templates),
+      |             user_data (the template, every value shell-quoted), steps (Calls and Steps), releases
+    plan/           desired vs observed -> ordered Steps: stack (images, infrastructure, instances, destroy),
+      |             fleet (blue-green behind a load balancer), in_place (SSM updates). Pure; printed by `plan`
       |
-    images          build locally, push to the registry (docker SDK)
-    observe         what the stack has in AWS, by tags (read only); the network and zones it may use
-    ownership       refuses to adopt a resource of the same name that another stack owns (read only)
-    resources       desired resources (pure data): roles and policies, groups, launch templates, user-data
-    render          the user-data template (templates/user-data.sh.j2), every value shell-quoted
-      |
-    plan, plan_fleet, plan_in_place
-                    desired vs observed -> ordered Steps of Calls (steps.py): pure data, printed by `plan`
-    checks          warnings about risky but valid settings (--strict refuses them)
-      |
-    apply           the executor: the only code that runs planned calls (AWS, the image pusher, gates)
-    gate            rollout health gates on AWS; targets/local_gate the same questions locally
-    lock            one deploy/rollback/destroy of a stack at a time (DynamoDB), kept alive while it runs
-    releases        release records (DynamoDB), read for history and rollback
+    apply/          the only code that changes things: executor (runs planned calls), gate (AWS health
+      |             gates), images (build and push with the docker SDK)
+    aws/            session (the one place boto3 clients are made), observe (what the stack has, read
+      |             only), ownership (never adopt another stack's resource), lock (DynamoDB)
     progress        what long work prints (terminal, CI log, nothing with --output json)
-      |
-    aws             the one place boto3 sessions and clients are made
-    targets/        the wiring of clients: aws (real or emulated AWS) and local (the rehearsal: emulator,
+    targets/        the wiring of clients: aws (real or emulated AWS) and local/ (the rehearsal: emulator,
                     registry, stand-in hosts running the user-data, the load-balancer stand-in lbproxy)
 """
 

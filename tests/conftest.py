@@ -291,7 +291,7 @@ def local_state(tmp_path_factory, docker_client, busybox_image):
         mp.delenv(var, raising=False)
     yield directory
     from liftshift.targets.aws import docker_connector
-    from liftshift.targets.local_services import stop_services
+    from liftshift.targets.local.services import stop_services
 
     stop_services(docker_connector())
     mp.undo()

@@ -18,14 +18,16 @@ import boto3
 import botocore.exceptions
 import pytest
 
-from liftshift import apply, plan
-from liftshift.apply import Executor, StepFailed
-from liftshift.observe import Observed
-from liftshift.pipeline import _call_json, deploy, destroy
+from liftshift.apply import executor as apply
+
+from liftshift.plan import stack as plan
+from liftshift.apply.executor import Executor, StepFailed
+from liftshift.aws.observe import Observed
+from liftshift.pipeline.deploy import _call_json, deploy, destroy
 from liftshift.progress import Progress
-from liftshift.rollback import history, rollback
-from liftshift.spec import load_spec
-from liftshift.steps import (NEW_FOR_AUTO_SCALING, NEW_GROUP_EC2, NEW_PROFILE_EC2, NEW_ROLE, NEW_TARGET_GROUP,
+from liftshift.pipeline.rollback import history, rollback
+from liftshift.spec.model import load_spec
+from liftshift.model.steps import (NEW_FOR_AUTO_SCALING, NEW_GROUP_EC2, NEW_PROFILE_EC2, NEW_ROLE, NEW_TARGET_GROUP,
                              NEW_TEMPLATE_EC2, Call, RunToken, Step)
 from liftshift.targets.aws import aws_target
 from support import aws_semantics
@@ -67,7 +69,7 @@ def test_every_client_token_is_a_per_run_placeholder_shown_as_such():
     assert all(s.startswith("<token per run: ") for s in shown) and len(set(shown)) == 3
     json.dumps([_call_json(c) for c in every_call(steps)])
 
-    from liftshift.releases import Release
+    from liftshift.model.releases import Release
 
     record = Release(service="web", number=1, config="c0nf1g", image=DIGEST, launch_template="liftshift.shop.web.c0nf1g",
                      at="", by="ci", commit=None, outcome="retired")
@@ -164,7 +166,7 @@ def test_the_not_yet_rules_of_every_call_that_uses_what_a_run_just_made():
     for group in calls(fleet, "authorize_security_group_ingress"):  # the instances' group admits the new LB group
         assert set(NEW_GROUP_EC2) <= set(group.retry)
 
-    from liftshift.releases import Release
+    from liftshift.model.releases import Release
 
     record = Release(service="web", number=1, config="c0nf1g", image=DIGEST, launch_template="liftshift.shop.web.c0nf1g",
                      at="", by="ci", commit=None, outcome="retired")

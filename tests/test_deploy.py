@@ -12,14 +12,14 @@ import boto3
 import pytest
 from typer.testing import CliRunner
 
-from liftshift import names
-from liftshift.apply import Executor
-from liftshift.aws import CallLog
+from liftshift.model import names
+from liftshift.apply.executor import Executor
+from liftshift.aws.session import CallLog
 from liftshift.cli import app
-from liftshift.pipeline import deploy, destroy, prepare, status
+from liftshift.pipeline.deploy import deploy, destroy, prepare, status
 from liftshift.progress import Progress
-from liftshift.rollback import history
-from liftshift.spec import load_spec
+from liftshift.pipeline.rollback import history
+from liftshift.spec.model import load_spec
 from liftshift.targets.aws import aws_target
 from support.faults import stack_tagged
 from support.registry import registry_digest
@@ -327,7 +327,7 @@ def test_render_shows_the_user_data(env, stack_dir, unique, cleanup_images):
 def test_a_held_lock_exits_4_naming_the_holder_and_unlock_clears_it(env, stack_dir, unique, cleanup_images):
     import threading
 
-    from liftshift import lock
+    from liftshift.aws import lock
 
     app_yaml = str(stack_dir / "app.yaml")
     dynamodb = client("dynamodb")
@@ -369,7 +369,7 @@ def _slow_calls(monkeypatch, seconds: float):
 def test_a_deploy_longer_than_the_lock_ttl_keeps_its_lock(env, stack_dir, unique, cleanup_images, monkeypatch):
     import threading
 
-    from liftshift import lock
+    from liftshift.aws import lock
 
     monkeypatch.setattr(lock, "DEFAULT_TTL", 2)
     _slow_calls(monkeypatch, 0.3)
@@ -411,7 +411,7 @@ def test_a_deploy_that_loses_its_lock_stops_with_exit_4_and_a_rerun_converges(en
                                                                               cleanup_images, monkeypatch):
     import threading
 
-    from liftshift import lock
+    from liftshift.aws import lock
 
     monkeypatch.setattr(lock, "DEFAULT_TTL", 3)
     fast = _slow_calls(monkeypatch, 0.5)

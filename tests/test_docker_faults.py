@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from conftest import running_registry
 from liftshift.cli import app
-from liftshift.images import ImageError, build_image, push_image
+from liftshift.apply.images import ImageError, build_image, push_image
 from support.faults import stack_tagged
 
 PROVISIONED = {"instances", "templates", "groups"}

@@ -13,12 +13,14 @@ import time
 import botocore.exceptions
 import pytest
 
-from liftshift import names, plan
-from liftshift.gate import AwsGate
-from liftshift.observe import (Observed, ObservedAutoScalingGroup, ObservedGroup, ObservedLoadBalancer,
+from liftshift.model import names
+
+from liftshift.plan import stack as plan
+from liftshift.apply.gate import AwsGate
+from liftshift.aws.observe import (Observed, ObservedAutoScalingGroup, ObservedGroup, ObservedLoadBalancer,
                                ObservedTargetGroup)
-from liftshift.plan_fleet import DRAIN_SECONDS
-from liftshift.releases import Release
+from liftshift.plan.fleet import DRAIN_SECONDS
+from liftshift.model.releases import Release
 from test_plan import LB, converged, want_web
 
 OLD = "0ld0ld0ld0ld"
@@ -248,7 +250,7 @@ def write_stand_in_state(path, in_flight: int) -> None:
 def local_gate(tmp_path):
     from types import SimpleNamespace
 
-    from liftshift.targets.local_gate import LocalGate
+    from liftshift.targets.local.gate import LocalGate
 
     notes = Notes()
     state = tmp_path / "lb.json"
@@ -289,7 +291,7 @@ def test_the_local_gate_gives_up_after_the_bound_like_the_aws_one(tmp_path, monk
 def test_the_stand_in_sends_a_deregistered_target_no_new_request_and_lets_its_requests_finish(tmp_path):
     """As an ALB: a target deregistered from a group still routed to gets no new request, is shown `draining`
     while a request is in flight on it (what the local gate waits for), and is forgotten once it is done."""
-    from liftshift.targets import lbproxy
+    from liftshift.targets.local import lbproxy as lbproxy
 
     proxy = lbproxy.Proxy("http://127.0.0.1:1", "us-east-1", "arn:lb", tmp_path / "lb.json")
     proxy.addresses = {"i-a": "127.0.0.1:1", "i-b": "127.0.0.1:2"}

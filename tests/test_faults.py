@@ -26,12 +26,12 @@ from pathlib import Path
 import botocore.exceptions
 import pytest
 
-from liftshift import lock
-from liftshift.apply import StepFailed
-from liftshift.aws import CallLog
-from liftshift.pipeline import deploy, destroy
+from liftshift.aws import lock
+from liftshift.apply.executor import StepFailed
+from liftshift.aws.session import CallLog
+from liftshift.pipeline.deploy import deploy, destroy
 from liftshift.progress import Progress
-from liftshift.spec import load_spec
+from liftshift.spec.model import load_spec
 from liftshift.targets.aws import aws_target
 from support.faults import (FaultInjector, StepCallLog, check_converged, deploy_unlocking, one_point_per_kind,
                             remove_local_images, reset_moto, shared_botocore_loader, stack_tagged, write_stack)

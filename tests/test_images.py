@@ -1,4 +1,4 @@
-"""Integration tests of liftshift.images against the real engine and a loopback registry."""
+"""Integration tests of liftshift.apply.images against the real engine and a loopback registry."""
 from __future__ import annotations
 
 import re
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from liftshift.images import (
+from liftshift.apply.images import (
     BuiltImage,
     ImageError,
     build_image,
@@ -54,7 +54,7 @@ def built(docker_client, busybox_image, docker_cleanup, tmp_path, unique) -> Bui
 
 
 def test_import_is_cheap():
-    code = "import sys, liftshift.images; print('docker' in sys.modules)"
+    code = "import sys, liftshift.apply.images; print('docker' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

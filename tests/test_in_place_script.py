@@ -9,7 +9,7 @@ import stat
 import subprocess
 from pathlib import Path
 
-from liftshift.gate import in_place_script
+from liftshift.apply.gate import in_place_script
 
 # Stands in for a release's user-data: it records, while it runs, the modes of its own file and directory
 # and of what it writes with its own umask (the real user-data sets 022 for its unit files), then "pulls".

@@ -1,4 +1,4 @@
-"""The local ALB data plane (liftshift.targets.lbproxy): real moto, real Docker labels, real HTTP.
+"""The local ALB data plane (liftshift.targets.local.lbproxy): real moto, real Docker labels, real HTTP.
 
 The apps behind the load balancer are small stdlib HTTP servers in this process;
 each "instance" is a fake instance id whose stand-in host is a created (never
@@ -17,8 +17,8 @@ import uuid
 
 import pytest
 
-from liftshift.targets import lbproxy
-from liftshift.targets.local_services import LocalSetupError
+from liftshift.targets.local import lbproxy as lbproxy
+from liftshift.targets.local.services import LocalSetupError
 from support.registry import free_port
 
 REGION = "eu-west-1"  # what aws_env sets

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from liftshift import lock as locks
-from liftshift.lock import LockHeld, LockLost
+from liftshift.aws import lock as locks
+from liftshift.aws.lock import LockHeld, LockLost
 
 
 def _client():

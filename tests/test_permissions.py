@@ -5,7 +5,7 @@ Every AWS operation liftshift makes is an IAM action of the same name (the ELBv2
 
 * what real runs call: deploy, a changed deploy, a failing release, rollback, history, status and destroy of a
   stack without a load balancer, of one with `rollout.strategy: in-place`, of one with a load balancer, and of one
-  with secrets, against moto, every call recorded by liftshift.aws.CallLog (botocore's before-call event on every
+  with secrets, against moto, every call recorded by liftshift.aws.session.CallLog (botocore's before-call event on every
   client liftshift makes, so the health gates' and waiters' reads too);
 * what the code can call at all: every `Call("client", "operation")` the planners emit (plan*.py, rollback.py,
   ...) and every direct client call in liftshift/ (the gates, the lock, observation, ownership).
@@ -24,12 +24,12 @@ from pathlib import Path
 import boto3
 import pytest
 
-from liftshift.aws import CallLog
-from liftshift.gate import RolloutFailed
-from liftshift.pipeline import deploy, destroy, prepare, status
+from liftshift.aws.session import CallLog
+from liftshift.apply.gate import RolloutFailed
+from liftshift.pipeline.deploy import deploy, destroy, prepare, status
 from liftshift.progress import Progress
-from liftshift.rollback import history, rollback
-from liftshift.spec import load_spec
+from liftshift.pipeline.rollback import history, rollback
+from liftshift.spec.model import load_spec
 from liftshift.targets.aws import aws_target
 from support.lb import answering_server
 

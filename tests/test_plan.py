@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 
-from liftshift import names, plan, resources
-from liftshift.observe import Observed, ObservedGroup, ObservedInstance, ObservedProfile, ObservedTemplate
-from liftshift.plan import Call, ImageWant, Refs, Step
-from liftshift.resources import Ami, ImageInfo, Ref, Registry
-from liftshift.spec import AppSpec
+from liftshift.model import names, desired as resources
+
+from liftshift.plan import stack as plan
+from liftshift.aws.observe import Observed, ObservedGroup, ObservedInstance, ObservedProfile, ObservedTemplate
+from liftshift.plan.stack import Call, ImageWant, Refs, Step
+from liftshift.model.desired import Ami, ImageInfo, Ref, Registry
+from liftshift.spec.model import AppSpec
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -657,7 +659,7 @@ def test_rollout_settings_are_not_part_of_the_release():
 
 
 def test_a_failed_gate_is_abandoned_without_touching_the_listener():
-    from liftshift.plan_fleet import plan_abandon
+    from liftshift.plan.fleet import plan_abandon
 
     want = want_web(load_balancer=LB)
     (candidate,) = plan.plan_stack(want, Observed()).rollouts
@@ -670,7 +672,7 @@ def test_a_failed_gate_is_abandoned_without_touching_the_listener():
 
 
 def test_a_plain_http_load_balancer_open_to_the_internet_is_warned_about():
-    from liftshift.checks import warnings
+    from liftshift.spec.checks import warnings
 
     open_web = make_spec({"web": service_dict(load_balancer=LB, instances={"ingress": ["0.0.0.0/0"]})})
     assert [w for w in warnings(open_web, {}) if "plain HTTP (port 80)" in w]
@@ -707,7 +709,7 @@ def test_in_place_updates_instances_on_the_same_host_settings_and_replaces_the_o
 
 
 def test_a_rollback_without_load_balancer_launches_the_recorded_template_with_its_tags():
-    from liftshift.releases import Release
+    from liftshift.model.releases import Release
 
     record = Release(service="web", number=1, config="c0nf1g", image=DIGEST, launch_template="liftshift.shop.web.c0nf1g",
                      at="", by="ci", commit=None, outcome="retired", host="h0st")
@@ -722,7 +724,7 @@ def test_a_rollback_without_load_balancer_launches_the_recorded_template_with_it
 
 
 def test_release_records_written_by_a_newer_liftshift_are_still_read():
-    from liftshift.releases import Release, read_releases
+    from liftshift.model.releases import Release, read_releases
 
     record = Release(service="web", number=3, config="c", image=None, launch_template="lt", at="", by="ci",
                      commit=None, outcome="live")
@@ -747,7 +749,7 @@ def test_every_release_of_a_stack_passes_its_gate_before_any_listener_switches()
 
 def test_a_pending_release_s_probe_value_is_never_shown():
     from liftshift.cli import _steps_text
-    from liftshift.pipeline import _call_json, describe_step
+    from liftshift.pipeline.deploy import _call_json, describe_step
 
     want = want_web(load_balancer=LB)
     infra = plan.plan_stack(want, Observed())
@@ -762,8 +764,8 @@ def test_a_pending_release_s_probe_value_is_never_shown():
 def _interrupted_fleet(want, probe: str | None, rules: list):
     """What AWS holds after a run stopped at the gate of release #1: its record pending (with `probe`), its
     target group, group and the load balancer's rules."""
-    from liftshift.observe import ObservedAutoScalingGroup, ObservedLoadBalancer, ObservedTargetGroup
-    from liftshift.releases import Release
+    from liftshift.aws.observe import ObservedAutoScalingGroup, ObservedLoadBalancer, ObservedTargetGroup
+    from liftshift.model.releases import Release
 
     svc = want.services["web"]
     config = svc.launch_template.config_hash
@@ -780,7 +782,7 @@ def _interrupted_fleet(want, probe: str | None, rules: list):
 
 
 def test_an_interrupted_rollout_resumes_with_its_recorded_probe_value_and_drops_guessable_routes():
-    from liftshift.observe import ObservedRule
+    from liftshift.aws.observe import ObservedRule
 
     want = want_web(load_balancer=LB)
     secret = "0123456789abcdef" * 3
@@ -809,7 +811,7 @@ def test_an_interrupted_rollout_resumes_with_its_recorded_probe_value_and_drops_
 
 
 def test_an_existing_load_balancer_is_made_to_drop_invalid_header_fields():
-    from liftshift.observe import ObservedRule
+    from liftshift.aws.observe import ObservedRule
 
     want = want_web(load_balancer=LB)
     seen = _interrupted_fleet(want, "f" * 48, [ObservedRule("arn:r", "1", ("f" * 48,), "arn:tg1")])
@@ -822,7 +824,7 @@ def test_an_existing_load_balancer_is_made_to_drop_invalid_header_fields():
 
 
 def test_release_records_written_by_an_older_liftshift_still_load_and_values_end_with_pending():
-    from liftshift.releases import Release, read_releases
+    from liftshift.model.releases import Release, read_releases
 
     older = {"service": "web", "number": 2, "config": "c", "image": None, "launch_template": "lt", "at": "",
              "by": "ci", "commit": None, "outcome": "pending", "reason": None, "fleet": None, "host": None}
@@ -840,7 +842,7 @@ def test_release_records_written_by_an_older_liftshift_still_load_and_values_end
 
 
 def test_plan_warns_when_containers_may_use_the_instance_role():
-    from liftshift.checks import warnings
+    from liftshift.spec.checks import warnings
 
     assert not [w for w in warnings(make_spec(), {}) if "container_credentials" in w]
     spec = make_spec({"web": service_dict(instances={"container_credentials": True})})

@@ -1,4 +1,4 @@
-"""Unit tests for liftshift.render and templates/user-data.sh.j2 (no docker, no AWS).
+"""Unit tests for liftshift.model.user_data and templates/user-data.sh.j2 (no docker, no AWS).
 
 The rendered script is executed for real under bash with fake ``docker``,
 ``systemctl``, ``curl`` and ``aws`` executables that record their argv
@@ -22,8 +22,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from liftshift import render
-from liftshift.render import (
+from liftshift.model import user_data as render
+from liftshift.model.user_data import (
     Health,
     UserDataContext,
     Volume,

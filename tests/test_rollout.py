@@ -15,12 +15,12 @@ from pathlib import Path
 import boto3
 import pytest
 
-from liftshift import names
-from liftshift.gate import RolloutFailed
-from liftshift.pipeline import deploy, destroy
+from liftshift.model import names
+from liftshift.apply.gate import RolloutFailed
+from liftshift.pipeline.deploy import deploy, destroy
 from liftshift.progress import Progress
-from liftshift.rollback import history, rollback
-from liftshift.spec import load_spec
+from liftshift.pipeline.rollback import history, rollback
+from liftshift.spec.model import load_spec
 from liftshift.targets.aws import aws_target
 from support.faults import stack_tagged
 
@@ -208,8 +208,8 @@ def test_destroy_removes_the_fleet_and_its_history(fleet_dir, unique):
 
 
 def test_an_interrupted_rollout_keeps_the_old_release_serving_and_converges(fleet_dir, unique, monkeypatch):
-    from liftshift.gate import AwsGate
-    from liftshift.pipeline import prepare
+    from liftshift.apply.gate import AwsGate
+    from liftshift.pipeline.deploy import prepare
 
     app_yaml = fleet_dir / "app.yaml"
     run_deploy(app_yaml)
@@ -265,7 +265,7 @@ def test_an_interrupted_rollout_keeps_the_old_release_serving_and_converges(flee
 
 
 def test_a_run_stopped_while_the_old_release_drains_is_finished_by_the_next(fleet_dir, unique, monkeypatch):
-    from liftshift.gate import AwsGate
+    from liftshift.apply.gate import AwsGate
 
     app_yaml = fleet_dir / "app.yaml"
     run_deploy(app_yaml)
@@ -307,7 +307,7 @@ ROLLOUT_FAULTS = [
 
 
 def test_a_rollout_failing_at_any_call_converges_on_the_next_deploy(fleet_dir, unique):
-    from liftshift.apply import StepFailed
+    from liftshift.apply.executor import StepFailed
     from support.faults import FaultInjector
 
     app_yaml = fleet_dir / "app.yaml"

@@ -11,7 +11,7 @@ from pathlib import Path
 import boto3
 from typer.testing import CliRunner
 
-from liftshift import names, resources
+from liftshift.model import names, desired as resources
 from liftshift.cli import app
 
 HELLO = Path(__file__).resolve().parent.parent / "stacks" / "hello"
@@ -96,7 +96,7 @@ def test_secrets_never_leave_the_instance_on_aws(aws_env, registry, busybox_imag
 
 
 def test_secrets_reach_the_container_in_the_local_rehearsal(local, tmp_path, unique, docker_client, destroyed):
-    from liftshift.targets.local_services import ensure_emulator
+    from liftshift.targets.local.services import ensure_emulator
     from support.registry import free_port
 
     sentinel = "sentinel-" + uuid.uuid4().hex

@@ -2,7 +2,7 @@
 
 tests/test_render.py checks the argv a fake ``docker`` receives. Here the rendered
 user-data runs for real on a stand-in host (created exactly like
-liftshift/targets/standin.py boots one), pulls a "dumper" image by digest from the
+liftshift/targets/local/standin.py boots one), pulls a "dumper" image by digest from the
 loopback registry and starts it through the host engine. The dumper records what
 it actually received:
 
@@ -35,8 +35,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from liftshift.render import PEER_REF_RE, UserDataContext, Volume, render_user_data
-from liftshift.targets.standin import BOOT, HOST_LABEL, _service_host, _socket_path, standin_image
+from liftshift.model.user_data import PEER_REF_RE, UserDataContext, Volume, render_user_data
+from liftshift.targets.local.standin import BOOT, HOST_LABEL, _service_host, _socket_path, standin_image
 from support.registry import free_port
 
 SERVICE = "dump"
@@ -157,7 +157,7 @@ exec sleep 3600
 @pytest.fixture(scope="module")
 def dumper(docker_client, busybox_image, registry, tmp_path_factory) -> str:
     """The dumper image pushed to the loopback registry: "<registry>/<repo>@sha256:..."."""
-    from liftshift.images import push_image
+    from liftshift.apply.images import push_image
 
     context = tmp_path_factory.mktemp("dumper")
     (context / "dump.sh").write_text(DUMP_SH)

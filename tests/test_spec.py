@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from liftshift.spec import AppSpec, BuildSpec, InstancesSpec, SpecError, load_spec
-from liftshift.yamlsource import MAX_FILE_BYTES
+from liftshift.spec.model import AppSpec, BuildSpec, InstancesSpec, SpecError, load_spec
+from liftshift.spec.yamlsource import MAX_FILE_BYTES
 
 
 @pytest.fixture
@@ -440,7 +440,7 @@ def _two(env_web: str, env_api: str = "{}") -> str:
 
 
 def test_references_order_services_and_are_checked(tmp_path):
-    from liftshift.spec import peers_of, service_order
+    from liftshift.spec.model import peers_of, service_order
 
     path = tmp_path / "app.yaml"
     path.write_text(_two('{API: "${service.api.url}/v1", P: "${service.api.port}"}'))

@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from liftshift.checks import risky_mount, warnings
+from liftshift.spec.checks import risky_mount, warnings
 from liftshift.cli import app
-from liftshift.resources import USER_DATA_LIMIT, Registry
-from liftshift.spec import SpecError, check_limits, load_spec
-from liftshift.yamlsource import MAX_FILE_BYTES
+from liftshift.model.desired import USER_DATA_LIMIT, Registry
+from liftshift.spec.model import SpecError, check_limits, load_spec
+from liftshift.spec.yamlsource import MAX_FILE_BYTES
 
 HEAD = "version: 1\nname: shop\nservices:\n  web:\n"  # service body starts on line 5
 CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-0000-1111-2222-333344445555"
@@ -370,7 +370,7 @@ def test_registry_override_is_assumed_in_validate(repo, monkeypatch):
 
 def test_prepare_checks_limits_before_any_build(repo, monkeypatch):
     """pipeline.prepare refuses a certificate of another region before it builds anything."""
-    from liftshift import pipeline
+    from liftshift.pipeline import deploy as pipeline
 
     path = repo / "app.yaml"
     path.write_text(ok("load_balancer:", f"  certificate_arn: {CERT}"))

@@ -19,13 +19,15 @@ import botocore.exceptions
 import pytest
 from typer.testing import CliRunner
 
-from liftshift import names, observe
-from liftshift.aws import Aws, CallLog
+from liftshift.model import names
+
+from liftshift.aws import observe
+from liftshift.aws.session import Aws, CallLog
 from liftshift.cli import app
-from liftshift.observe import LeftOut, NetworkError, network, offered_zones, usable_subnets
-from liftshift.pipeline import deploy
+from liftshift.aws.observe import LeftOut, NetworkError, network, offered_zones, usable_subnets
+from liftshift.pipeline.deploy import deploy
 from liftshift.progress import Progress
-from liftshift.spec import load_spec
+from liftshift.spec.model import load_spec
 from liftshift.targets.aws import aws_target
 from support.faults import stack_tagged
 

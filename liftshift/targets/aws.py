@@ -12,10 +12,10 @@ import base64
 import os
 from typing import Any
 
-from ..aws import Aws, CallLog
-from ..pipeline import Target
+from ..aws.session import Aws, CallLog
+from ..pipeline.deploy import Target
 from ..progress import Progress
-from ..resources import Registry, ecr_registry
+from ..model.desired import Registry, ecr_registry
 
 
 class DockerUnavailable(Exception):

@@ -1,10 +1,10 @@
 """Fault injection for liftshift's boto3 clients, and convergence checks against moto.
 
 The injector hooks botocore's own event system on every client that
-`liftshift.aws.Aws.client` hands out, so liftshift's code runs unchanged:
+`liftshift.aws.session.Aws.client` hands out, so liftshift's code runs unchanged:
 
 * `fail_mutating_at=k`: the k-th mutating call (an operation not starting with
-  Describe/List/Get/BatchGet/Lookup, as `liftshift.aws.is_mutating` says) fails once
+  Describe/List/Get/BatchGet/Lookup, as `liftshift.aws.session.is_mutating` says) fails once
   with a ClientError. `when="before"` fails it before it is sent (nothing
   changed in AWS); `when="after"` lets it reach AWS and then loses the answer
   (the change happened, the caller sees an error), like a dropped connection;
@@ -39,8 +39,8 @@ import boto3
 import botocore.exceptions
 from botocore.awsrequest import AWSResponse
 
-from liftshift import names
-from liftshift.aws import Aws, CallLog, is_mutating
+from liftshift.model import names
+from liftshift.aws.session import Aws, CallLog, is_mutating
 from liftshift.progress import Progress
 
 READ_ONLY_HINT = "Describe/List/Get/BatchGet/Lookup"
@@ -413,7 +413,7 @@ def check_converged(stack: str, services: dict[str, int] = SERVICES, *, deep: bo
     profiles = [p for page in iam.get_paginator("list_instance_profiles").paginate(PathPrefix=f"/liftshift/{stack}/")
                 for p in page["InstanceProfiles"]]
     repos = [r for r in ecr.describe_repositories()["repositories"] if r["repositoryName"].startswith(f"{stack}/")]
-    from liftshift.releases import read_releases
+    from liftshift.model.releases import read_releases
 
     releases = read_releases(_client("dynamodb"), stack)
 
@@ -502,8 +502,8 @@ def deploy_unlocking(spec, base, make_target):
 
     Returns (report, the LockHeld that had to be cleared or None).
     """
-    from liftshift.lock import LockHeld, force_unlock
-    from liftshift.pipeline import deploy
+    from liftshift.aws.lock import LockHeld, force_unlock
+    from liftshift.pipeline.deploy import deploy
 
     try:
         return deploy(spec, base, make_target()), None

@@ -32,7 +32,7 @@ Only single http-header conditions are emulated in rules; a rule with any other
 condition never matches (noted in the state file). Registered ports of targets
 are ignored: the stand-in host's port is the only one there is.
 
-Run: python -m liftshift.targets.lbproxy --endpoint URL --region R --load-balancer ARN --state FILE
+Run: python -m liftshift.targets.local.lbproxy --endpoint URL --region R --load-balancer ARN --state FILE
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .local_services import LocalSetupError, _alive
+from .services import LocalSetupError, _alive
 
 CONTROL_INTERVAL = 0.5
 CHECK_INTERVAL = 1.0  # not HealthCheckIntervalSeconds: the rehearsal is faster than AWS
@@ -80,7 +80,7 @@ def start(endpoint: str, region: str, load_balancer_arn: str, state_path: Path, 
     """Spawn the proxy detached; returns its pid once it has written its state (its listeners are open)."""
     state_path, log_path = Path(state_path), Path(log_path)
     state_path.unlink(missing_ok=True)  # a stale file must not pass for the new process's
-    argv = [sys.executable, "-m", "liftshift.targets.lbproxy", "--endpoint", endpoint, "--region", region,
+    argv = [sys.executable, "-m", "liftshift.targets.local.lbproxy", "--endpoint", endpoint, "--region", region,
             "--load-balancer", load_balancer_arn, "--state", str(state_path)]
     with open(log_path, "ab") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=out, stdin=subprocess.DEVNULL,
@@ -136,7 +136,7 @@ def target_health(state_path: Path, target_group_arn: str) -> list[dict]:
 
 def _is_proxy(pid: int) -> bool:
     try:
-        return b"liftshift.targets.lbproxy" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        return b"liftshift.targets.local.lbproxy" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return True  # no /proc: trust the state file
 
@@ -585,7 +585,7 @@ for _method in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m liftshift.targets.lbproxy")
+    parser = argparse.ArgumentParser(prog="python -m liftshift.targets.local.lbproxy")
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--region", required=True)
     parser.add_argument("--load-balancer", required=True)

@@ -796,7 +796,7 @@ ROLE_POLICY_MAX = 10240  # IAM: a role's inline policies, whitespace not counted
 
 def _check_role_policy(spec: AppSpec, name: str, region: Optional[str], fail: Callable[[tuple, str], None]) -> None:
     """The instance role's policy names every secret's ARN (twice: allowed, and excepted from a Deny)."""
-    from .resources import role_policy
+    from ..model.desired import role_policy
 
     service = spec.services[name]
     if not service.secrets:
@@ -835,8 +835,8 @@ def _check_rule_counts(service: ServiceSpec, here: tuple, fail: Callable[[tuple,
 
 def _check_user_data(spec: AppSpec, region: Optional[str], registry: Any, fail: Callable[[tuple, str], None]) -> None:
     """Render each service's user-data as deploy will, with the longest digest and registry host possible."""
-    from .render import render_user_data
-    from .resources import USER_DATA_LIMIT, Registry, user_data_context
+    from ..model.user_data import render_user_data
+    from ..model.desired import USER_DATA_LIMIT, Registry, user_data_context
 
     if registry is not None:
         registries = [registry]
@@ -932,7 +932,7 @@ def _check_references(located: LocatedData, spec: AppSpec) -> None:
 
 def _check_resource_names(located: LocatedData, spec: AppSpec) -> None:
     """No two services of the stack may make resources of one name (names.shared_name)."""
-    from .names import shared_name
+    from ..model.names import shared_name
 
     found = shared_name(spec.name, {n: s.load_balancer is not None for n, s in spec.services.items()})
     if found is not None:

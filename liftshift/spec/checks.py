@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import posixpath
 
-from .resources import Ami
-from .spec import AppSpec
+from ..model.desired import Ami
+from .model import AppSpec
 
 OPEN = {"0.0.0.0/0", "::/0"}
 # Host paths a bind mount should not expose: the Docker (and containerd) socket is root on the host; the

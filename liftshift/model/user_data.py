@@ -127,7 +127,7 @@ def shell_quote(value: Any) -> str:
 
 def templates_dir() -> Path:
     """``<package>/templates`` inside a wheel, else ``<repo root>/templates``."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parents[1]  # the liftshift package
     packaged = here / "templates"
     if packaged.is_dir():
         return packaged

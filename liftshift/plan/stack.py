@@ -10,11 +10,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from . import names
-from .observe import Observed, ObservedInstance
-from .releases import LIVE, PENDING, RETIRED, ROLLED_BACK, Origin, Release, next_number, of_service
-from .steps import (NEW_GROUP_EC2, NEW_PROFILE_EC2, NEW_ROLE, NEW_TEMPLATE_EC2, Call, Refs, RunToken, Step)
-from .resources import (EC2_TRUST_POLICY, SSM_MANAGED_POLICY, ImageInfo, Ref, SecurityGroupWant, ServiceWant,
+from ..model import names
+from ..aws.observe import Observed, ObservedInstance
+from ..model.releases import LIVE, PENDING, RETIRED, ROLLED_BACK, Origin, Release, next_number, of_service
+from ..model.steps import (NEW_GROUP_EC2, NEW_PROFILE_EC2, NEW_ROLE, NEW_TEMPLATE_EC2, Call, Refs, RunToken, Step)
+from ..model.desired import (EC2_TRUST_POLICY, SSM_MANAGED_POLICY, ImageInfo, Ref, SecurityGroupWant, ServiceWant,
                         StackWant)
 
 LIFECYCLE_KEEP = 20
@@ -98,7 +98,7 @@ def plan_stack(want: StackWant, observed: Observed, *, keep_images: bool = True,
                origin: Origin | None = None) -> InfraPlan:
     """The stack's steps in the order deploy runs them: shared resources, launches and new releases'
     groups, the waits and health gates, then traffic switches and removals."""
-    from .plan_fleet import plan_fleet
+    from .fleet import plan_fleet
 
     origin = origin or UNKNOWN_ORIGIN
     steps: list[Step] = []
@@ -173,7 +173,7 @@ def _new_release(stack: str, service: ServiceWant, observed: Observed, origin: O
 
 
 def _candidate(stack: str, service: ServiceWant, observed: Observed, origin: Origin):
-    from .plan_fleet import Candidate
+    from .fleet import Candidate
 
     fleet = service.fleet
     assert fleet is not None
@@ -281,14 +281,14 @@ def _plan_group(stack: str, service: ServiceWant, observed: Observed) -> list[St
     steps = []
     lb_group: Any = None
     if service.fleet is not None:
-        from .plan_fleet import lb_group_id
+        from .fleet import lb_group_id
 
         steps += plan_security_group(stack, service.name, service.fleet.lb_group, observed.lb_groups.get(service.name),
                                      f"sg:{service.name}:lb", part="lb")
         lb_group = lb_group_id(observed, service.name)
     want = service.security_group
     if lb_group is not None:
-        from .resources import LB_GROUP
+        from ..model.desired import LB_GROUP
 
         want = SecurityGroupWant(want.name, want.description, want.vpc_id, frozenset(
             (port, lb_group if source == LB_GROUP else source) for port, source in want.ingress))
@@ -338,8 +338,8 @@ def _plan_instances(stack: str, service: ServiceWant, observed: Observed, origin
                     ) -> tuple[list[Step], list[str], list[Step], Any]:
     """(launch template, in-place updates and launches; refs to the new instance ids; terminations, records and
     template deletions; the in-place rollout, if any)."""
-    from .plan_fleet import forget_call, record_call
-    from .plan_in_place import InPlaceRollout, plan_updates
+    from .fleet import forget_call, record_call
+    from .in_place import InPlaceRollout, plan_updates
 
     lt = service.launch_template
     mine = [i for i in observed.instances if i.service == service.name]
@@ -438,7 +438,7 @@ def plan_instance_rollback(stack: str, service: str, release: Release, count: in
                            observed: Observed) -> list[Step]:
     """A service without a load balancer back on a recorded release: new instances from its template,
     then the others terminated (as a deploy replaces them)."""
-    from .plan_fleet import record_call
+    from .fleet import record_call
 
     template = release.launch_template
     tags = {**names.tags(stack, service), names.TAG_CONFIG: release.config, "Name": f"{stack}-{service}"}
@@ -510,7 +510,7 @@ def _terminate_and_wait(ids: list[str], service: str | None, reason: str) -> lis
 def sweep_service(stack: str, service: str, observed: Observed, *, keep_images: bool, reason: str,
                   terminate: bool = True) -> list[Step]:
     """Steps removing everything one service owns, in dependency order."""
-    from .plan_fleet import forget_call, plan_fleet_removal
+    from .fleet import forget_call, plan_fleet_removal
 
     steps: list[Step] = []
     if terminate:
@@ -564,9 +564,9 @@ def _sweep_role(role: str, service: str | None, observed: Observed, reason: str)
 def plan_destroy(stack: str, observed: Observed, *, keep_images: bool) -> list[Step]:
     """Everything found with the stack's tags, removed in dependency order: Auto Scaling groups and load
     balancers first (a group would replace terminated instances), instances, then what they used."""
-    from .plan_fleet import plan_fleet_removal
-    from .releases import item_key
-    from .lock import TABLE
+    from .fleet import plan_fleet_removal
+    from ..model.releases import item_key
+    from ..aws.lock import TABLE
 
     services = observed.services() | {r.split("/", 1)[1] for r in observed.repositories}
     steps = []

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import names
-from .releases import FAILED, Release
-from .steps import Call, Step
+from ..model import names
+from ..model.releases import FAILED, Release
+from ..model.steps import Call, Step
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def plan_updates(stack: str, r: InPlaceRollout) -> list[Step]:
 
 def plan_restore(stack: str, r: InPlaceRollout, updated: list[str], reason: str) -> list[Step]:
     """Instances this run already moved to the failed release go back to their previous one."""
-    from .plan_fleet import record_call
+    from .fleet import record_call
 
     steps = []
     for instance, previous in r.updates:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import time
 
-from ..gate import (DRAIN_MARGIN_SECONDS, RolloutFailed, misconfigured, probe_until, template_user_data,
+from ...apply.gate import (DRAIN_MARGIN_SECONDS, RolloutFailed, misconfigured, probe_until, template_user_data,
                     undrained_targets, update_or_restore)
-from ..observe import observe_stack
+from ...aws.observe import observe_stack
 from . import lbproxy
 from .standin import BootFailed
 

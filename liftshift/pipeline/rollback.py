@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .observe import Observed, observe_stack, require_services, resolve_network
-from .ownership import check_ownership
-from .plan import InfraPlan, Step, plan_instance_rollback
-from .plan_fleet import Candidate, live_config, plan_fleet
-from .releases import FAILED, PENDING, Release, of_service
-from .resources import ListenerWant, TargetGroupWant
-from .spec import AppSpec
+from ..aws.observe import Observed, observe_stack, require_services, resolve_network
+from ..aws.ownership import check_ownership
+from ..plan.stack import InfraPlan, Step, plan_instance_rollback
+from ..plan.fleet import Candidate, live_config, plan_fleet
+from ..model.releases import FAILED, PENDING, Release, of_service
+from ..model.desired import ListenerWant, TargetGroupWant
+from ..spec.model import AppSpec
 
 
 class NoRelease(Exception):
@@ -124,8 +124,8 @@ def plan_rollback(spec: AppSpec, target, observed: Observed, service: str | None
 
 def rollback(spec: AppSpec, target, service: str | None, to: int | None, *, execute: bool = True,
              lock_wait: float = 0) -> list[Step]:
-    from .apply import Executor
-    from .pipeline import _stack_lock, run_rollout
+    from ..apply.executor import Executor
+    from .deploy import _stack_lock, run_rollout
 
     target.aws.account_id()
     if not execute:

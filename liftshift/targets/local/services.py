@@ -111,7 +111,7 @@ def ensure_emulator() -> str:
         port = free_port()
         log = directory / "emulator.log"
         env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
-        pid = _spawn([sys.executable, "-m", "liftshift.targets.emulator", "--port", str(port)], log, env)
+        pid = _spawn([sys.executable, "-m", "liftshift.targets.local.emulator", "--port", str(port)], log, env)
         url = f"http://127.0.0.1:{port}"
         _wait(url + "/moto-api/", "the AWS emulator", log)
         state["emulator"] = {"pid": pid, "port": port}

@@ -14,7 +14,7 @@ import threading
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m liftshift.targets.emulator")
+    parser = argparse.ArgumentParser(prog="python -m liftshift.targets.local.emulator")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     # Roles attach AWS managed policies (AmazonSSMManagedInstanceCore); moto loads them only when asked.

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .lock import TABLE
+from ..aws.lock import TABLE
 
 PENDING, LIVE, FAILED, RETIRED, ROLLED_BACK = "pending", "live", "failed", "retired", "rolled back"
 

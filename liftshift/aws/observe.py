@@ -16,10 +16,10 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import names
-from .aws import ServiceUnavailable, service_unavailable
-from .resources import Ami
-from .spec import AMI_ALIASES, AppSpec
+from ..model import names
+from .session import ServiceUnavailable, service_unavailable
+from ..model.desired import Ami
+from ..spec.model import AMI_ALIASES, AppSpec
 
 LIVE_STATES = ["pending", "running", "stopping", "stopped"]
 
@@ -200,7 +200,7 @@ def observe_stack(aws, stack: str, *, verify_tags: bool = False) -> Observed:
             )
 
     _observe_fleets(aws, stack, seen)
-    from .releases import read_releases
+    from ..model.releases import read_releases
 
     seen.releases = read_releases(aws.client("dynamodb"), stack)
 

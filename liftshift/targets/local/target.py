@@ -8,13 +8,13 @@ instance's user-data.
 
 from __future__ import annotations
 
-from ..aws import Aws, CallLog
-from ..pipeline import Target
-from ..progress import Progress
-from ..resources import Registry
-from .aws import docker_connector, retry_reporter
-from .local_services import ensure_emulator, ensure_registry
-from .local_gate import LocalGate
+from ...aws.session import Aws, CallLog
+from ...pipeline.deploy import Target
+from ...progress import Progress
+from ...model.desired import Registry
+from ..aws import docker_connector, retry_reporter
+from .services import ensure_emulator, ensure_registry
+from .gate import LocalGate
 from .standin import StandInHosts
 
 DEFAULT_REGION = "us-east-1"

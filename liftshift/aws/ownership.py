@@ -19,10 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from . import names
-from .aws import is_mutating
+from ..model import names
+from .session import is_mutating
 from .observe import Observed
-from .steps import Step
+from ..model.steps import Step
 
 
 class OwnershipError(Exception):

@@ -19,11 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from . import names
-from .observe import Observed, ObservedLoadBalancer
-from .releases import FAILED, LIVE, PENDING, RETIRED, ROLLED_BACK, Release, item_key, new_probe_value, of_service
-from .resources import ListenerWant, Ref, TargetGroupWant
-from .steps import (NEW_FOR_AUTO_SCALING, NEW_LB_GROUP, NEW_LOAD_BALANCER, NEW_TARGET_GROUP, Call, Step,
+from ..model import names
+from ..aws.observe import Observed, ObservedLoadBalancer
+from ..model.releases import FAILED, LIVE, PENDING, RETIRED, ROLLED_BACK, Release, item_key, new_probe_value, of_service
+from ..model.desired import ListenerWant, Ref, TargetGroupWant
+from ..model.steps import (NEW_FOR_AUTO_SCALING, NEW_LB_GROUP, NEW_LOAD_BALANCER, NEW_TARGET_GROUP, Call, Step,
                     Withheld)
 
 DRAIN_SECONDS = 30  # the target groups' deregistration delay: how long an old release's requests may drain
@@ -97,7 +97,7 @@ def forget_call(stack: str, releases: list[Release]) -> Call:
 
 
 def _table() -> str:
-    from .lock import TABLE
+    from ..aws.lock import TABLE
 
     return TABLE
 

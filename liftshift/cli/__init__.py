@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional
 
 import typer
 
-from . import __version__
+from .. import __version__
 
 app = typer.Typer(
     add_completion=False,
@@ -73,20 +73,20 @@ def _fail(message: str, code: int) -> None:
 
 def _guarded(fn: Callable[[], Any]) -> Any:
     """Run a command body, turning known failures into one message and an exit code."""
-    from .apply import StepFailed
-    from .aws import AwsSetupError
-    from .images import ImageError
-    from .observe import NetworkError
-    from .pipeline import StrictRefusal
-    from .resources import UserDataTooLarge
-    from .spec import SpecError
-    from .targets.aws import DockerUnavailable
-    from .targets.local_services import LocalSetupError
-    from .lock import LockHeld, LockLost
-    from .targets.standin import BootFailed, HealthCheckFailed
-    from .gate import RolloutFailed
-    from .rollback import NoRelease
-    from .ownership import OwnershipError
+    from ..apply.executor import StepFailed
+    from ..aws.session import AwsSetupError
+    from ..apply.images import ImageError
+    from ..aws.observe import NetworkError
+    from ..pipeline.deploy import StrictRefusal
+    from ..model.desired import UserDataTooLarge
+    from ..spec.model import SpecError
+    from ..targets.aws import DockerUnavailable
+    from ..targets.local.services import LocalSetupError
+    from ..aws.lock import LockHeld, LockLost
+    from ..targets.local.standin import BootFailed, HealthCheckFailed
+    from ..apply.gate import RolloutFailed
+    from ..pipeline.rollback import NoRelease
+    from ..aws.ownership import OwnershipError
 
     try:
         return fn()
@@ -115,21 +115,21 @@ def _guarded(fn: Callable[[], Any]) -> Any:
 
 
 def _load(file: Path):
-    from .spec import load_spec
+    from ..spec.model import load_spec
 
     return load_spec(file)
 
 
 def _target(spec, region: Optional[str], profile: Optional[str], output: Output, verbose: bool = False,
             target: TargetName = TargetName.aws):
-    from .progress import LineProgress, Progress
+    from ..progress import LineProgress, Progress
 
     progress = Progress() if output == Output.json else LineProgress(verbose=verbose)
     if target == TargetName.local:
-        from .targets.local import local_target
+        from ..targets.local.target import local_target
 
         return local_target(region or spec.region, progress)
-    from .targets.aws import aws_target
+    from ..targets.aws import aws_target
 
     return aws_target(region or spec.region, profile, progress)
 
@@ -148,7 +148,7 @@ def validate(file: Path = FileArg) -> None:
         try:
             _load(file)
         except Exception as exc:  # validate reads and checks only: any failure is about the file, never a traceback
-            from .spec import SpecError
+            from ..spec.model import SpecError
 
             if isinstance(exc, SpecError):
                 raise
@@ -162,7 +162,7 @@ def plan(file: Path = FileArg, output: Output = OutputOpt, profile: Optional[str
          region: Optional[str] = RegionOpt, verbose: bool = VerboseOpt, target: TargetName = TargetOpt,
          strict: bool = StrictOpt) -> None:
     """Show what deploy would create, change or delete. Builds images locally; changes nothing in AWS."""
-    from .pipeline import plan_json, prepare
+    from ..pipeline.deploy import plan_json, prepare
 
     def run() -> None:
         spec, base = _load(file)
@@ -180,7 +180,7 @@ def deploy(file: Path = FileArg, yes: bool = typer.Option(False, "--yes", "-y", 
            verbose: bool = VerboseOpt, target: TargetName = TargetOpt, lock_wait: float = LockWaitOpt,
            strict: bool = StrictOpt) -> None:
     """Build, push and run the stack; waits until every instance is running."""
-    from .pipeline import deploy as run_deploy
+    from ..pipeline.deploy import deploy as run_deploy
 
     def run() -> None:
         spec, base = _load(file)
@@ -195,7 +195,7 @@ def deploy(file: Path = FileArg, yes: bool = typer.Option(False, "--yes", "-y", 
 def status(file: Path = FileArg, output: Output = OutputOpt, profile: Optional[str] = ProfileOpt,
            region: Optional[str] = RegionOpt, target: TargetName = TargetOpt, verbose: bool = VerboseOpt) -> None:
     """Services, image digests, instances, states and addresses."""
-    from .pipeline import status as run_status
+    from ..pipeline.deploy import status as run_status
 
     def run() -> None:
         spec, _ = _load(file)
@@ -209,9 +209,9 @@ def render(file: Path = FileArg, service: Optional[str] = typer.Option(None, "--
            output: Output = OutputOpt, profile: Optional[str] = ProfileOpt, region: Optional[str] = RegionOpt,
            target: TargetName = TargetOpt) -> None:
     """Print the user-data and launch template data deploy would use."""
-    from .pipeline import prepare
-    from .render import render_user_data
-    from .resources import user_data_context
+    from ..pipeline.deploy import prepare
+    from ..model.user_data import render_user_data
+    from ..model.desired import user_data_context
 
     def run() -> None:
         spec, base = _load(file)
@@ -245,8 +245,8 @@ def destroy(file: Path = FileArg, yes: bool = typer.Option(False, "--yes", "-y",
             output: Output = OutputOpt, profile: Optional[str] = ProfileOpt, region: Optional[str] = RegionOpt,
             target: TargetName = TargetOpt, lock_wait: float = LockWaitOpt, verbose: bool = VerboseOpt) -> None:
     """Remove everything the stack owns in AWS (found by its tags) and nothing else."""
-    from .pipeline import describe_step
-    from .pipeline import destroy as run_destroy
+    from ..pipeline.deploy import describe_step
+    from ..pipeline.deploy import destroy as run_destroy
 
     def run() -> None:
         spec, _ = _load(file)
@@ -277,7 +277,7 @@ def history(file: Path = FileArg, service: Optional[str] = ServiceOpt, output: O
             profile: Optional[str] = ProfileOpt, region: Optional[str] = RegionOpt,
             target: TargetName = TargetOpt) -> None:
     """The releases of each service, newest first: number, image, who, when, commit, outcome."""
-    from .rollback import history as run_history
+    from ..pipeline.rollback import history as run_history
 
     def run() -> None:
         spec, _ = _load(file)
@@ -296,8 +296,8 @@ def rollback(file: Path = FileArg, service: Optional[str] = ServiceOpt,
              output: Output = OutputOpt, profile: Optional[str] = ProfileOpt, region: Optional[str] = RegionOpt,
              verbose: bool = VerboseOpt, target: TargetName = TargetOpt, lock_wait: float = LockWaitOpt) -> None:
     """Put an earlier release back, through the same health-gated rollout as deploy."""
-    from .pipeline import describe_step
-    from .rollback import rollback as run_rollback
+    from ..pipeline.deploy import describe_step
+    from ..pipeline.rollback import rollback as run_rollback
 
     def run() -> None:
         spec, _ = _load(file)
@@ -314,7 +314,7 @@ def rollback(file: Path = FileArg, service: Optional[str] = ServiceOpt,
 def unlock(file: Path = FileArg, profile: Optional[str] = ProfileOpt, region: Optional[str] = RegionOpt,
            target: TargetName = TargetOpt) -> None:
     """Clear the stack's deploy lock (left by a killed deploy; it also expires by itself)."""
-    from .lock import force_unlock
+    from ..aws.lock import force_unlock
 
     def run() -> None:
         spec, _ = _load(file)
@@ -334,8 +334,8 @@ app.add_typer(local_app, name="local")
 @local_app.command("stop")
 def local_stop() -> None:
     """Stop the AWS emulator and the registry of the local rehearsal (their state is lost)."""
-    from .targets.aws import docker_connector
-    from .targets.local_services import stop_services
+    from ..targets.aws import docker_connector
+    from ..targets.local.services import stop_services
 
     stopped = _guarded(lambda: stop_services(docker_connector()))
     typer.echo(f"Stopped: {', '.join(stopped)}." if stopped else "Nothing was running.")
@@ -344,7 +344,7 @@ def local_stop() -> None:
 @local_app.command("endpoint")
 def local_endpoint() -> None:
     """Print the emulator's URL (starting it if needed), e.g. to store secrets with the AWS CLI."""
-    from .targets.local_services import ensure_emulator
+    from ..targets.local.services import ensure_emulator
 
     typer.echo(_guarded(ensure_emulator))
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import names
-from .spec import AppSpec, ServiceSpec, parse_secret, peers_of, service_order
+from ..spec.model import AppSpec, ServiceSpec, parse_secret, peers_of, service_order
 
 SSM_MANAGED_POLICY = "arn:{partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"
 EC2_TRUST_POLICY = json.dumps(
@@ -289,7 +289,7 @@ def managed_policies(service: ServiceSpec, region: str) -> tuple[str, ...]:
 
 def user_data_context(spec: AppSpec, name: str, want_image_ref: str, registry: Registry, region: str,
                       chash: str, peer_hashes: dict[str, str]):
-    from .render import Health, Peer, Secret, UserDataContext, Volume
+    from .user_data import Health, Peer, Secret, UserDataContext, Volume
 
     service = spec.services[name]
     health = service.health
@@ -327,7 +327,7 @@ def desired_stack(
     template_hash: str,
 ) -> StackWant:
     """Everything the stack should have. `amis`, `subnets`, `vpc_ids` are keyed by service."""
-    from .render import render_user_data
+    from .user_data import render_user_data
 
     part = partition(region)
     services = {}

@@ -7,7 +7,7 @@ log lines where they can be read); the pipeline then abandons the release, and
 the listener never pointed at it.
 
 On AWS the load balancer's own target health and the Auto Scaling group's
-activities are read; the local rehearsal (targets/local_gate.py) reads its
+activities are read; the local rehearsal (targets/local/gate.py) reads its
 load-balancer stand-in instead. The probe is the same HTTP request in both.
 """
 
@@ -20,7 +20,7 @@ import ssl
 import time
 from typing import Any
 
-from . import names
+from ..model import names
 
 POLL_SECONDS = 5.0
 LISTENER_PROPAGATION_SECONDS = 5.0

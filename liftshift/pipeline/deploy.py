@@ -16,15 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from . import names
-from .apply import Executor
-from .aws import Aws
-from .observe import Observed, network, observe_stack, resolve_amis
-from .ownership import check_ownership
-from .plan import ImageWant, InfraPlan, Step, plan_destroy, plan_images, plan_stack
-from .progress import Progress
-from .resources import ImageInfo, Registry, StackWant, desired_stack, templates_hash
-from .spec import AppSpec, check_limits
+from ..model import names
+from ..apply.executor import Executor
+from ..aws.session import Aws
+from ..aws.observe import Observed, network, observe_stack, resolve_amis
+from ..aws.ownership import check_ownership
+from ..plan.stack import ImageWant, InfraPlan, Step, plan_destroy, plan_images, plan_stack
+from ..progress import Progress
+from ..model.desired import ImageInfo, Registry, StackWant, desired_stack, templates_hash
+from ..spec.model import AppSpec, check_limits
 
 
 @dataclass
@@ -41,7 +41,7 @@ class Target:
     make_gate: Callable[[AppSpec], Any] | None = None  # rollout health gates; default: read from AWS
 
     def gate(self, spec: AppSpec) -> Any:
-        from .gate import AwsGate
+        from ..apply.gate import AwsGate
 
         return self.make_gate(spec) if self.make_gate else AwsGate(self.aws, self.progress, spec.name)
 
@@ -74,7 +74,7 @@ def _platform(spec: AppSpec, name: str) -> str:
 
 
 def build_images(spec: AppSpec, base: Path, target: Target) -> dict[str, ImageInfo]:
-    from . import images
+    from ..apply import images
 
     client = target.docker()
     out: dict[str, ImageInfo] = {}
@@ -100,11 +100,11 @@ class StrictRefusal(Exception):
 
 def prepare(spec: AppSpec, base: Path, target: Target) -> Prepared:
     """Everything plan and deploy need to know, read without changing anything in AWS."""
-    from . import images as image_ops
-    from .checks import warnings
-    from .observe import require_services
-    from .releases import origin
-    from .render import templates_dir
+    from ..apply import images as image_ops
+    from ..spec.checks import warnings
+    from ..aws.observe import require_services
+    from ..model.releases import origin
+    from ..model.user_data import templates_dir
 
     account = target.aws.account_id()  # proves credentials before any build
     check_limits(spec, target.aws.region, target.registry)  # now that region and registry are known
@@ -150,7 +150,7 @@ def deploy(spec: AppSpec, base: Path, target: Target, *, lock_wait: float = 0, s
 @contextlib.contextmanager
 def _stack_lock(spec: AppSpec, target: Target, operation: str, wait: float):
     """One deploy or destroy of a stack at a time, across machines (lock.py)."""
-    from . import lock
+    from ..aws import lock
 
     target.aws.account_id()  # bad credentials are bad input (exit 2), not a lock problem
     def released_late(exc: Exception) -> None:
@@ -207,9 +207,9 @@ def _deploy(spec: AppSpec, base: Path, target: Target, strict: bool) -> dict[str
 def run_rollout(spec: AppSpec, target: Target, executor: Executor, infra: InfraPlan, observed: Observed) -> None:
     """Run the steps; when a health gate fails, remove every release this run put out (none has
     traffic yet: listeners switch only after all gates pass) and re-raise as exit 3."""
-    from .gate import RolloutFailed
-    from .plan_fleet import plan_abandon
-    from .plan_in_place import InPlaceRollout, plan_restore
+    from ..apply.gate import RolloutFailed
+    from ..plan.fleet import plan_abandon
+    from ..plan.in_place import InPlaceRollout, plan_restore
 
     try:
         executor.run(infra.steps)
@@ -233,7 +233,7 @@ def run_rollout(spec: AppSpec, target: Target, executor: Executor, infra: InfraP
 
 
 def _pusher(target: Target) -> Callable[..., str]:
-    from . import images
+    from ..apply import images
 
     def push(service: str, image_id: str, repository: str, tag: str) -> str:
         target.progress.phase(f"pushing {service} to {repository}")
@@ -274,7 +274,7 @@ def status_report(spec: AppSpec, target: Target, observed: Observed) -> dict[str
 
 
 def _load_balancer_report(target: Target, observed: Observed, service: str) -> dict[str, Any] | None:
-    from .plan_fleet import live_config
+    from ..plan.fleet import live_config
 
     lb = observed.load_balancers.get(service)
     if lb is None:

@@ -13,9 +13,9 @@ import secrets
 import time
 from typing import Any, Callable
 
-from .steps import Call, Refs, RunToken, Step, Withheld
-from .progress import Progress
-from .resources import Ref
+from ..model.steps import Call, Refs, RunToken, Step, Withheld
+from ..progress import Progress
+from ..model.desired import Ref
 
 
 class StepFailed(Exception):

@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..observe import Observed, ObservedInstance
-from ..spec import AppSpec
+from ...aws.observe import Observed, ObservedInstance
+from ...spec.model import AppSpec
 from . import lbproxy
-from .local_services import LocalSetupError, state_dir
+from .services import LocalSetupError, state_dir
 
 TOOLS = ("bash", "docker", "sleep", "mkdir", "rm", "mv", "cat", "chmod", "env")
 HOST_LABEL = "liftshift.host"  # value: instance id
@@ -329,7 +329,7 @@ class StandInHosts:
 
         import botocore.exceptions
 
-        from ..spec import parse_secret
+        from ...spec.model import parse_secret
 
         values = {}
         for name, ref in secrets.items():
