@@ -11,11 +11,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..model.steps import Call, Refs, RunToken, Step, Withheld
 from ..progress import Progress
 from ..model.desired import Ref
+
+if TYPE_CHECKING:
+    from ..targets.base import Gate
 
 
 class StepFailed(Exception):
@@ -33,14 +36,14 @@ class Executor:
         push: Callable[..., str] | None,
         progress: Progress,
         *,
-        gate: Any = None,
+        gate: Gate | None = None,
         retry_seconds: float = 90.0,
         waiter_delay: int = 5,
         waiter_attempts: int = 72,
     ):
         self.client_for = client_for
         self.push = push
-        self.gate = gate  # health gates of rollouts (gate.py): "gate" calls
+        self.gate = gate  # health gates of rollouts (targets.base.Gate): "gate" calls
         self.progress = progress
         self.retry_seconds = retry_seconds
         self.waiter_config = {"Delay": waiter_delay, "MaxAttempts": waiter_attempts}

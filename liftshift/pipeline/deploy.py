@@ -25,25 +25,7 @@ from ..plan.stack import ImageWant, InfraPlan, Step, plan_destroy, plan_images, 
 from ..progress import Progress
 from ..model.desired import ImageInfo, Registry, StackWant, desired_stack, templates_hash
 from ..spec.model import AppSpec, check_limits
-
-
-@dataclass
-class Target:
-    """The clients one run uses. Targets (aws, local) differ only in what they put here."""
-
-    name: str
-    aws: Aws
-    docker: Callable[[], Any]  # returns a ready docker client; raises DockerUnavailable
-    registry: Registry
-    registry_auth: Callable[[], dict | None]
-    progress: Progress = field(default_factory=Progress)
-    hosts: Any = None  # local rehearsal only: stand-in hosts that run the instances' user-data
-    make_gate: Callable[[AppSpec], Any] | None = None  # rollout health gates; default: read from AWS
-
-    def gate(self, spec: AppSpec) -> Any:
-        from ..apply.gate import AwsGate
-
-        return self.make_gate(spec) if self.make_gate else AwsGate(self.aws, self.progress, spec.name)
+from ..targets.base import Target
 
 
 @dataclass
@@ -141,8 +123,7 @@ def _plan_infra(spec: AppSpec, target: Target, account: str, observed: Observed,
 
 
 def deploy(spec: AppSpec, base: Path, target: Target, *, lock_wait: float = 0, strict: bool = False) -> dict[str, Any]:
-    if target.hosts is not None:
-        target.hosts.check_ports(spec)
+    target.hosts.check_ports(spec)
     with _stack_lock(spec, target, "deploy", lock_wait):
         return _deploy(spec, base, target, strict)
 
@@ -188,12 +169,7 @@ def _deploy(spec: AppSpec, base: Path, target: Target, strict: bool) -> dict[str
         target.progress.phase(f"applying {len(infra.steps)} change(s) to {spec.name}")
     run_rollout(spec, target, executor, infra, prepared.observed)
     observed = observe_stack(target.aws, spec.name) if executor.done else prepared.observed
-    hosts = None
-    if target.hosts is not None:
-        target.progress.phase("booting stand-in hosts")
-        hosts = target.hosts.reconcile(spec, observed)
-        target.hosts.ensure_load_balancers(spec.name, observed)
-        target.hosts.wait_healthy(spec)
+    hosts = target.hosts.converge(spec, observed)
     report = status_report(spec, target, observed)
     if hosts is not None:
         report["hosts"] = hosts
@@ -250,7 +226,7 @@ def status(spec: AppSpec, target: Target) -> dict[str, Any]:
 
 def status_report(spec: AppSpec, target: Target, observed: Observed) -> dict[str, Any]:
     services: dict[str, Any] = {}
-    addresses = target.hosts.addresses(spec.name) if target.hosts is not None else {}
+    addresses = target.hosts.addresses(spec.name)
     for name in sorted(set(spec.services) | observed.services()):
         instances = [i for i in observed.instances if i.service == name]
         templates = {t.config_hash: t for t in observed.templates if t.service == name}
@@ -281,10 +257,8 @@ def _load_balancer_report(target: Target, observed: Observed, service: str) -> d
         return None
     live = live_config(observed, service)
     release = next((r.number for r in observed.releases if r.service == service and r.config == live), None)
-    scheme = "https" if lb.listener_protocol == "HTTPS" and target.hosts is None else "http"
-    host = "127.0.0.1" if target.hosts is not None else lb.dns
     return {"name": lb.name, "dns": lb.dns, "port": lb.listener_port, "protocol": lb.listener_protocol,
-            "address": f"{scheme}://{host}:{lb.listener_port}" if lb.listener_port else None, "release": release,
+            "address": target.hosts.load_balancer_address(lb), "release": release,
             "config": live}
 
 
@@ -298,8 +272,7 @@ def destroy(spec: AppSpec, target: Target, *, keep_images: bool, execute: bool =
         observed = observe_stack(target.aws, spec.name, verify_tags=True)
         steps = plan_destroy(spec.name, observed, keep_images=keep_images)
         Executor(target.aws.client, None, target.progress).run(steps)
-        if target.hosts is not None:
-            target.hosts.remove_all(spec.name)
+        target.hosts.remove_all(spec.name)
     return steps
 
 

@@ -139,10 +139,6 @@ def rollback(spec: AppSpec, target, service: str | None, to: int | None, *, exec
         check_ownership(target.aws, spec.name, plan.steps, observed)  # a release's groups are made again by name
         executor = Executor(target.aws.client, None, target.progress, gate=target.gate(spec))
         run_rollout(spec, target, executor, plan, observed)
-        if target.hosts is not None:
-            after = observe_stack(target.aws, spec.name)
-            target.hosts.reconcile(spec, after)
-            target.hosts.ensure_load_balancers(spec.name, after)
-            target.hosts.wait_healthy(spec)
+        target.hosts.converge(spec, observe_stack(target.aws, spec.name))
     return plan.steps
 

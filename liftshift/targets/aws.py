@@ -13,7 +13,7 @@ import os
 from typing import Any
 
 from ..aws.session import Aws, CallLog
-from ..pipeline.deploy import Target
+from .base import Target
 from ..progress import Progress
 from ..model.desired import Registry, ecr_registry
 
@@ -78,5 +78,7 @@ def aws_target(region: str | None, profile: str | None, progress: Progress, call
                 auth_cache["a"] = {"username": user, "password": password, "serveraddress": registry.host}
         return auth_cache["a"]
 
+    from ..apply.gate import AwsGate
+
     return Target(name=name, aws=aws, docker=docker_connector(), registry=registry, registry_auth=registry_auth,
-                  progress=progress)
+                  make_gate=lambda spec: AwsGate(aws, progress, spec.name), progress=progress)

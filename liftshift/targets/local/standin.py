@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ...aws.observe import Observed, ObservedInstance
+from ...aws.observe import Observed, ObservedInstance, ObservedLoadBalancer
 from ...spec.model import AppSpec
 from . import lbproxy
 from .services import LocalSetupError, state_dir
@@ -160,6 +160,19 @@ class StandInHosts:
                 raise LocalSetupError(
                     f"port {port} (service {name}) is already in use on this machine: stop what uses it or "
                     "change 'publish' in app.yaml")
+
+    def converge(self, spec: AppSpec, observed: Observed) -> dict[str, list[str]]:
+        """After a plan ran (targets.base.Hosts): hosts for the live instances, load-balancer stand-ins, and
+        a wait until every service answers."""
+        self.progress.phase("booting stand-in hosts")
+        started = self.reconcile(spec, observed)
+        self.ensure_load_balancers(spec.name, observed)
+        self.wait_healthy(spec)
+        return started
+
+    def load_balancer_address(self, lb: ObservedLoadBalancer) -> str | None:
+        """The load-balancer stand-in serves plain HTTP on this machine, at the listener's port."""
+        return f"http://127.0.0.1:{lb.listener_port}" if lb.listener_port else None
 
     def reconcile(self, spec: AppSpec, observed: Observed) -> dict[str, list[str]]:
         """Hosts for exactly the live instances: remove the gone ones first (freeing ports), then boot.

@@ -9,7 +9,7 @@ instance's user-data.
 from __future__ import annotations
 
 from ...aws.session import Aws, CallLog
-from ...pipeline.deploy import Target
+from ..base import Target
 from ...progress import Progress
 from ...model.desired import Registry
 from ..aws import docker_connector, retry_reporter
