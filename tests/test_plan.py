@@ -724,7 +724,8 @@ def test_a_rollback_without_load_balancer_launches_the_recorded_template_with_it
 
 
 def test_release_records_written_by_a_newer_liftshift_are_still_read():
-    from liftshift.model.releases import Release, read_releases
+    from liftshift.aws.release_store import read_releases
+    from liftshift.model.releases import Release
 
     record = Release(service="web", number=3, config="c", image=None, launch_template="lt", at="", by="ci",
                      commit=None, outcome="live")
@@ -824,7 +825,8 @@ def test_an_existing_load_balancer_is_made_to_drop_invalid_header_fields():
 
 
 def test_release_records_written_by_an_older_liftshift_still_load_and_values_end_with_pending():
-    from liftshift.model.releases import Release, read_releases
+    from liftshift.aws.release_store import read_releases
+    from liftshift.model.releases import Release
 
     older = {"service": "web", "number": 2, "config": "c", "image": None, "launch_template": "lt", "at": "",
              "by": "ci", "commit": None, "outcome": "pending", "reason": None, "fleet": None, "host": None}

@@ -21,10 +21,11 @@ from typer.testing import CliRunner
 
 from liftshift.model import names
 
-from liftshift.aws import observe
+from liftshift.aws import network as network_reads
 from liftshift.aws.session import Aws, CallLog
 from liftshift.cli import app
-from liftshift.aws.observe import LeftOut, NetworkError, network, offered_zones, usable_subnets
+from liftshift.aws.network import NetworkError, network, offered_zones, usable_subnets
+from liftshift.model.observed import LeftOut
 from liftshift.pipeline.deploy import deploy
 from liftshift.progress import Progress
 from liftshift.spec.model import load_spec
@@ -367,13 +368,13 @@ def test_a_running_instance_in_a_left_out_zone_is_kept_and_new_ones_go_elsewhere
     app_yaml = stack_dir / "app.yaml"
     edit(app_yaml, "    publish: 8080\n", "    publish: 8080\n    instances: {count: 6}\n")
     spec, base = load_spec(app_yaml)
-    real = observe.offered_zones
+    real = network_reads.offered_zones
     # As an older liftshift (or a zone that offered the type then) left it: one instance in every zone.
-    monkeypatch.setattr(observe, "offered_zones", lambda ec2, types: {t: set(_default_subnets("us-east-1"))
+    monkeypatch.setattr(network_reads, "offered_zones", lambda ec2, types: {t: set(_default_subnets("us-east-1"))
                                                                       for t in types})
     deploy(spec, base, aws_target(None, None, Progress()))
     assert _zones_of(unique, "us-east-1").count("us-east-1e") == 1
-    monkeypatch.setattr(observe, "offered_zones", real)
+    monkeypatch.setattr(network_reads, "offered_zones", real)
 
     log = CallLog()
     again = deploy(spec, base, aws_target(None, None, Progress(), log))

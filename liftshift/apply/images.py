@@ -2,7 +2,7 @@
 
 This is the only module of liftshift that builds, tags or pushes images.  The
 docker client is always passed in (never created here) and the ``docker``
-package is only imported inside functions, so ``import liftshift.images``
+package is only imported inside functions, so ``import liftshift.apply.images``
 stays cheap.
 
 Notes on the docker SDK (7.1) this module relies on:
@@ -92,7 +92,7 @@ def _event_error(event: dict[str, Any]) -> str | None:
 
 
 def _docker_errors():
-    import docker.errors  # lazy: keep `import liftshift.images` cheap
+    import docker.errors  # lazy: keep `import liftshift.apply.images` cheap
 
     return docker.errors
 
@@ -319,15 +319,6 @@ def _status_line(event: dict[str, Any]) -> str:
 
 
 # --------------------------------------------------------------------------- registry
-
-
-def registry_tag(image_id: str) -> str:
-    """Content-addressed tag for an image: ``img-`` + the 64 hex of its id."""
-    image_id = image_id.strip()
-    hexpart = image_id[len("sha256:"):] if image_id.startswith("sha256:") else image_id
-    if not re.fullmatch(r"[0-9a-f]{64}", hexpart):
-        raise ValueError(f"not an image id (sha256:<64 hex>): {image_id!r}")
-    return "img-" + hexpart
 
 
 def remote_digest(client, repository: str, tag: str, auth_config: dict | None = None) -> str | None:

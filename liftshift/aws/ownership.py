@@ -21,7 +21,7 @@ from typing import Any, Iterable
 
 from ..model import names
 from .session import is_mutating
-from .observe import Observed
+from ..model.observed import Observed
 from ..model.steps import Step
 
 

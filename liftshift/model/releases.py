@@ -8,22 +8,17 @@ tags change reliably (moto ignores CreateTags on templates), so the mutable
 part lives in the DynamoDB table liftshift already keeps for its deploy locks,
 as one item per stack (`releases/<stack>`) with one attribute per release:
 one consistent read returns a stack's whole history.
+
+Pure records only: `aws.release_store` reads the item, the planned calls
+(plan.fleet) write it, and `liftshift.origin` finds who, when and which commit.
 """
 
 from __future__ import annotations
 
-import datetime
-import getpass
 import json
-import os
 import secrets
-import socket
-import subprocess
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 from typing import Any
-
-from ..aws.lock import TABLE
 
 PENDING, LIVE, FAILED, RETIRED, ROLLED_BACK = "pending", "live", "failed", "retired", "rolled back"
 
@@ -78,16 +73,10 @@ def item_key(stack: str) -> dict[str, Any]:
     return {"stack": {"S": f"releases/{stack}"}}  # stack names never contain '/', so no lock is shadowed
 
 
-def read_releases(dynamodb, stack: str) -> list[Release]:
-    """Every recorded release of the stack, oldest first; none when the table does not exist yet."""
-    import botocore.exceptions
-
-    try:
-        item = dynamodb.get_item(TableName=TABLE, Key=item_key(stack), ConsistentRead=True).get("Item") or {}
-    except botocore.exceptions.ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-            return []
-        raise
+def from_item(item: dict[str, Any]) -> list[Release]:
+    """The releases in a stack's DynamoDB item (attribute values as GetItem returns them), oldest first per
+    service. A record this version cannot read is left out (and left alone); fields a newer version added
+    are ignored."""
     out = []
     for key, value in item.items():
         if key == "stack" or "S" not in value:
@@ -116,30 +105,3 @@ class Origin:
     by: str
     at: str
     commit: str | None
-
-
-def origin(base: Path) -> Origin:
-    by = os.environ.get("LIFTSHIFT_DEPLOYED_BY") or f"{_user()}@{socket.gethostname()}"
-    at = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
-    return Origin(by[:200], at, _commit(base))
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
-
-def _commit(base: Path) -> str | None:
-    """The git commit app.yaml's directory is at, marked -dirty when it has uncommitted changes."""
-    try:
-        head = subprocess.run(["git", "-C", str(base), "rev-parse", "--short=12", "HEAD"], capture_output=True,
-                              text=True, timeout=10)
-        if head.returncode != 0:
-            return None
-        dirty = subprocess.run(["git", "-C", str(base), "status", "--porcelain", "--", "."], capture_output=True,
-                               text=True, timeout=10)
-        return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return None

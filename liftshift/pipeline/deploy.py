@@ -85,7 +85,7 @@ def prepare(spec: AppSpec, base: Path, target: Target) -> Prepared:
     from ..apply import images as image_ops
     from ..spec.checks import warnings
     from ..aws.observe import require_services
-    from ..model.releases import origin
+    from ..origin import origin
     from ..model.user_data import templates_dir
 
     account = target.aws.account_id()  # proves credentials before any build

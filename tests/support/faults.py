@@ -413,7 +413,7 @@ def check_converged(stack: str, services: dict[str, int] = SERVICES, *, deep: bo
     profiles = [p for page in iam.get_paginator("list_instance_profiles").paginate(PathPrefix=f"/liftshift/{stack}/")
                 for p in page["InstanceProfiles"]]
     repos = [r for r in ecr.describe_repositories()["repositories"] if r["repositoryName"].startswith(f"{stack}/")]
-    from liftshift.model.releases import read_releases
+    from liftshift.aws.release_store import read_releases
 
     releases = read_releases(_client("dynamodb"), stack)
 
