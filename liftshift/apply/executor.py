@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any, Callable
 from ..model.steps import Call, Refs, RunToken, Step, Withheld
 from ..progress import Progress
 from ..model.desired import Ref
+from ..errors import PartlyApplied
 
 if TYPE_CHECKING:
     from ..targets.base import Gate
 
 
-class StepFailed(Exception):
+class StepFailed(PartlyApplied):
     """A planned step failed: the deployment failed (exit code 1)."""
 
     def __init__(self, step: Step, message: str):

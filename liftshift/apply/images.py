@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
+from ..errors import LiftshiftError
+
 ProgressFn = Callable[[str, str], None]
 
 _TAIL_LINES = 15
@@ -41,7 +43,7 @@ _NOT_FOUND_MARKERS = (
 )
 
 
-class ImageError(Exception):
+class ImageError(LiftshiftError):
     """An image operation failed.
 
     The message says what failed, for which service, and ends with the last

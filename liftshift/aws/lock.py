@@ -38,13 +38,15 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
 
+from ..errors import Locked
+
 TABLE = "liftshift-locks"
 TAG_MANAGED = "liftshift:managed"
 DEFAULT_TTL = 1800  # seconds
 POLL_SECONDS = 2.0
 
 
-class LockHeld(Exception):
+class LockHeld(Locked):
     """Someone else holds the stack's lock (and kept it for the whole wait, if any)."""
 
     def __init__(self, owner: str, operation: str, acquired_at: str, expires_at: int, *, stack: str):
@@ -60,7 +62,7 @@ class LockHeld(Exception):
         )
 
 
-class LockLost(Exception):
+class LockLost(Locked):
     """refresh found the lock gone or held by another token (it expired and was taken, or was forced)."""
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 from ..model.desired import Ami
 from ..model.observed import LeftOut, Network
 from ..spec.model import AMI_ALIASES, AppSpec
+from ..errors import BadInput
 
 
-class NetworkError(Exception):
+class NetworkError(BadInput):
     """The account has no usable network for the stack (bad input: exit 2)."""
 
 

@@ -23,9 +23,10 @@ from ..model import names
 from .session import is_mutating
 from ..model.observed import Observed
 from ..model.steps import Step
+from ..errors import BadInput
 
 
-class OwnershipError(Exception):
+class OwnershipError(BadInput):
     """A resource the plan would create or change belongs to another stack or to no liftshift stack:
     bad input, exit code 2, nothing changed."""
 

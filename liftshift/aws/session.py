@@ -14,10 +14,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ..errors import BadInput
+
 READ_PREFIXES = ("Describe", "List", "Get", "BatchGet", "Lookup")
 
 
-class AwsSetupError(Exception):
+class AwsSetupError(BadInput):
     """No region or no usable credentials: bad input, exit code 2."""
 
 

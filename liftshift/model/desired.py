@@ -18,6 +18,7 @@ from typing import Any
 
 from . import names
 from ..spec.model import AppSpec, ServiceSpec, parse_secret, peers_of, service_order
+from ..errors import BadInput
 
 SSM_MANAGED_POLICY = "arn:{partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"
 EC2_TRUST_POLICY = json.dumps(
@@ -30,7 +31,7 @@ EC2_TRUST_POLICY = json.dumps(
 USER_DATA_LIMIT = 16384  # EC2's limit on user-data before base64
 
 
-class UserDataTooLarge(ValueError):
+class UserDataTooLarge(BadInput, ValueError):
     pass
 
 

@@ -26,6 +26,7 @@ from ..progress import Progress
 from ..model.desired import ImageInfo, Registry, StackWant, desired_stack, templates_hash
 from ..spec.model import AppSpec, check_limits
 from ..targets.base import Target
+from ..errors import BadInput
 
 
 @dataclass
@@ -76,7 +77,7 @@ def build_images(spec: AppSpec, base: Path, target: Target) -> dict[str, ImageIn
     return out
 
 
-class StrictRefusal(Exception):
+class StrictRefusal(BadInput):
     """--strict and at least one warning: bad input, exit code 2, nothing changed."""
 
 

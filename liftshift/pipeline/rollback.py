@@ -19,9 +19,10 @@ from ..plan.fleet import Candidate, live_config, plan_fleet
 from ..model.releases import FAILED, PENDING, Release, of_service
 from ..model.desired import ListenerWant, TargetGroupWant
 from ..spec.model import AppSpec
+from ..errors import BadInput
 
 
-class NoRelease(Exception):
+class NoRelease(BadInput):
     """No release to roll back to (bad input: exit 2)."""
 
 

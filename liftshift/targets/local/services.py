@@ -24,10 +24,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Iterator
 
+from ...errors import BadInput
+
 REGISTRY_CONTAINER = "liftshift-local-registry"
 
 
-class LocalSetupError(Exception):
+class LocalSetupError(BadInput):
     """The local rehearsal cannot start here (missing part, busy port): exit code 2."""
 
 

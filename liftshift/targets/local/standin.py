@@ -35,6 +35,7 @@ from ...aws.observe import Observed, ObservedInstance, ObservedLoadBalancer
 from ...spec.model import AppSpec
 from . import lbproxy
 from .services import LocalSetupError, state_dir
+from ...errors import LiftshiftError, Unhealthy
 
 TOOLS = ("bash", "docker", "sleep", "mkdir", "rm", "mv", "cat", "chmod", "env")
 HOST_LABEL = "liftshift.host"  # value: instance id
@@ -47,11 +48,11 @@ BOOT = (
 )
 
 
-class HealthCheckFailed(Exception):
+class HealthCheckFailed(Unhealthy):
     """A service never became healthy: exit code 3."""
 
 
-class BootFailed(Exception):
+class BootFailed(LiftshiftError):
     """An instance's user-data failed on its stand-in host: the deployment failed (exit 1)."""
 
 
