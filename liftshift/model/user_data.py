@@ -28,6 +28,8 @@ from typing import Any
 
 import jinja2
 
+from ..spec.grammar import ENV_NAME_RE, HTTP_PATH_RE, NAME_RE, PEER_FIELDS, PEER_REF_RE
+
 __all__ = [
     "Health",
     "Peer",
@@ -76,9 +78,6 @@ class Secret:
     kind: str  # "ssm" | "secretsmanager"
     id: str  # parameter name or secret name
     key: str | None = None  # JSON key inside a Secrets Manager secret
-
-
-PEER_REF_RE = re.compile(r"\$\{service\.([a-z0-9-]+)\.(url|host|port)\}")
 
 
 @dataclass(frozen=True)
@@ -154,16 +153,14 @@ def render_template(name: str, /, **variables: Any) -> str:
 
 
 # --------------------------------------------------------------------------- validation
+# Stack and service names, env names, HTTP paths and peer references follow spec/grammar.py, the
+# definitions validate checks app.yaml against: one grammar, so whatever validate accepts renders.
 
-_NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _HEX_RE = re.compile(r"[0-9a-f]{6,64}")
-_ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _REGION_RE = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d+|local")
 _REGISTRY_RE = re.compile(r"[A-Za-z0-9.-]+(?::\d{1,5})?")
 _DIGEST_RE = re.compile(r"@sha256:[0-9a-f]{64}")
 _VOLUME_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-# An HTTP request-target: printable ASCII without space (no CR/LF, no control chars).
-_HTTP_PATH_RE = re.compile(r"/[\x21-\x7e]*")
 
 
 def _fail(msg: str) -> None:
@@ -187,8 +184,8 @@ def _validate(ctx: UserDataContext) -> None:
     # Used in comments, container names, unit names and file paths: strict.
     for label, value in (("stack", ctx.stack), ("service", ctx.service)):
         _check_text(label, value)
-        if not _NAME_RE.fullmatch(value):
-            _fail(f"{label} {value!r} must match {_NAME_RE.pattern}")
+        if not NAME_RE.fullmatch(value):
+            _fail(f"{label} {value!r} must match {NAME_RE.pattern}")
     _check_text("config_hash", ctx.config_hash)
     if not _HEX_RE.fullmatch(ctx.config_hash):
         _fail(f"config_hash {ctx.config_hash!r} must be 6-64 lowercase hex digits")
@@ -220,21 +217,21 @@ def _validate(ctx: UserDataContext) -> None:
     for pair in ctx.env:
         name, value = pair
         _check_text("env name", name)
-        if not _ENV_NAME_RE.fullmatch(name):
-            _fail(f"env name {name!r} must match {_ENV_NAME_RE.pattern}")
+        if not ENV_NAME_RE.fullmatch(name):
+            _fail(f"env name {name!r} must match {ENV_NAME_RE.pattern}")
         _check_text(f"env {name}", value)
         names.append(name)
     if len(set(names)) != len(names):
         _fail("env names must be unique")
     for secret in ctx.secrets:
-        if not _ENV_NAME_RE.fullmatch(secret.name) or secret.name in names:
+        if not ENV_NAME_RE.fullmatch(secret.name) or secret.name in names:
             _fail(f"secret name {secret.name!r} must be a unique env name")
         if secret.kind not in ("ssm", "secretsmanager"):
             _fail(f"secret {secret.name}: unknown kind {secret.kind!r}")
         _check_text(f"secret {secret.name} id", secret.id)
         _check_text(f"secret {secret.name} key", secret.key or "")
     for peer in ctx.peers:
-        if not _NAME_RE.fullmatch(peer.service) or not _HEX_RE.fullmatch(peer.config_hash):
+        if not NAME_RE.fullmatch(peer.service) or not _HEX_RE.fullmatch(peer.config_hash):
             _fail(f"peer {peer!r} is not a service name with a config hash")
         _check_int(f"peer {peer.service} port", peer.port, 1, 65535)
     for vol in ctx.volumes:
@@ -252,7 +249,7 @@ def _validate(ctx: UserDataContext) -> None:
     if ctx.health is not None:
         h = ctx.health
         _check_text("health path", h.path)
-        if not _HTTP_PATH_RE.fullmatch(h.path):
+        if not HTTP_PATH_RE.fullmatch(h.path):
             _fail(f"health path {h.path!r} must start with '/' and be printable ASCII without spaces")
         _check_int("health interval", h.interval, 1, 86400)
         _check_int("health timeout", h.timeout, 1, 86400)
@@ -291,6 +288,8 @@ def _env_parts(name: str, value: str, peers: tuple[Peer, ...]) -> list[tuple[str
     for match in PEER_REF_RE.finditer(value):
         parts.append(("lit", value[last:match.start()]))
         peer, field = match.group(1), match.group(2)
+        if field not in PEER_FIELDS:
+            _fail(f"env {name}: {match.group(0)}: use .url, .host or .port")
         if peer not in index:
             _fail(f"env {name} names service {peer!r}, which is not among the peers")
         port = str(peers[index[peer]].port)

@@ -1,0 +1,150 @@
+"""AWS limits known before any call: what AWS or the instance would refuse later, refused at validate.
+
+check_limits runs when app.yaml is loaded (with what it says) and again in plan and deploy once the
+region and the registry are known, still before anything is built or changed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from typing import Any, Callable, Optional
+
+from .errors import SpecError
+from .grammar import SSM_NAME_MAX, parse_secret, partition, peers_of
+from .model import AppSpec, ServiceSpec
+from .yamlsource import LocatedData
+
+SSH_PORT = 22
+SG_RULES_PER_FAMILY = 60  # EC2's default quota of inbound rules per security group, IPv4 and IPv6 each
+
+# Worst cases for what validate cannot know yet: the longest region name a partition has (with the
+# .com.cn registry suffix of the China regions) and a 12-digit account. ECR hosts are
+# ACCOUNT.dkr.ecr.REGION.amazonaws.com[.cn].
+LONGEST_REGION = "cn-northwest-1"
+LONGEST_PARTITION = "aws-us-gov"
+
+
+def _ecr_host(region: str) -> str:
+    return f"123456789012.dkr.ecr.{region}.amazonaws.com" + (".cn" if region.startswith("cn-") else "")
+
+
+def check_limits(spec: AppSpec, region: Optional[str] = None, registry: Any = None) -> None:
+    """Refuse what AWS or the instance would refuse later, before any build or AWS call: port 22
+    (the instance's sshd), more CIDRs than a security group holds, a certificate or parameter ARN
+    AWS refuses in the stack's region, user-data over EC2's limit (rendered here with the longest
+    digest and registry host it can get) or that the renderer refuses.
+
+    validate calls it with what app.yaml says; plan and deploy again once the region and the registry
+    are known (`registry`: a model.desired.Registry), still before anything is built or changed."""
+    located = spec._source or LocatedData(file="app.yaml", data=None)
+    region = region or spec.region
+
+    def fail(path: tuple, message: str) -> None:
+        raise SpecError.at(located, path, message)
+
+    for name, service in spec.services.items():
+        here = ("services", name)
+        if service.published_port == SSH_PORT:
+            if service.publish is not None:
+                fail(here + ("publish",), "port 22 on the instance is its SSH daemon's: publish another port, "
+                                          "e.g. publish: 2222")
+            fail(here + ("port",), "port 22 is published on the instance by default, where the SSH daemon has it: "
+                                   "set publish to another port, e.g. publish: 2222")
+        _check_rule_counts(service, here, fail)
+        lb = service.load_balancer
+        if lb is not None and region and lb.certificate_region and lb.certificate_region != region:
+            fail(here + ("load_balancer", "certificate_arn"),
+                 f"the certificate is in {lb.certificate_region} but the stack deploys to {region}: a load balancer "
+                 "can only use an ACM certificate of its own region")
+        for key, ref in service.secrets.items():
+            kind, ident, _ = parse_secret(ref)
+            if kind == "ssm":
+                arn_region = region or LONGEST_REGION
+                part = partition(region) if region else LONGEST_PARTITION
+                arn = f"arn:{part}:ssm:{arn_region}:123456789012:parameter/{ident.lstrip('/')}"
+                if len(arn) > SSM_NAME_MAX:
+                    fail(here + ("secrets", key), f"the parameter's ARN would be {len(arn)} characters; AWS allows "
+                                                  f"{SSM_NAME_MAX} for the name with the ARN before it")
+        _check_role_policy(spec, name, region, fail)
+    _check_user_data(spec, region, registry, fail)
+
+
+ROLE_POLICY_MAX = 10240  # IAM: a role's inline policies, whitespace not counted
+
+
+def _check_role_policy(spec: AppSpec, name: str, region: Optional[str], fail: Callable[[tuple, str], None]) -> None:
+    """The instance role's policy names every secret's ARN (twice: allowed, and excepted from a Deny)."""
+    from ..model.desired import role_policy
+
+    service = spec.services[name]
+    if not service.secrets:
+        return
+    policy = role_policy(spec.name, name, "123456789012", region or "us-gov-west-1",
+                         finds_peers=bool(peers_of(service)),
+                         secrets=[parse_secret(ref)[:2] for ref in service.secrets.values()])
+    size = len(re.sub(r"\s", "", policy))
+    if size > ROLE_POLICY_MAX:
+        fail(("services", name, "secrets"), f"the instance role's policy, which names each secret, would be {size} "
+                                            f"characters; IAM allows {ROLE_POLICY_MAX}: use fewer or shorter names")
+
+
+def _check_rule_counts(service: ServiceSpec, here: tuple, fail: Callable[[tuple, str], None]) -> None:
+    def count(cidrs: list[str], version: int) -> int:
+        return len({c for c in cidrs if ipaddress.ip_network(c).version == version})
+
+    inst = service.instances
+    for version, family in ((4, "IPv4"), (6, "IPv6")):
+        ssh = count(inst.ssh_ingress, version)
+        ingress = count(inst.ingress, version)
+        if service.load_balancer is not None:
+            # the instances' group admits the load balancer's group (one rule, counted in each family) and SSH;
+            # the load balancer's own group holds the ingress CIDRs
+            groups = [("the instances' security group", 1 + ssh, "ssh_ingress"),
+                      ("the load balancer's security group", ingress, "ingress")]
+        else:
+            groups = [("the instances' security group", ingress + ssh,
+                       "ingress" if ingress >= ssh else "ssh_ingress")]
+        for group, rules, key in groups:
+            if rules > SG_RULES_PER_FAMILY:
+                fail(here + ("instances", key),
+                     f"needs {rules} {family} inbound rules in {group}; a security group holds "
+                     f"{SG_RULES_PER_FAMILY} per address family (EC2's default quota): merge CIDRs into larger blocks")
+
+
+def _check_user_data(spec: AppSpec, region: Optional[str], registry: Any, fail: Callable[[tuple, str], None]) -> None:
+    """Render each service's user-data as deploy will, with the longest digest and registry host possible."""
+    from ..model.user_data import render_user_data
+    from ..model.desired import USER_DATA_LIMIT, Registry, user_data_context
+
+    if registry is not None:
+        registries = [registry]
+    else:
+        registries = [Registry(_ecr_host(region or LONGEST_REGION), True),
+                      Registry(_ecr_host(region or LONGEST_REGION), False)]
+        override = os.environ.get("LIFTSHIFT_REGISTRY")
+        if override and re.fullmatch(r"[A-Za-z0-9.-]+(?::\d{1,5})?", override):  # a bad one is not app.yaml's fault
+            registries.append(Registry(override, False))
+    where_region = region or LONGEST_REGION
+    hashes = {n: "f" * 12 for n in spec.services}
+    for name, service in spec.services.items():
+        here = ("services", name)
+        for reg in registries:
+            digest_ref = f"{reg.repository_uri(spec.name, name)}@sha256:{'f' * 64}"
+            try:
+                text = render_user_data(user_data_context(spec, name, digest_ref, reg, where_region, "f" * 12, hashes))
+            except (ValueError, TypeError) as exc:
+                message = str(exc)
+                key = next((k for k in ("volume", "health", "command", "env", "secret") if k in message), None)
+                path = here + ({"volume": ("volumes",), "health": ("health",), "command": ("command",),
+                                "env": ("env",), "secret": ("secrets",)}.get(key, ()))
+                fail(path, f"cannot be rendered into the instance's user-data: {message}")
+            size = len(text.encode("utf-8"))
+            if size > USER_DATA_LIMIT:
+                sizes = {k: len(repr(getattr(service, k)).encode()) for k in ("env", "command", "volumes", "secrets")
+                         if getattr(service, k)}
+                biggest = max(sizes, key=sizes.get) if sizes else None
+                fail(here + ((biggest,) if biggest else ()),
+                     f"the rendered user-data would be up to {size} bytes; EC2 allows {USER_DATA_LIMIT}: shorten "
+                     "env values or the command, or move large values into secrets:")
