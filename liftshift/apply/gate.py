@@ -21,6 +21,7 @@ import time
 from typing import Any
 
 from ..model import names
+from ..errors import Unhealthy
 
 POLL_SECONDS = 5.0
 LISTENER_PROPAGATION_SECONDS = 5.0
@@ -29,7 +30,7 @@ MAX_DEREGISTRATION_DELAY = 3600  # AWS's maximum
 CRASH_LOOP_REPLACEMENTS = 2  # instances replaced for failing health checks, per declared instance
 
 
-class RolloutFailed(Exception):
+class RolloutFailed(Unhealthy):
     """A release did not pass its health gate: removed, the old release still serves (exit 3)."""
 
 

@@ -16,9 +16,10 @@ from ..aws.session import Aws, CallLog
 from .base import Target
 from ..progress import Progress
 from ..model.desired import Registry, ecr_registry
+from ..errors import BadInput
 
 
-class DockerUnavailable(Exception):
+class DockerUnavailable(BadInput):
     """No usable Docker engine: bad setup, exit code 2."""
 
 
