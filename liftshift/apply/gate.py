@@ -14,12 +14,11 @@ load-balancer stand-in instead. The probe is the same HTTP request in both.
 from __future__ import annotations
 
 import http.client
-import os
 import re
-import ssl
 import time
 from typing import Any
 
+from .. import http_probe
 from ..model import names
 from ..errors import Unhealthy
 
@@ -48,20 +47,8 @@ def misconfigured(health: list[dict[str, Any]], count: int) -> str | None:
 def probe_once(host: str, port: int, path: str, header: str, https: bool, timeout: float = 5.0) -> tuple[int, str]:
     """One GET through the load balancer, routed to a pending release by the release header carrying its
     (secret) probe value `header`: (status, first bytes of body)."""
-    if https:
-        # The certificate names the app's domain, not the load balancer's DNS name: this checks the app, not TLS.
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        conn: http.client.HTTPConnection = http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
-    else:
-        conn = http.client.HTTPConnection(host, port, timeout=timeout)
-    try:
-        conn.request("GET", path, headers={names.RELEASE_HEADER: header, "User-Agent": "liftshift-probe"})
-        response = conn.getresponse()
-        return response.status, response.read(200).decode(errors="replace")
-    finally:
-        conn.close()
+    return http_probe.get(host, port, path, timeout=timeout, https=https, read=200,
+                          headers={names.RELEASE_HEADER: header, "User-Agent": "liftshift-probe"})
 
 
 def probe_until(address: tuple[str, int], path: str, header: str, https: bool, timeout: float, progress,
@@ -147,12 +134,16 @@ class AwsGate:
     """Gates read from AWS: ELB target health, Auto Scaling activities, CloudWatch Logs."""
 
     def __init__(self, aws, progress, stack: str, *, poll: float = POLL_SECONDS,
-                 drain_margin: float = DRAIN_MARGIN_SECONDS):
+                 drain_margin: float = DRAIN_MARGIN_SECONDS, lb_endpoint: str | None = None):
+        """`lb_endpoint` ("host:port"): where the probe "through the load balancer" goes instead, for emulators
+        whose load balancers have no data plane (targets.aws wires LIFTSHIFT_LB_ENDPOINT here); their
+        listeners have no nodes either, so the switch is not waited for."""
         self.aws = aws
         self.progress = progress
         self.stack = stack
         self.poll = poll
         self.drain_margin = drain_margin
+        self.lb_endpoint = lb_endpoint
 
     def healthy(self, service: str, release: int, target_group: str, auto_scaling_group: str, count: int,
                 timeout: int) -> dict:
@@ -167,7 +158,8 @@ class AwsGate:
                 self.progress.note(f"{label}: {len(ready)}/{count} target(s) healthy")
                 return {}
             problems = self._crash_loop(auto_scaling_group, count) or misconfigured(
-                [{"state": t["TargetHealth"]["State"], **t["TargetHealth"]} for t in health], count)
+                [{"state": h["State"], "reason": h.get("Reason"), "description": h.get("Description")}
+                 for h in (t["TargetHealth"] for t in health)], count)
             if problems:
                 raise RolloutFailed(f"{label} failed: {problems}\n{_reasons(health)}"
                                     f"{self._logs(service, [t['Target']['Id'] for t in health])}")
@@ -212,9 +204,8 @@ class AwsGate:
 
     def probe(self, service: str, release: int, load_balancer: str, dns: str, port: int, protocol: str, path: str,
               timeout: int, header: str) -> dict:
-        override = os.environ.get("LIFTSHIFT_LB_ENDPOINT", "").strip()
-        if override:  # emulators: their load balancers have no data plane (see README, emulator settings)
-            host, _, at = override.rpartition(":")
+        if self.lb_endpoint:
+            host, _, at = self.lb_endpoint.rpartition(":")
             address = (host, int(at))
         else:
             self.aws.client("elbv2").get_waiter("load_balancer_available").wait(
@@ -256,7 +247,7 @@ class AwsGate:
     def switched(self, service: str, serving: str, target_groups: list[str]) -> dict:
         """Lets the listener change reach every load balancer node before the old release is deregistered:
         a node still routing to it would find only draining targets, which get no new request."""
-        if not os.environ.get("LIFTSHIFT_LB_ENDPOINT"):  # an emulator's listener has no nodes to reach
+        if not self.lb_endpoint:
             time.sleep(LISTENER_PROPAGATION_SECONDS)
         return {}
 

@@ -4,6 +4,9 @@
 the pull in the user-data, for emulators that do not serve ECR's registry
 protocol. `LIFTSHIFT_REGISTRY_USERNAME` / `LIFTSHIFT_REGISTRY_PASSWORD` log in to
 such a registry; ECR itself is logged in to with `get_authorization_token`.
+`LIFTSHIFT_LB_ENDPOINT=host:port` is where the rollout's probe "through the load
+balancer" goes, for emulators whose load balancers have no data plane: read when
+a gate is made and handed to it, so the gate itself knows no emulator.
 """
 
 from __future__ import annotations
@@ -81,5 +84,14 @@ def aws_target(region: str | None, profile: str | None, progress: Progress, call
 
     from ..apply.gate import AwsGate
 
+    def make_gate(spec) -> AwsGate:
+        return AwsGate(aws, progress, spec.name, lb_endpoint=lb_endpoint_override())
+
     return Target(name=name, aws=aws, docker=docker_connector(), registry=registry, registry_auth=registry_auth,
-                  make_gate=lambda spec: AwsGate(aws, progress, spec.name), progress=progress)
+                  make_gate=make_gate, progress=progress)
+
+
+def lb_endpoint_override() -> str | None:
+    """LIFTSHIFT_LB_ENDPOINT ("host:port"), else None: an emulator's stand-in for the load balancer's data plane
+    (see README, emulator settings)."""
+    return os.environ.get("LIFTSHIFT_LB_ENDPOINT", "").strip() or None
