@@ -1,15 +1,20 @@
 """The in-place release command (gate.in_place_script, what SSM Run Command runs on an instance), run for real
 under bash with fake `aws`, `docker` and `curl` programs on PATH: the release's user-data lands in a file only
-root can read, in a directory only root can enter, with no moment where it is readable by others."""
+root can read, in a directory only root can enter, with no moment where it is readable by others; it runs,
+then the instance's own health check decides the exit code SSM reports, and on failure the previous
+release's command is run the same way (gate.update_or_restore)."""
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 import stat
 import subprocess
 from pathlib import Path
 
-from liftshift.apply.gate import in_place_script
+import pytest
+
+from liftshift.apply.gate import RolloutFailed, in_place_script, update_or_restore
 
 # Stands in for a release's user-data: it records, while it runs, the modes of its own file and directory
 # and of what it writes with its own umask (the real user-data sets 022 for its unit files), then "pulls".
@@ -25,10 +30,14 @@ docker pull registry/app@sha256:0000
 
 
 def fake_tools(bindir: Path, log: Path) -> None:
+    """`aws`, `docker` and `curl` that log their arguments; `curl` fails (exit 7, "connection refused") as many
+    times as $OUT/curl-fails says, then succeeds."""
     bindir.mkdir()
     for tool in ("aws", "docker", "curl"):
         path = bindir / tool
-        path.write_text(f'#!/bin/bash\nprintf "%s\\n" "{tool} $*" >>{log}\nexit 0\n')
+        fail = ('n=$(cat "$OUT/curl-fails" 2>/dev/null || echo 0)\n'
+                'if [ "$n" -gt 0 ]; then echo $((n - 1)) >"$OUT/curl-fails"; exit 7; fi\n') if tool == "curl" else ""
+        path.write_text(f'#!/bin/bash\nprintf "%s\\n" "{tool} $*" >>{log}\n{fail}exit 0\n')
         path.chmod(0o755)
 
 
@@ -69,3 +78,82 @@ def test_the_umask_is_set_before_anything_is_written() -> None:
     writes = [i for i, line in enumerate(lines) if ">/var/lib/liftshift" in line or "mkdir" in line]
     assert writes and umask < min(writes)
     assert lines.index("chmod 0700 /var/lib/liftshift") < lines.index("rm -f /var/lib/liftshift/release.sh") < max(writes)
+
+
+def release(digest: str, exit_code: int = 0) -> bytes:
+    """A release's user-data: pulls its image by digest and (re)starts it, or fails with `exit_code`."""
+    return (f"#!/bin/bash\nset -euo pipefail\ndocker pull registry/app@sha256:{digest}\n"
+            f"docker run -d --name app registry/app@sha256:{digest}\nexit {exit_code}\n").encode()
+
+
+def calls(tmp: Path) -> list[str]:
+    return (tmp / "calls").read_text().splitlines() if (tmp / "calls").exists() else []
+
+
+def test_a_release_that_answers_its_health_check_exits_0(tmp_path: Path) -> None:
+    (tmp_path / "curl-fails").write_text("2")  # starting: two refused checks, then an answer
+    lib = tmp_path / "lib"
+    result = run(in_place_script(release("1111"), 8080, "/healthz", 30, directory=str(lib)), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert calls(tmp_path) == ["docker pull registry/app@sha256:1111", "docker run -d --name app registry/app@sha256:1111",
+                               *["curl -fsS -o /dev/null --max-time 3 http://127.0.0.1:8080/healthz"] * 3]
+
+
+def test_a_release_never_healthy_exits_1_within_its_timeout_saying_so(tmp_path: Path) -> None:
+    (tmp_path / "curl-fails").write_text("1000")
+    result = run(in_place_script(release("2222"), 8080, "/healthz", 1, directory=str(tmp_path / "lib")), tmp_path)
+    assert result.returncode == 1
+    assert "no healthy answer on port 8080 within 1 s" in result.stderr
+    assert calls(tmp_path)[:2] == ["docker pull registry/app@sha256:2222", "docker run -d --name app registry/app@sha256:2222"]
+    assert calls(tmp_path)[2:] and set(calls(tmp_path)[2:]) == {
+        "curl -fsS -o /dev/null --max-time 3 http://127.0.0.1:8080/healthz"}
+
+
+def test_a_failing_user_data_is_the_command_s_exit_code_and_nothing_is_probed(tmp_path: Path) -> None:
+    result = run(in_place_script(release("3333", exit_code=5), 8080, "/healthz", 30, directory=str(tmp_path / "lib")),
+                 tmp_path)
+    assert result.returncode == 5
+    assert not [c for c in calls(tmp_path) if c.startswith("curl")]
+
+
+def test_without_a_health_path_the_port_accepting_a_connection_is_the_check(tmp_path: Path) -> None:
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        port = listening.getsockname()[1]
+        result = run(in_place_script(release("4444"), port, None, 30, directory=str(tmp_path / "lib")), tmp_path)
+    assert result.returncode == 0, result.stderr
+    result = run(in_place_script(release("4444"), port, None, 1, directory=str(tmp_path / "lib")), tmp_path)
+    assert result.returncode == 1 and f"no healthy answer on port {port} within 1 s" in result.stderr
+
+
+def test_a_failed_health_check_puts_the_previous_release_back(tmp_path: Path) -> None:
+    """What AwsGate.update_in_place does through SSM, with bash for SSM: the new release's command fails its
+    health check (curl refused until its timeout), so the previous release's user-data runs again."""
+    lib = tmp_path / "lib"
+    templates = {"shop-web-2": release("2222"), "shop-web-1": release("1111")}
+    ran: list[int] = []
+
+    class Notes:
+        def __init__(self):
+            self.notes: list[str] = []
+
+        def note(self, text: str) -> None:
+            self.notes.append(text)
+
+    def ssm_run(template: str) -> tuple[bool, str]:
+        # the new release's checks are refused throughout; the previous one answers at once
+        (tmp_path / "curl-fails").write_text("1000" if template == "shop-web-2" else "0")
+        result = run(in_place_script(templates[template], 8080, "/healthz", 1, directory=str(lib)), tmp_path)
+        ran.append(result.returncode)
+        return result.returncode == 0, result.stderr.strip()
+
+    notes = Notes()
+    with pytest.raises(RolloutFailed) as failed:
+        update_or_restore("web #2 on i-1", notes, ssm_run, "shop-web-2", "shop-web-1")
+    assert str(failed.value) == "web #2 on i-1 failed in place: no healthy answer on port 8080 within 1 s"
+    assert ran == [1, 0] and notes.notes == ["web #2 on i-1: failed in place; putting its previous release back"]
+    pulls = [c for c in calls(tmp_path) if c.startswith("docker pull")]
+    assert pulls == ["docker pull registry/app@sha256:2222", "docker pull registry/app@sha256:1111"]
+    assert (lib / "release.sh").read_bytes() == templates["shop-web-1"]  # the previous release's, root-only
+    assert stat.S_IMODE(os.stat(lib / "release.sh").st_mode) == 0o600
