@@ -15,7 +15,7 @@ import pytest
 
 from liftshift.model import names
 
-from liftshift.plan import stack as plan
+from liftshift import plan
 from liftshift.apply.gate import AwsGate
 from liftshift.aws.observe import (Observed, ObservedAutoScalingGroup, ObservedGroup, ObservedLoadBalancer,
                                ObservedTargetGroup)
@@ -260,7 +260,7 @@ def local_gate(tmp_path):
 def test_the_local_gate_waits_for_the_stand_in_s_requests_in_flight(tmp_path, monkeypatch):
     import threading
 
-    from liftshift.targets import local_gate as module
+    from liftshift.targets.local import gate as module
 
     monkeypatch.setattr(module, "POLL_SECONDS", 0.05)
     gate_, state, notes = local_gate(tmp_path)
@@ -275,7 +275,7 @@ def test_the_local_gate_waits_for_the_stand_in_s_requests_in_flight(tmp_path, mo
 
 
 def test_the_local_gate_gives_up_after_the_bound_like_the_aws_one(tmp_path, monkeypatch):
-    from liftshift.targets import local_gate as module
+    from liftshift.targets.local import gate as module
 
     monkeypatch.setattr(module, "POLL_SECONDS", 0.05)
     monkeypatch.setattr(module, "DRAIN_MARGIN_SECONDS", 0.3)
@@ -292,8 +292,9 @@ def test_the_stand_in_sends_a_deregistered_target_no_new_request_and_lets_its_re
     """As an ALB: a target deregistered from a group still routed to gets no new request, is shown `draining`
     while a request is in flight on it (what the local gate waits for), and is forgotten once it is done."""
     from liftshift.targets.local import lbproxy as lbproxy
+    from liftshift.targets.local.lbproxy_control import Proxy
 
-    proxy = lbproxy.Proxy("http://127.0.0.1:1", "us-east-1", "arn:lb", tmp_path / "lb.json")
+    proxy = Proxy("http://127.0.0.1:1", "us-east-1", "arn:lb", tmp_path / "lb.json")
     proxy.addresses = {"i-a": "127.0.0.1:1", "i-b": "127.0.0.1:2"}
     proxy.apply({}, {}, {"arn:tg": {"i-a", "i-b"}})  # no listener: nothing is opened
     a, b = proxy.targets[("arn:tg", "i-a")], proxy.targets[("arn:tg", "i-b")]

@@ -17,7 +17,9 @@ import uuid
 
 import pytest
 
+from liftshift.aws.listeners import forward_target
 from liftshift.targets.local import lbproxy as lbproxy
+from liftshift.targets.local.lbproxy_routing import code_matches, parse_rule
 from liftshift.targets.local.services import LocalSetupError
 from support.registry import free_port
 
@@ -308,20 +310,25 @@ def test_start_reports_an_unknown_load_balancer(aws_env, tmp_path):
 
 
 def test_rules_matchers_and_weighted_forwards():
-    assert lbproxy.code_matches(200, "200") and not lbproxy.code_matches(500, "200")
-    assert lbproxy.code_matches(302, "200-399") and lbproxy.code_matches(202, "200,202")
-    assert not lbproxy.code_matches(404, "200-399,500")
-    assert lbproxy.forward_group([{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+    assert code_matches(200, "200") and not code_matches(500, "200")
+    assert code_matches(302, "200-399") and code_matches(202, "200,202")
+    assert not code_matches(404, "200-399,500")
+    assert forward_target([{"Type": "forward", "ForwardConfig": {"TargetGroups": [
         {"TargetGroupArn": "light", "Weight": 1}, {"TargetGroupArn": "heavy", "Weight": 9}]}}]) == "heavy"
-    assert lbproxy.forward_group([{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}]) is None
-    rule = lbproxy.parse_rule({"Priority": "3", "Actions": [{"Type": "forward", "TargetGroupArn": "tg"}],
-                               "Conditions": [{"Field": "http-header", "HttpHeaderConfig": {
-                                   "HttpHeaderName": RELEASE, "Values": ["2", "rc-*"]}}]})
+    assert forward_target([{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}]) is None
+    # as DescribeListeners answers a simple forward (both forms), after an authenticate action in Order
+    assert forward_target([
+        {"Type": "forward", "Order": 2, "TargetGroupArn": "tg",
+         "ForwardConfig": {"TargetGroups": [{"TargetGroupArn": "tg", "Weight": 1}]}},
+        {"Type": "authenticate-oidc", "Order": 1, "AuthenticateOidcConfig": {}}]) == "tg"
+    rule = parse_rule({"Priority": "3", "Actions": [{"Type": "forward", "TargetGroupArn": "tg"}],
+                       "Conditions": [{"Field": "http-header", "HttpHeaderConfig": {
+                           "HttpHeaderName": RELEASE, "Values": ["2", "rc-*"]}}]})
     headers = email.message.Message()
     assert not rule.matches(headers)
     headers["x-liftshift-release"] = "RC-7"
     assert rule.matches(headers) and rule.target_group == "tg" and rule.priority == 3
-    path_rule = lbproxy.parse_rule({"Priority": "4", "Actions": [], "Conditions": [
+    path_rule = parse_rule({"Priority": "4", "Actions": [], "Conditions": [
         {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/api/*"]}}]})
     assert path_rule.never_matches and not path_rule.matches(headers)
 
