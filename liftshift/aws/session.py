@@ -68,6 +68,9 @@ class CallLog:
         """Mutating calls that change AWS resources: all but DynamoDB's (the deploy lock and release records)."""
         return [c for c in self.mutating() if not c.startswith("dynamodb:")]
 
+    def reads(self) -> list[str]:
+        return [f"{s}:{o}" for s, o in self.calls if not is_mutating(o)]
+
 
 class Aws:
     """A boto3 session for one region, handing out cached clients."""
