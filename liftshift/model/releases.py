@@ -18,9 +18,32 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, TypedDict
 
 PENDING, LIVE, FAILED, RETIRED, ROLLED_BACK = "pending", "live", "failed", "retired", "rolled back"
+
+
+class ListenerRecord(TypedDict, total=False):
+    """The listener a release was put out behind (records of older versions may lack the certificate)."""
+
+    port: int
+    protocol: str
+    certificate_arn: str | None
+
+
+class TargetGroupRecord(TypedDict):
+    name: str
+    port: int
+    health: dict[str, int | str | None]  # path, interval, healthy, unhealthy, timeout (as in app.yaml)
+
+
+class FleetRecord(TypedDict):
+    """What a rollback of a load-balanced release restores: listener, target group, Auto Scaling group name.
+    Stored as JSON in the record, so a plain dict at run time."""
+
+    listener: ListenerRecord
+    target_group: TargetGroupRecord
+    auto_scaling_group: str
 
 
 @dataclass(frozen=True)
@@ -35,7 +58,7 @@ class Release:
     commit: str | None
     outcome: str = PENDING
     reason: str | None = None
-    fleet: dict[str, Any] | None = field(default=None, hash=False, compare=False)  # listener + target group
+    fleet: FleetRecord | None = field(default=None, hash=False, compare=False)  # listener + target group
     host: str | None = None  # the host hash its instances are tagged with (in-place rollouts compare it)
     # The value of the release header that routes to it through the load balancer while it is pending (its
     # gate's probe): random, kept only while pending, never printed (see `withheld_json`). Records written by
