@@ -383,6 +383,42 @@ def test_validation_rejects(overrides) -> None:
         render_user_data(ctx(**overrides))
 
 
+def test_names_and_references_follow_the_spec_grammar() -> None:
+    """One grammar: the renderer checks names, env names, health paths and peer references with the
+    definitions validate uses (spec/grammar.py), not copies that can drift."""
+    from liftshift.spec import grammar
+
+    assert render.NAME_RE is grammar.NAME_RE and render.ENV_NAME_RE is grammar.ENV_NAME_RE
+    assert render.HTTP_PATH_RE is grammar.HTTP_PATH_RE and render.PEER_REF_RE is grammar.PEER_REF_RE
+
+
+def test_names_of_32_characters_render_and_33_are_refused() -> None:
+    """Stack and service names are 1-32 characters, as app.yaml says (until this refactor the renderer
+    allowed 63, which no loaded app.yaml could reach: the launch template name would exceed 128)."""
+    longest = "a" * 32
+    render_user_data(ctx(stack=longest, service=longest))
+    for overrides in (dict(stack="a" * 33), dict(service="a" * 33), dict(service="a" * 63)):
+        with pytest.raises(ValueError, match="must match"):
+            render_user_data(ctx(**overrides))
+
+
+def test_peer_references_render_as_the_peers_address() -> None:
+    out = render_user_data(ctx(env=(("API", "${service.api.url}/v1"), ("P", "${service.api.port}")),
+                               peers=(render.Peer("api", 8081, "0123abcd"),)))
+    assert "${service.api" not in out
+    assert "peer_names=( api)" in out
+    assert "-e API=http://\"${peer_hosts[0]}\":8081/v1" in out and "-e P=8081" in out
+
+
+@pytest.mark.parametrize("value", ["${service.api.URL}", "${service.api.address}", "${service.Api.url}",
+                                   "${service.api.url.x}", "${service..url}"])
+def test_near_miss_peer_references_are_refused_not_passed_on(value) -> None:
+    """What validate refuses (tests/test_spec.py) the renderer refuses too, rather than pass the text on to
+    the container literally as it did before the one grammar (no app.yaml could reach that)."""
+    with pytest.raises(ValueError, match="env A"):
+        render_user_data(ctx(env=(("A", value),), peers=(render.Peer("api", 8081, "0123abcd"),)))
+
+
 def test_image_only_by_digest() -> None:
     out = render_user_data(ecr_ctx())
     repo = f"{ECR_REGISTRY}/shop/web"

@@ -11,32 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from liftshift.spec.model import AppSpec, BuildSpec, InstancesSpec, SpecError, load_spec
+from liftshift.spec.errors import SpecError
+from liftshift.spec.load import load_spec
+from liftshift.spec.model import AppSpec, BuildSpec, InstancesSpec
 from liftshift.spec.yamlsource import MAX_FILE_BYTES
+from support.appyaml import HEAD, app_repo, assert_spec_error, svc, top, write
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """A git work tree (marked by .git) with build contexts, plus a directory outside it."""
-    root = tmp_path / "repo"
-    (root / ".git").mkdir(parents=True)
-    (root / "web").mkdir()
-    (root / "web" / "Dockerfile").write_text("FROM busybox\n")
-    (root / "empty").mkdir()  # a build context without a Dockerfile
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (outside / "Dockerfile").write_text("FROM busybox\n")
-    (root / "link").symlink_to(outside, target_is_directory=True)
-    return root
-
-
-def write(repo: Path, content: str | bytes) -> Path:
-    path = repo / "app.yaml"
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content)
-    return path
+    return app_repo(tmp_path)
 
 
 # --------------------------------------------------------------------------- valid
@@ -172,20 +157,9 @@ def test_several_problems_reports_first_by_line_and_counts_the_rest(repo):
 
 # --------------------------------------------------------------------------- the bad corpus
 
-HEAD = "version: 1\nname: shop\nservices:\n  web:\n"  # service body starts on line 5
-
-
-def svc(*body: str) -> str:
-    return HEAD + "".join(f"    {line}\n" for line in body)
-
-
 def ok(*extra: str) -> str:
     """A valid service (lines 5-6) followed by `extra` service lines from line 7."""
     return svc("build: ./web", "port: 80", *extra)
-
-
-def top(*lines: str) -> str:
-    return "".join(f"{line}\n" for line in lines)
 
 
 def _bomb() -> str:
@@ -373,14 +347,7 @@ CRASHERS = [
 
 
 def _check(repo: Path, content, line, dotted, word):
-    path = write(repo, content)
-    with pytest.raises(SpecError) as info:
-        load_spec(path)
-    exc = info.value
-    assert (exc.line, exc.dotted) == (line, dotted), str(exc)
-    assert word in exc.message, str(exc)
-    assert str(exc).startswith(f"{path}:{line}:" if line else f"{path}:"), str(exc)
-    assert exc.file == str(path)
+    assert_spec_error(write(repo, content), line, dotted, word)
 
 
 def test_corpus_is_large_enough():
@@ -440,7 +407,7 @@ def _two(env_web: str, env_api: str = "{}") -> str:
 
 
 def test_references_order_services_and_are_checked(tmp_path):
-    from liftshift.spec.model import peers_of, service_order
+    from liftshift.spec.grammar import peers_of, service_order
 
     path = tmp_path / "app.yaml"
     path.write_text(_two('{API: "${service.api.url}/v1", P: "${service.api.port}"}'))
@@ -458,3 +425,36 @@ def test_references_order_services_and_are_checked(tmp_path):
         with pytest.raises(SpecError) as info:
             load_spec(path)
         assert info.value.line == line and words in info.value.message, str(info.value)
+
+
+@pytest.mark.parametrize("value,words", [
+    ("${service.api.URL}", "use .url, .host or .port"), ("${service.api.url.x}", "use .url, .host or .port"),
+    ("${service.Api.url}", "names no service"), ("${service..url}", "names no service"),
+])
+def test_near_miss_references_are_refused(tmp_path, value, words):
+    """Anything shaped like a reference must be one (the renderer refuses the same: tests/test_render.py)."""
+    path = tmp_path / "app.yaml"
+    path.write_text(_two(f'{{A: "{value}"}}'))
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    assert info.value.line == 11 and words in info.value.message, str(info.value)
+
+
+# --- names ---------------------------------------------------------------------------------
+
+
+def test_longest_names_fit_every_aws_name_they_make():
+    """Stack and service names of NAME_MAX characters make resource names AWS accepts; the binding limit
+    is the launch template's 128 characters (spec/grammar.py cites the API references)."""
+    from liftshift.model import names
+    from liftshift.spec.grammar import NAME_MAX, NAME_RE
+
+    longest = "a" * NAME_MAX
+    assert NAME_RE.fullmatch(longest) and not NAME_RE.fullmatch(longest + "a")
+    made = names.stack_resource_names(longest, {longest: True})
+    limits = {"iam role": 64, "security group": 255, "launch template": 128, "auto scaling group": 255,
+              "load balancer": 32, "target group": 32, "ecr repository": 256}
+    for kind, found in made.items():
+        for name, _ in found:
+            assert len(name) <= limits[kind], (kind, name)
+    assert len(names.launch_template(longest, longest, names.PLACEHOLDER_CONFIG)) == 24 + 2 * NAME_MAX  # <= 128

@@ -13,30 +13,22 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
-from liftshift.spec.checks import risky_mount, warnings
-from liftshift.cli import app
 from liftshift.model.desired import USER_DATA_LIMIT, Registry
-from liftshift.spec.model import SpecError, check_limits, load_spec
+from liftshift.spec.checks import risky_mount, warnings
+from liftshift.spec.errors import SpecError
+from liftshift.spec.limits import check_limits
+from liftshift.spec.load import load_spec
 from liftshift.spec.yamlsource import MAX_FILE_BYTES
+from support.appyaml import app_repo, assert_refused, assert_validate_refuses, svc, top, validate, write
 
-HEAD = "version: 1\nname: shop\nservices:\n  web:\n"  # service body starts on line 5
 CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-0000-1111-2222-333344445555"
 DIGEST = "sha256:" + "a" * 64
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    (root / ".git").mkdir(parents=True)
-    (root / "web").mkdir()
-    (root / "web" / "Dockerfile").write_text("FROM busybox\n")
-    return root
-
-
-def svc(*body: str) -> str:
-    return HEAD + "".join(f"    {line}\n" for line in body)
+    return app_repo(tmp_path)
 
 
 def ok(*extra: str) -> str:
@@ -44,17 +36,9 @@ def ok(*extra: str) -> str:
     return svc("image: nginx:1.27", "port: 8080", *extra)
 
 
-def top(*lines: str) -> str:
-    return "".join(f"{line}\n" for line in lines)
-
-
 def cidrs(n: int, v6: bool = False) -> str:
     return "[" + ", ".join(f'"2001:db8:{i:x}::/48"' if v6 else f"10.{i // 250}.{i % 250}.0/24"
                            for i in range(n)) + "]"
-
-
-def validate(path: Path):
-    return CliRunner().invoke(app, ["validate", str(path)])
 
 
 P = pytest.param
@@ -208,17 +192,7 @@ HOSTILE = [
 
 @pytest.mark.parametrize("content,line,dotted,words", HOSTILE)
 def test_hostile_file_exits_2_naming_line_and_key(repo, content, line, dotted, words):
-    path = repo / "app.yaml"
-    path.write_text(content, encoding="utf-8", errors="surrogatepass")
-    result = validate(path)
-    assert result.exit_code == 2, result.output
-    assert isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.output
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"error: {path}:{line}: {dotted + ': ' if dotted else ''}"), result.stderr
-    assert words in lines[0], result.stderr
+    assert_validate_refuses(write(repo, content), line, dotted, words)
 
 
 def test_hostile_table_is_large():
@@ -228,34 +202,28 @@ def test_hostile_table_is_large():
 # --------------------------------------------------------------------------- files that are not files
 
 
-def _refused(path: Path, words: str) -> None:
-    result = validate(path)
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output and words in result.stderr, result.stderr
-
-
 def test_fifo_is_refused_without_waiting(tmp_path):
     fifo = tmp_path / "app.yaml"
     os.mkfifo(fifo)
-    _refused(fifo, "FIFO")
+    assert_refused(fifo, "FIFO")
 
 
 def test_dev_zero_and_a_link_to_it_are_refused(tmp_path):
-    _refused(Path("/dev/zero"), "character device")
+    assert_refused(Path("/dev/zero"), "character device")
     link = tmp_path / "app.yaml"
     link.symlink_to("/dev/zero")
-    _refused(link, "character device")
+    assert_refused(link, "character device")
 
 
 def test_directory_is_refused(tmp_path):
-    _refused(tmp_path, "directory")
+    assert_refused(tmp_path, "directory")
 
 
 def test_huge_sparse_file_is_refused_before_reading(tmp_path):
     path = tmp_path / "app.yaml"
     with open(path, "wb") as f:
         f.truncate(64 * 1024 * 1024 * 1024)  # 64 GiB of holes: reading it would take minutes and all memory
-    _refused(path, f"the limit is {MAX_FILE_BYTES}")
+    assert_refused(path, f"the limit is {MAX_FILE_BYTES}")
 
 
 # --------------------------------------------------------------------------- legitimate tricky inputs
@@ -370,7 +338,7 @@ def test_registry_override_is_assumed_in_validate(repo, monkeypatch):
 
 def test_prepare_checks_limits_before_any_build(repo, monkeypatch):
     """pipeline.prepare refuses a certificate of another region before it builds anything."""
-    from liftshift.pipeline import deploy as pipeline
+    from liftshift.pipeline import prepare as pipeline
 
     path = repo / "app.yaml"
     path.write_text(ok("load_balancer:", f"  certificate_arn: {CERT}"))
@@ -399,13 +367,13 @@ def test_prepare_checks_limits_before_any_build(repo, monkeypatch):
 
 
 def test_render_refusal_is_exit_2_not_a_traceback(monkeypatch):
-    from liftshift import cli
+    from liftshift.cli import base as cli
 
     def body():
         raise ValueError("user-data: health path '/\\x7f' must start with '/' and be printable ASCII")
 
     with pytest.raises(cli.typer.Exit) as info:
-        cli._guarded(body)
+        cli.guarded(body)
     assert info.value.exit_code == 2
 
 
