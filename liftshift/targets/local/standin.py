@@ -7,25 +7,17 @@ emulator), with LIFTSHIFT_STAND_IN=1. The app containers are started by that
 script through the host's engine, so their published ports land on this
 machine. Terminated instances lose their host and their app containers.
 
-The stand-in image is assembled from this machine's own binaries (bash, the
-docker CLI, a few core tools and the shared libraries `ldd` names) with
-`docker import`, because nothing may be pulled on offline machines and the
-official `docker:cli` image has no bash. It therefore needs a Linux host.
+The stand-in image and the boot command are in standin_image.py. What EC2 would
+read with the instance role (user-data, secrets) is read from the emulator by
+the two functions at the end of this module, not in the host logic.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
-import http.client
-import io
 import os
-import re
-import shutil
 import socket
-import subprocess
-import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,19 +25,13 @@ from typing import Any, Callable
 
 from ...aws.observe import Observed, ObservedInstance, ObservedLoadBalancer
 from ...spec.model import AppSpec
+from ... import http_probe
 from . import lbproxy
 from .services import LocalSetupError, state_dir
+from .standin_image import BOOT, standin_image, tar_files
 from ...errors import LiftshiftError, Unhealthy
 
-TOOLS = ("bash", "docker", "sleep", "mkdir", "rm", "mv", "cat", "chmod", "env")
 HOST_LABEL = "liftshift.host"  # value: instance id
-BOOT = (
-    "mkdir -p /var/log/liftshift; "
-    "bash /var/lib/liftshift/user-data >/var/log/liftshift/user-data.log 2>&1; "
-    # written then renamed: a reader never sees the file before its exit code is in it
-    "echo $? >/var/lib/liftshift/user-data.rc.tmp; mv /var/lib/liftshift/user-data.rc.tmp /var/lib/liftshift/user-data.rc; "
-    "while :; do sleep 3600; done"
-)
 
 
 class HealthCheckFailed(Unhealthy):
@@ -54,67 +40,6 @@ class HealthCheckFailed(Unhealthy):
 
 class BootFailed(LiftshiftError):
     """An instance's user-data failed on its stand-in host: the deployment failed (exit 1)."""
-
-
-# --- the stand-in image -------------------------------------------------------------
-
-
-def _libraries(binary: str) -> list[str]:
-    result = subprocess.run(["ldd", binary], capture_output=True, text=True)
-    if result.returncode != 0:  # "not a dynamic executable": static, nothing to add
-        return []
-    found = []
-    for line in result.stdout.splitlines():
-        match = re.search(r"(?:=>\s*)?(/\S+)\s+\(0x", line)
-        if match:
-            found.append(match.group(1))
-    return found
-
-
-def standin_files() -> dict[str, str]:
-    """Path in the image -> path on this machine."""
-    if shutil.which("ldd") is None:
-        raise LocalSetupError("the local target needs a Linux host with ldd to assemble its stand-in hosts")
-    files: dict[str, str] = {}
-    for tool in TOOLS:
-        path = shutil.which(tool)
-        if path is None:
-            raise LocalSetupError(f"the local target needs '{tool}' on this machine for its stand-in hosts")
-        files[f"bin/{tool}"] = path
-        for lib in _libraries(path):
-            files[lib.lstrip("/")] = lib
-    return files
-
-
-def standin_image(client) -> str:
-    files = standin_files()
-    digest = hashlib.sha256(b"standin-format-4\n")  # bump when the image's layout changes
-    for inside, outside in sorted(files.items()):
-        stat = os.stat(outside)
-        digest.update(f"{inside}\0{outside}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    tag = f"liftshift-standin:{digest.hexdigest()[:16]}"
-    import docker.errors
-
-    with contextlib.suppress(docker.errors.ImageNotFound):
-        client.images.get(tag)
-        return tag
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", dereference=True) as tar:  # copy files, not host symlinks
-        for directory, mode in (("bin", 0o755), ("tmp", 0o1777), ("root", 0o700), ("etc", 0o755),
-                                ("var/lib/liftshift", 0o700), ("var/log", 0o755), ("var/run", 0o755),
-                                ("run", 0o755), ("run/liftshift", 0o755), ("run/liftshift/secrets", 0o700)):
-            info = tarfile.TarInfo(directory)
-            info.type, info.mode = tarfile.DIRTYPE, mode
-            tar.addfile(info)
-        for inside, outside in sorted(files.items()):
-            tar.add(outside, arcname=inside, recursive=False)
-        sh = tarfile.TarInfo("bin/sh")
-        sh.type, sh.linkname = tarfile.SYMTYPE, "bash"
-        tar.addfile(sh)
-    repository, version = tag.split(":")
-    client.api.import_image_from_data(buffer.getvalue(), repository=repository, tag=version,
-                                      changes=["ENV PATH=/bin HOME=/root"])
-    return tag
 
 
 # --- hosts ----------------------------------------------------------------------------
@@ -263,7 +188,7 @@ class StandInHosts:
         host = next((h for h in self._hosts(stack) if h.instance == instance), None)
         if host is None:
             return False, f"no stand-in host for {instance}"
-        host.container.put_archive("/var/lib/liftshift", _tar({"user-data": (user_data, 0o700)}))
+        host.container.put_archive("/var/lib/liftshift", tar_files({"user-data": (user_data, 0o700)}))
         result = host.container.exec_run(["bash", "/var/lib/liftshift/user-data"])
         if result.exit_code != 0:
             tail = "\n".join(result.output.decode(errors="replace").splitlines()[-20:])
@@ -275,7 +200,7 @@ class StandInHosts:
             if state in ("exited", "dead", "unhealthy", "missing") or (
                     app is not None and app.attrs.get("RestartCount", 0) >= 3):
                 break
-            if _probe(host.port, path):
+            if _answers(host.port, path):
                 return True, ""
             if time.monotonic() > deadline:
                 state = f"no healthy answer within {timeout:.0f} s"
@@ -312,7 +237,7 @@ class StandInHosts:
                 state = _container_state(app)
                 if state in ("exited", "dead", "unhealthy", "missing"):
                     raise self._unhealthy(spec.name, host, f"its container is {state}")
-                if _probe(host.port, health.path if health else None):
+                if _answers(host.port, health.path if health else None):
                     break
                 if time.monotonic() > deadline:
                     raise self._unhealthy(spec.name, host, f"no healthy answer within {budget:.0f} s")
@@ -337,37 +262,10 @@ class StandInHosts:
             f"service {host.service} on {host.instance} (127.0.0.1:{host.port}) is not healthy: {why}\n"
             f"--- last log lines of its container ---\n{logs}")
 
-    def _secret_values(self, secrets: dict[str, str]) -> dict[str, str]:
-        """What EC2 would read with the instance role, read here from the emulator."""
-        import json
-
-        import botocore.exceptions
-
-        from ...spec.model import parse_secret
-
-        values = {}
-        for name, ref in secrets.items():
-            kind, ident, key = parse_secret(ref)
-            try:
-                if kind == "ssm":
-                    value = self.aws.client("ssm").get_parameter(Name=ident, WithDecryption=True)["Parameter"]["Value"]
-                else:
-                    value = self.aws.client("secretsmanager").get_secret_value(SecretId=ident)["SecretString"]
-                    if key is not None:
-                        value = str(json.loads(value)[key])
-            except (botocore.exceptions.ClientError, ValueError, KeyError) as exc:
-                raise BootFailed(
-                    f"secret {name} ({ref}) cannot be read from the local emulator ({type(exc).__name__}); store it "
-                    "there first, e.g. AWS_ENDPOINT_URL=$(liftshift local endpoint) aws ssm put-parameter ..."
-                ) from None
-            values[name] = value
-        return values
-
     def _boot(self, stack: str, instance: ObservedInstance, port: int, secrets: dict[str, str]) -> Host:
         client = self.docker()
-        secret_values = self._secret_values(secrets)
-        attr = self.aws.client("ec2").describe_instance_attribute(InstanceId=instance.id, Attribute="userData")
-        user_data = base64.b64decode(attr.get("UserData", {}).get("Value", ""))
+        secret_values = read_secrets(self.aws, secrets)
+        user_data = read_user_data(self.aws, instance.id)
         if not user_data:
             raise BootFailed(f"instance {instance.id} has no user-data to run")
         self.progress.note(f"booting stand-in host for {instance.id} ({instance.service}) on port {port}")
@@ -383,9 +281,9 @@ class StandInHosts:
             labels={HOST_LABEL: instance.id, "liftshift.host.stack": stack, "liftshift.service": instance.service,
                     "liftshift.port": str(port)},
         )
-        container.put_archive("/var/lib/liftshift", _tar({"user-data": (user_data, 0o700)}))
+        container.put_archive("/var/lib/liftshift", tar_files({"user-data": (user_data, 0o700)}))
         if secret_values:  # files, not env: they do not show in `docker inspect` of the stand-in
-            container.put_archive("/run", _tar({f"liftshift/secrets/{n}": (v.encode(), 0o400)
+            container.put_archive("/run", tar_files({f"liftshift/secrets/{n}": (v.encode(), 0o400)
                                                 for n, v in secret_values.items()}))
         container.start()
         return Host(instance.id, instance.service, port, container)
@@ -412,16 +310,6 @@ class StandInHosts:
             container.remove(force=True)
         with contextlib.suppress(Exception):
             host.container.remove(force=True)
-
-
-def _tar(files: dict[str, tuple[bytes, int]]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for name, (data, mode) in files.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), mode
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 def _service_host(client) -> str:
@@ -461,17 +349,42 @@ def _container_state(container) -> str:
     return "unhealthy" if health == "unhealthy" else container.status
 
 
-def _probe(port: int, path: str | None) -> bool:
+def _answers(port: int, path: str | None) -> bool:
     """HTTP GET of `path` answering 2xx/3xx, or (no health declared) a TCP connect."""
-    try:
-        if path is None:
-            with socket.create_connection(("127.0.0.1", port), timeout=2):
-                return True
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=3)
+    return http_probe.answers("127.0.0.1", port, path)
+
+
+# --- what EC2 would read with the instance role, read here from the emulator --------------------------------
+
+
+def read_user_data(aws, instance: str) -> bytes:
+    """The user-data EC2 received for `instance` (empty when it has none)."""
+    attr = aws.client("ec2").describe_instance_attribute(InstanceId=instance, Attribute="userData")
+    return base64.b64decode(attr.get("UserData", {}).get("Value", ""))
+
+
+def read_secrets(aws, secrets: dict[str, str]) -> dict[str, str]:
+    """The secrets' values, as EC2 would read them with the instance role: from the emulator."""
+    import json
+
+    import botocore.exceptions
+
+    from ...spec.model import parse_secret
+
+    values = {}
+    for name, ref in secrets.items():
+        kind, ident, key = parse_secret(ref)
         try:
-            conn.request("GET", path)
-            return conn.getresponse().status < 400
-        finally:
-            conn.close()
-    except (OSError, http.client.HTTPException):
-        return False
+            if kind == "ssm":
+                value = aws.client("ssm").get_parameter(Name=ident, WithDecryption=True)["Parameter"]["Value"]
+            else:
+                value = aws.client("secretsmanager").get_secret_value(SecretId=ident)["SecretString"]
+                if key is not None:
+                    value = str(json.loads(value)[key])
+        except (botocore.exceptions.ClientError, ValueError, KeyError) as exc:
+            raise BootFailed(
+                f"secret {name} ({ref}) cannot be read from the local emulator ({type(exc).__name__}); store it "
+                "there first, e.g. AWS_ENDPOINT_URL=$(liftshift local endpoint) aws ssm put-parameter ..."
+            ) from None
+        values[name] = value
+    return values
