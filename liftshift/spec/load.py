@@ -166,6 +166,7 @@ def repository_root(base: Path) -> Path:
 
 
 def _check_build_contexts(located: LocatedData, spec: AppSpec, base: Path) -> None:
+    """Build contexts are directories inside the repository; their Dockerfiles exist."""
     root = repository_root(base)
     for name, service in spec.services.items():
         if service.build is None:
@@ -184,8 +185,8 @@ def _check_build_contexts(located: LocatedData, spec: AppSpec, base: Path) -> No
             raise SpecError.at(located, where, f"no Dockerfile: {dockerfile} does not exist")
 
 
-
 def _check_references(located: LocatedData, spec: AppSpec) -> None:
+    """Every ${service.NAME.FIELD} names another service of the stack and a known field; no cycles."""
     for name, service in spec.services.items():
         for key, value in service.env.items():
             where = ("services", name, "env", key)

@@ -11,8 +11,8 @@ import ipaddress
 import posixpath
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, \
-    model_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator,
+                      model_validator)
 
 from .grammar import (AMI_ALIASES, AMI_ID_RE, ARM64_FAMILY_RE, BUILD_ARG_RE, BUILD_TARGET_RE, CERTIFICATE_ARN_RE,
                       ENV_NAME_RE, HTTP_PATH_RE, IMAGE_NAME_MAX, IMAGE_REF_RE, INSTANCE_TYPE_RE, KEY_NAME_RE,
