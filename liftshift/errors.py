@@ -20,7 +20,7 @@ class LiftshiftError(Exception):
 
     exit_code: int = EXIT_FAILED
 
-    def message(self) -> str:
+    def explain(self) -> str:
         """What the CLI prints after `error: `."""
         return str(self)
 
@@ -46,5 +46,5 @@ class Locked(LiftshiftError):
 class PartlyApplied(LiftshiftError):
     """A planned step failed after earlier steps changed things: running the same command converges (exit 1)."""
 
-    def message(self) -> str:
+    def explain(self) -> str:
         return f"deployment failed at {self}\nRun the same command again to converge from here."

@@ -1,0 +1,101 @@
+"""What every command shares: the typer app, turning failures into exit codes, loading app.yaml, opening a
+target, printing a result.
+
+Nothing heavy is imported at module level (boto3, docker, pydantic load when a command runs), so
+`liftshift --help` stays fast.
+"""
+
+import functools
+from pathlib import Path
+from typing import Any, Callable, NoReturn, TypeVar
+
+import typer
+
+from .. import __version__, report
+from ..errors import EXIT_BAD_INPUT, EXIT_FAILED, LiftshiftError
+from .options import Output, StackOptions, TargetName
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    help="Lift and shift containerised applications onto AWS EC2.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"liftshift {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    """Lift and shift containerised applications onto AWS EC2."""
+
+
+def fail(message: str, code: int) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def guarded(fn: Callable[[], T]) -> T:
+    """Run a command body, turning known failures into one message and an exit code."""
+    try:
+        return fn()
+    except LiftshiftError as exc:
+        fail(exc.explain(), exc.exit_code)
+    except KeyboardInterrupt:
+        fail("interrupted; run the same command again to converge", EXIT_FAILED)
+    except Exception as exc:  # botocore and docker errors not tied to one step
+        import botocore.exceptions
+
+        if isinstance(exc, (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)):
+            fail(f"AWS call failed: {exc}", EXIT_FAILED)
+        if isinstance(exc, (ValueError, TypeError)) and str(exc).startswith(("user-data:", "sh filter:")):
+            # the renderer refusing a value validate let through: bad input, and nothing was changed for it
+            fail(f"cannot render the user-data: {exc}", EXIT_BAD_INPUT)
+        raise
+
+
+def guarded_command(command: Callable[..., T]) -> Callable[..., T]:
+    """`command` with its failures turned into exit codes by `guarded` (how every command is registered)."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> T:
+        return guarded(lambda: command(*args, **kwargs))
+
+    return run
+
+
+def load(file: Path):
+    from ..spec.load import load_spec
+
+    return load_spec(file)
+
+
+def open_target(spec, opts: StackOptions, quiet: bool = False):
+    """The target `opts` names, reporting progress on stderr unless the output is JSON.
+
+    quiet: a command whose result is all it prints (render, unlock) shows progress only with --verbose.
+    """
+    from ..progress import LineProgress, Progress
+
+    progress = Progress() if opts.json or (quiet and not opts.verbose) else LineProgress(verbose=opts.verbose)
+    if opts.target == TargetName.local:
+        from ..targets.local.target import local_target
+
+        return local_target(opts.region or spec.region, progress)
+    from ..targets.aws import aws_target
+
+    return aws_target(opts.region or spec.region, opts.profile, progress)
+
+
+def emit(data: Any, output: Output, text: Callable[[Any], str]) -> None:
+    """The command's result on stdout: `text(data)`, or data as JSON with --output json."""
+    typer.echo(report.as_json(data) if output == Output.json else text(data))

@@ -1,0 +1,37 @@
+"""`liftshift destroy`: remove what the stack owns (found by its tags), after showing it and asking."""
+
+import sys
+from typing import Annotated
+
+import typer
+
+from .. import report
+from ..errors import BadInput, LiftshiftError
+from .base import emit, load, open_target
+from .options import File, LockWait, StackOptions, stack_options
+
+
+@stack_options
+def destroy(file: File, yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+            keep_images: Annotated[bool, typer.Option(
+                "--keep-images", help="Keep the ECR repositories and images.")] = False,
+            lock_wait: LockWait = 0.0, *, opts: StackOptions) -> None:
+    """Remove everything the stack owns in AWS (found by its tags) and nothing else."""
+    from ..pipeline.deploy import describe_step
+    from ..pipeline.deploy import destroy as run_destroy
+
+    spec, _ = load(file)
+    where = open_target(spec, opts)
+    steps = run_destroy(spec, where, keep_images=keep_images, execute=False)
+    if not steps:
+        run_destroy(spec, where, keep_images=keep_images, lock_wait=lock_wait)  # local: orphaned stand-in hosts
+        emit({"stack": spec.name, "removed": []}, opts.output, report.nothing_to_destroy_text)
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise BadInput("destroy needs --yes when not run on a terminal")
+        typer.echo(report.steps_text([describe_step(s) for s in steps]), err=True)
+        if not typer.confirm(f"Remove these {len(steps)} resources of stack {spec.name}?", err=True):
+            raise LiftshiftError("nothing removed")
+    steps = run_destroy(spec, where, keep_images=keep_images, lock_wait=lock_wait)
+    emit({"stack": spec.name, "removed": [describe_step(s) for s in steps]}, opts.output, report.destroyed_text)

@@ -1,0 +1,111 @@
+"""What commands print: their results as text for people, or as JSON for machines.
+
+Every function takes the data a command emits with `-o json` (the pipeline's report, status, history...) and
+returns the text `-o text` prints instead, so the two never say different things. Pure: no I/O, no typer.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+SYMBOLS = {"create": "+", "update": "~", "push": "^", "launch": "+", "terminate": "-", "delete": "-", "wait": "."}
+
+
+def as_json(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=True)
+
+
+def steps_text(steps: list[dict[str, Any]]) -> str:
+    """Steps as pipeline.describe_step gives them, one line each."""
+    lines = []
+    for d in steps:
+        who = d["service"] or "stack"
+        detail = f"  ({d['detail']})" if d["detail"] else ""
+        lines.append(f"  {SYMBOLS.get(d['action'], '*')} [{who}] {d['action']} {d['kind']} {d['name']}{detail}")
+    return "\n".join(lines)
+
+
+def plan_text(data: dict[str, Any]) -> str:
+    warned = "".join(f"warning: {w}\n" for w in data.get("warnings", []))
+    warned += "".join(f"note: {n}\n" for n in data.get("notes", []))
+    if not data["steps"]:
+        return warned + f"No changes: stack {data['stack']} in {data['region']} is up to date."
+    return (warned + f"Plan for stack {data['stack']} in {data['region']}: {data['changes']} step(s)\n"
+            + steps_text(data["steps"]))
+
+
+def status_text(data: dict[str, Any]) -> str:
+    lines = [f"Stack {data['stack']} in {data['region']} ({data['target']})"]
+    for name, svc in data["services"].items():
+        running = sum(1 for i in svc["instances"] if i["state"] == "running")
+        flag = "" if svc["declared"] else "  (not in app.yaml)"
+        lines.append(f"  {name}: {running}/{svc['count']} running, image {svc['image'] or '-'}{flag}")
+        lb = svc.get("load_balancer")
+        if lb:
+            lines.append(f"    load balancer {lb['address'] or lb['name']}: release "
+                         f"{'#' + str(lb['release']) if lb['release'] else 'none'} serving")
+        for i in svc["instances"]:
+            where = (f"at {i['address']}" if i.get("address") else
+                     f"public {i['public_ip'] or '-':<15} private {i['private_ip'] or '-'}")
+            lines.append(f"    {i['id']}  {i['state']:<9} {i['zone']:<12} {where}")
+    return "\n".join(lines)
+
+
+def deploy_text(data: dict[str, Any]) -> str:
+    head = (f"Deployed stack {data['stack']} to {data['region']}: {len(data['changes'])} change(s)."
+            if data["changed"] else f"No changes: stack {data['stack']} is up to date.")
+    lines = [head]
+    if data["changed"]:
+        lines.append(steps_text(data["changes"]))
+    hosts = data.get("hosts") or {}
+    if hosts.get("started") or hosts.get("removed"):
+        lines.append(f"Stand-in hosts: {len(hosts['started'])} booted, {len(hosts['removed'])} removed.")
+    return "\n".join(lines + [status_text(data)])
+
+
+def history_text(data: dict[str, Any]) -> str:
+    lines = [f"Releases of stack {data['stack']} in {data['region']}"]
+    for name, releases in data["services"].items():
+        lines.append(f"  {name}:" + ("" if releases else " no releases recorded"))
+        for r in releases:
+            mark = "*" if r["serving"] else " "
+            image = (r["image"] or "-").split(":")[-1][:12]
+            reason = f"  ({r['reason'].splitlines()[0][:80]})" if r.get("reason") else ""
+            lines.append(f"   {mark} #{r['number']:<4} {r['outcome']:<12} {r['at'] or '-':<25} {r['by']:<24} "
+                         f"commit {r['commit'] or '-':<14} image {image}{reason}")
+    return "\n".join(lines)
+
+
+def render_text(data: dict[str, Any]) -> str:
+    parts = []
+    for name, item in data.items():
+        parts.append(f"### service {name}: launch template {item['launch_template']}")
+        parts.append(json.dumps(item["launch_template_data"], indent=2, sort_keys=True))
+        parts.append(f"### service {name}: user-data")
+        parts.append(item["user_data"])
+    return "\n".join(parts)
+
+
+def nothing_to_destroy_text(data: dict[str, Any]) -> str:
+    return f"Nothing to remove: stack {data['stack']} owns nothing."
+
+
+def destroyed_text(data: dict[str, Any]) -> str:
+    return f"Removed {len(data['removed'])} resource group(s) of stack {data['stack']}."
+
+
+def rollback_text(data: dict[str, Any]) -> str:
+    return (("Would run" if data["dry_run"] else "Rolled back:") + f" {len(data['steps'])} step(s)\n"
+            + steps_text(data["steps"]))
+
+
+def unlock_text(data: dict[str, Any]) -> str:
+    held = data["held_by"]
+    if held is None:
+        return f"Stack {data['stack']} was not locked."
+    return f"Unlocked {data['stack']} (was held by {held['owner']}, {held['operation']} since {held['acquired_at']})."
+
+
+def stopped_text(stopped: list[str]) -> str:
+    return f"Stopped: {', '.join(stopped)}." if stopped else "Nothing was running."
