@@ -749,7 +749,7 @@ def test_every_release_of_a_stack_passes_its_gate_before_any_listener_switches()
 
 
 def test_a_pending_release_s_probe_value_is_never_shown():
-    from liftshift.cli import _steps_text
+    from liftshift.report import steps_text as _steps_text
     from liftshift.pipeline.deploy import _call_json, describe_step
 
     want = want_web(load_balancer=LB)
