@@ -9,35 +9,33 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from .errors import SpecError
 from .grammar import SSM_NAME_MAX, parse_secret, partition, peers_of
 from .model import AppSpec, ServiceSpec
 from .yamlsource import LocatedData
 
+if TYPE_CHECKING:
+    from ..model.desired import Registry
+
 SSH_PORT = 22
 SG_RULES_PER_FAMILY = 60  # EC2's default quota of inbound rules per security group, IPv4 and IPv6 each
 
 # Worst cases for what validate cannot know yet: the longest region name a partition has (with the
-# .com.cn registry suffix of the China regions) and a 12-digit account. ECR hosts are
-# ACCOUNT.dkr.ecr.REGION.amazonaws.com[.cn].
+# .com.cn registry suffix of the China regions) and a 12-digit account (model.desired.ecr_registry).
 LONGEST_REGION = "cn-northwest-1"
 LONGEST_PARTITION = "aws-us-gov"
 
 
-def _ecr_host(region: str) -> str:
-    return f"123456789012.dkr.ecr.{region}.amazonaws.com" + (".cn" if region.startswith("cn-") else "")
-
-
-def check_limits(spec: AppSpec, region: Optional[str] = None, registry: Any = None) -> None:
+def check_limits(spec: AppSpec, region: Optional[str] = None, registry: Optional[Registry] = None) -> None:
     """Refuse what AWS or the instance would refuse later, before any build or AWS call: port 22
     (the instance's sshd), more CIDRs than a security group holds, a certificate or parameter ARN
     AWS refuses in the stack's region, user-data over EC2's limit (rendered here with the longest
     digest and registry host it can get) or that the renderer refuses.
 
     validate calls it with what app.yaml says; plan and deploy again once the region and the registry
-    are known (`registry`: a model.desired.Registry), still before anything is built or changed."""
+    are known (`registry`), still before anything is built or changed."""
     located = spec._source or LocatedData(file="app.yaml", data=None)
     region = region or spec.region
 
@@ -113,16 +111,17 @@ def _check_rule_counts(service: ServiceSpec, here: tuple, fail: Callable[[tuple,
                      f"{SG_RULES_PER_FAMILY} per address family (EC2's default quota): merge CIDRs into larger blocks")
 
 
-def _check_user_data(spec: AppSpec, region: Optional[str], registry: Any, fail: Callable[[tuple, str], None]) -> None:
+def _check_user_data(spec: AppSpec, region: Optional[str], registry: Optional[Registry],
+                     fail: Callable[[tuple, str], None]) -> None:
     """Render each service's user-data as deploy will, with the longest digest and registry host possible."""
     from ..model.user_data import render_user_data
-    from ..model.desired import USER_DATA_LIMIT, Registry, user_data_context
+    from ..model.desired import USER_DATA_LIMIT, Registry, ecr_registry, user_data_context
 
     if registry is not None:
         registries = [registry]
     else:
-        registries = [Registry(_ecr_host(region or LONGEST_REGION), True),
-                      Registry(_ecr_host(region or LONGEST_REGION), False)]
+        ecr = ecr_registry("123456789012", region or LONGEST_REGION)
+        registries = [ecr, Registry(ecr.host, False)]
         override = os.environ.get("LIFTSHIFT_REGISTRY")
         if override and re.fullmatch(r"[A-Za-z0-9.-]+(?::\d{1,5})?", override):  # a bad one is not app.yaml's fault
             registries.append(Registry(override, False))
