@@ -1,0 +1,268 @@
+"""The command line's shape: shared options on every command that should take them, one exit code per kind of
+failure (LiftshiftError), deploy --yes still accepted. Fast: no AWS, no Docker (the pipeline is stubbed)."""
+
+import importlib
+import json
+import pkgutil
+import subprocess
+import sys
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+import liftshift
+from liftshift.cli import app
+from liftshift.errors import LiftshiftError
+
+STACK_COMMANDS = ["plan", "deploy", "status", "render", "destroy", "history", "rollback", "unlock"]
+SHARED = {  # option name -> (its flags, default)
+    "output": (["--output", "-o"], "text"),
+    "profile": (["--profile"], None),
+    "region": (["--region"], None),
+    "verbose": (["--verbose", "-v"], False),
+    "target": (["--target", "-t"], "aws"),
+}
+EXPECTED_EXIT = {  # every failure the CLI maps, by class name (wherever it is defined), and its exit code
+    "StepFailed": 1, "ImageError": 1, "BootFailed": 1,
+    "AwsSetupError": 2, "ServiceUnavailable": 2, "NetworkError": 2, "StrictRefusal": 2, "UserDataTooLarge": 2,
+    "SpecError": 2, "DockerUnavailable": 2, "LocalSetupError": 2, "NoRelease": 2, "OwnershipError": 2,
+    "HealthCheckFailed": 3, "RolloutFailed": 3,
+    "LockHeld": 4, "LockLost": 4,
+}
+
+
+def commands() -> dict[str, Any]:  # click commands (typer vendors click)
+    return typer.main.get_command(app).commands
+
+
+def params(name: str) -> dict[str, Any]:
+    return {p.name: p for p in commands()[name].params}
+
+
+# --------------------------------------------------------------------------- options declared once
+
+
+def test_the_commands_and_their_order():
+    assert list(commands()) == ["validate", *STACK_COMMANDS[:3], "render", "destroy", "history", "rollback",
+                                "unlock", "local"]
+    assert sorted(commands()["local"].commands) == ["endpoint", "stop"]
+
+
+@pytest.mark.parametrize("command", STACK_COMMANDS)
+def test_every_stack_command_takes_the_shared_options_with_the_same_flags_defaults_and_help(command):
+    ps = params(command)
+    for name, (flags, default) in SHARED.items():
+        assert name in ps, f"{command} has no --{name}"
+        assert sorted(ps[name].opts + ps[name].secondary_opts) == sorted(flags)
+        assert ps[name].default == default or getattr(ps[name].default, "value", None) == default
+        assert ps[name].help == params("deploy")[name].help
+    assert ps["target"].envvar == "LIFTSHIFT_TARGET"
+    assert ps["file"].required and ps["file"].param_type_name == "argument"
+
+
+def test_lock_wait_strict_and_service_are_the_same_option_wherever_they_appear():
+    where = {name: [c for c in STACK_COMMANDS if name in params(c)] for name in ("lock_wait", "strict", "service")}
+    assert where == {"lock_wait": ["deploy", "destroy", "rollback"], "strict": ["plan", "deploy"],
+                     "service": ["render", "history", "rollback"]}
+    for name, users in where.items():
+        shapes = {(tuple(params(c)[name].opts), params(c)[name].default, params(c)[name].help) for c in users}
+        assert len(shapes) == 1, shapes
+    assert params("deploy")["lock_wait"].default == 0.0
+
+
+def test_validate_reads_the_file_only():
+    assert list(params("validate")) == ["file"]
+
+
+def test_deploy_yes_is_accepted_but_hidden_and_destroy_yes_is_shown():
+    yes = params("deploy")["yes"]
+    assert sorted(yes.opts) == ["--yes", "-y"] and yes.default is False
+    assert yes.hidden
+    assert "--yes" not in CliRunner().invoke(app, ["deploy", "--help"]).output
+    assert not params("destroy")["yes"].hidden and "-y" in params("destroy")["yes"].opts
+
+
+# --------------------------------------------------------------------------- through the real entry point
+
+
+@pytest.fixture
+def stubbed(monkeypatch, tmp_path):
+    """`status` and `deploy` with app.yaml loading, the target and the pipeline stubbed; returns the calls."""
+    from liftshift.pipeline import deploy as pipeline
+
+    calls: dict = {}
+    spec = SimpleNamespace(name="shop", region="eu-west-1", services={"web": None})
+    for module in ("status", "deploy", "unlock", "render", "releases"):
+        m = importlib.import_module(f"liftshift.cli.{module}")
+        monkeypatch.setattr(m, "load", lambda file: (spec, tmp_path))
+        monkeypatch.setattr(m, "open_target", lambda spec, opts, quiet=False: calls.setdefault("opts", opts))
+
+    def fake_deploy(spec, base, target, lock_wait, strict):
+        calls["deploy"] = dict(lock_wait=lock_wait, strict=strict)
+        return {"stack": "shop", "region": "eu-west-1", "target": "aws", "changed": False, "changes": [],
+                "services": {}}
+
+    monkeypatch.setattr(pipeline, "deploy", fake_deploy)
+    calls["raise"] = lambda exc: monkeypatch.setattr(pipeline, "status", lambda *a, **k: (_ for _ in ()).throw(exc))
+    return calls
+
+
+def test_deploy_yes_still_works_and_changes_nothing(stubbed):
+    for argv in (["deploy", "app.yaml", "--yes"], ["deploy", "app.yaml", "-y"], ["deploy", "app.yaml"]):
+        result = CliRunner().invoke(app, argv)
+        assert result.exit_code == 0, result.output
+        assert result.stdout.startswith("No changes: stack shop is up to date.")
+        assert stubbed["deploy"] == {"lock_wait": 0.0, "strict": False}
+
+
+def test_the_shared_options_reach_the_command_as_one_object(stubbed):
+    result = CliRunner().invoke(app, ["deploy", "app.yaml", "-o", "json", "--region", "us-east-1", "--profile",
+                                      "ci", "-v", "-t", "local", "--lock-wait", "5", "--strict"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["stack"] == "shop"
+    opts = stubbed["opts"]
+    assert (opts.output.value, opts.region, opts.profile, opts.verbose, opts.target.value) == (
+        "json", "us-east-1", "ci", True, "local")
+    assert stubbed["deploy"] == {"lock_wait": 5.0, "strict": True}
+
+
+def _find(name: str) -> type:
+    """The class called `name`, wherever in liftshift it is defined (modules move; names and codes do not)."""
+    found = []
+    for info in pkgutil.walk_packages(liftshift.__path__, "liftshift."):
+        if info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        cls = vars(module).get(name)
+        if isinstance(cls, type) and cls.__module__ == info.name:
+            found.append(cls)
+    assert len(found) == 1, (name, found)
+    return found[0]
+
+
+def _instance(cls: type) -> BaseException:
+    from liftshift.spec.yamlsource import SourceError
+
+    if issubclass(cls, SourceError):
+        return cls("app.yaml", 3, ("name",), "boom")
+    return cls.__new__(cls, "boom")  # whatever its __init__ takes, the CLI prints str(exc)
+
+
+@pytest.mark.parametrize("name,code", sorted(EXPECTED_EXIT.items()))
+def test_each_expected_failure_exits_with_its_code_through_the_cli(stubbed, name, code):
+    cls = _find(name)
+    assert issubclass(cls, LiftshiftError) and cls.exit_code == code
+    stubbed["raise"](_instance(cls))
+    result = CliRunner().invoke(app, ["status", "app.yaml"])
+    assert result.exit_code == code, (result.output, result.exception)
+    assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output
+    lines = result.stderr.splitlines()
+    if name == "StepFailed":
+        assert lines == ["error: deployment failed at boom", "Run the same command again to converge from here."]
+    elif name == "SpecError":
+        assert lines == ["error: app.yaml:3: name: boom"]
+    else:
+        assert lines == ["error: boom"]
+
+
+@pytest.mark.parametrize("exc,code,message", [
+    (KeyboardInterrupt(), 1, "error: interrupted; run the same command again to converge"),
+    (ValueError("user-data: bad path"), 2, "error: cannot render the user-data: user-data: bad path"),
+    (ValueError("something else"), 1, None),  # not expected: a traceback, exit 1
+])
+def test_failures_that_are_not_liftshift_errors(stubbed, exc, code, message):
+    stubbed["raise"](exc)
+    result = CliRunner().invoke(app, ["status", "app.yaml"])
+    assert result.exit_code == code
+    if message:
+        assert result.stderr.strip() == message
+    else:
+        assert result.exception is exc
+
+
+def test_an_aws_error_outside_a_step_exits_1(stubbed):
+    import botocore.exceptions
+
+    stubbed["raise"](botocore.exceptions.ClientError({"Error": {"Code": "Throttling", "Message": "slow"}}, "X"))
+    result = CliRunner().invoke(app, ["status", "app.yaml"])
+    assert result.exit_code == 1 and result.stderr.startswith("error: AWS call failed: ")
+
+
+def test_an_unknown_service_is_bad_input(stubbed):
+    for command in ("render", "history"):
+        result = CliRunner().invoke(app, [command, "app.yaml", "-s", "db"])
+        assert result.exit_code == 2
+        assert result.stderr.strip() == "error: app.yaml: no service 'db' (services: web)"
+
+
+def test_unlock_speaks_json_too(stubbed, monkeypatch):
+    from liftshift.aws import lock
+
+    held = lock.Lock(stack="shop", owner="ci@runner pid 7", operation="deploy", acquired_at="2026-01-01T00:00:00Z",
+                     expires_at=1767225900, token="secret")
+    aws = SimpleNamespace(account_id=lambda: "123", client=lambda name: name)
+    cli_unlock = importlib.import_module("liftshift.cli.unlock")
+    monkeypatch.setattr(cli_unlock, "open_target", lambda spec, opts, quiet=False: SimpleNamespace(aws=aws))
+    for was in (held, None):
+        monkeypatch.setattr(lock, "force_unlock", lambda client, stack: was)
+        text = CliRunner().invoke(app, ["unlock", "app.yaml"])
+        data = CliRunner().invoke(app, ["unlock", "app.yaml", "-o", "json"])
+        assert text.exit_code == data.exit_code == 0
+        if was:
+            assert text.stdout == ("Unlocked shop (was held by ci@runner pid 7, deploy since "
+                                   "2026-01-01T00:00:00Z).\n")
+            assert json.loads(data.stdout) == {"stack": "shop", "held_by": {
+                "owner": "ci@runner pid 7", "operation": "deploy", "acquired_at": "2026-01-01T00:00:00Z",
+                "expires_at": 1767225900}}
+            assert "secret" not in data.stdout
+        else:
+            assert text.stdout == "Stack shop was not locked.\n"
+            assert json.loads(data.stdout) == {"stack": "shop", "held_by": None}
+
+
+# --------------------------------------------------------------------------- progress and start-up
+
+
+@pytest.mark.parametrize("output,verbose,quiet,shown", [
+    ("text", False, False, "LineProgress"), ("text", True, False, "LineProgress"), ("json", True, False, "Progress"),
+    ("text", False, True, "Progress"), ("text", True, True, "LineProgress"), ("json", True, True, "Progress"),
+])
+def test_progress_is_silent_with_json_and_for_quiet_commands_unless_verbose(monkeypatch, output, verbose, quiet,
+                                                                            shown):
+    from liftshift.cli.base import open_target
+    from liftshift.cli.options import Output, StackOptions
+    from liftshift.targets import aws
+
+    monkeypatch.setattr(aws, "aws_target", lambda region, profile, progress: (region, profile, progress))
+    spec = SimpleNamespace(region="eu-west-1")
+    region, profile, progress = open_target(spec, StackOptions(output=Output(output), verbose=verbose), quiet=quiet)
+    assert (region, profile, type(progress).__name__) == ("eu-west-1", None, shown)
+    assert getattr(progress, "verbose", False) == (verbose and shown == "LineProgress")
+
+
+def test_importing_the_cli_loads_no_aws_docker_or_pydantic():
+    code = ("import sys, liftshift.cli; heavy = [m for m in ('boto3', 'botocore', 'docker', 'pydantic', 'yaml', "
+            "'jinja2') if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_python_dash_m_runs_the_cli():
+    out = subprocess.run([sys.executable, "-m", "liftshift.cli", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout == f"liftshift {liftshift.__version__}\n"
+
+
+def test_every_liftshift_error_has_an_exit_code_of_1_to_4():
+    for info in pkgutil.walk_packages(liftshift.__path__, "liftshift."):
+        if not info.name.endswith("__main__"):
+            importlib.import_module(info.name)
+    seen, todo = set(), [LiftshiftError]
+    while todo:
+        cls = todo.pop()
+        seen.add(cls)
+        todo.extend(cls.__subclasses__())
+    assert {c.__name__ for c in seen} >= set(EXPECTED_EXIT)
+    assert all(c.exit_code in (1, 2, 3, 4) for c in seen), {c.__name__: c.exit_code for c in seen}
