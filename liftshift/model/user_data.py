@@ -118,7 +118,14 @@ def shell_quote(value: Any) -> str:
     text = str(value)
     if "\x00" in text:
         raise ValueError("sh filter: NUL character cannot be passed to a shell")
+    if text in SHELL_RESERVED_WORDS:  # harmless bare in an argument, but shellcheck (SC1010) and readers trip on it
+        return f"'{text}'"
     return shlex.quote(text)
+
+
+# Bash's reserved words (bash manual, "Reserved Words"); quoting one makes it a plain word everywhere.
+SHELL_RESERVED_WORDS = frozenset({"if", "then", "elif", "else", "fi", "time", "for", "in", "until", "while", "do",
+                                  "done", "case", "esac", "coproc", "select", "function"})
 
 
 # --------------------------------------------------------------------------- environment
