@@ -39,6 +39,7 @@ from ..model.observed import (  # noqa: F401 - re-exported until every importer 
     ObservedProfile, ObservedRule, ObservedTargetGroup, ObservedTemplate,
 )
 from ..spec.model import AppSpec
+from .listeners import forward_target
 from .network import (  # noqa: F401 - re-exported until every importer uses aws.network
     LeftOut, Network, NetworkError, network, offered_zones, resolve_amis, resolve_network, usable_subnets,
 )
@@ -254,7 +255,7 @@ def _observe_load_balancers(aws, stack: str, seen: Observed) -> None:
         found.listener_arn, found.listener_port = listener["ListenerArn"], listener["Port"]
         found.listener_protocol = listener["Protocol"]
         found.listener_certificate = (listener.get("Certificates") or [{}])[0].get("CertificateArn")
-        found.default_target_group = _forward_target(listener.get("DefaultActions", []))
+        found.default_target_group = forward_target(listener.get("DefaultActions", []))
         for rule in elbv2.describe_rules(ListenerArn=found.listener_arn)["Rules"]:
             if rule.get("IsDefault") or rule["Priority"] == "default":
                 continue
@@ -264,7 +265,7 @@ def _observe_load_balancers(aws, stack: str, seen: Observed) -> None:
                 if header.get("HttpHeaderName", "").lower() == names.RELEASE_HEADER.lower():
                     values = tuple(header.get("Values", []))
             found.rules.append(ObservedRule(rule["RuleArn"], rule["Priority"], values,
-                                            _forward_target(rule.get("Actions", []))))
+                                            forward_target(rule.get("Actions", []))))
 
 
 def target_group_health(tg: dict[str, Any]) -> HealthSettings:
@@ -272,17 +273,6 @@ def target_group_health(tg: dict[str, Any]) -> HealthSettings:
     return (("healthy", tg.get("HealthyThresholdCount")), ("interval", tg.get("HealthCheckIntervalSeconds")),
             ("path", tg.get("HealthCheckPath")), ("timeout", tg.get("HealthCheckTimeoutSeconds")),
             ("unhealthy", tg.get("UnhealthyThresholdCount")))
-
-
-def _forward_target(actions: list[dict[str, Any]]) -> str | None:
-    for action in actions:
-        if action.get("Type") == "forward":
-            if action.get("TargetGroupArn"):
-                return action["TargetGroupArn"]
-            weighted = (action.get("ForwardConfig") or {}).get("TargetGroups") or []
-            if weighted:
-                return max(weighted, key=lambda t: t.get("Weight", 1))["TargetGroupArn"]
-    return None
 
 
 def _iam_tagged(response: dict[str, Any], stack: str) -> bool:
