@@ -20,7 +20,10 @@ class NetworkError(BadInput):
 
 
 # Answers meaning "cannot tell which zones offer it" (no permission; an emulator without the operation):
-# every subnet is used then, as before this check existed, and plan says so.
+# every subnet is used then, as before this check existed, and plan says so. On AWS only the access codes
+# occur for a well-formed request (a role without ec2:DescribeInstanceTypeOfferings); the others are how
+# emulators say they lack the operation, and an InternalFailure that outlasts botocore's retries means the
+# same there: no answer, so no subnet is dropped on a guess.
 _OFFERINGS_UNKNOWN = ("UnauthorizedOperation", "AccessDenied", "AccessDeniedException", "InternalFailure",
                       "NotImplemented", "InvalidAction")
 
