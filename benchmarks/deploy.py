@@ -36,7 +36,9 @@ def main() -> None:
 
 def run(work: Path, count: int) -> None:
     from liftshift.aws.session import CallLog
-    from liftshift.pipeline.deploy import deploy, destroy, prepare
+    from liftshift.pipeline.deploy import deploy
+    from liftshift.pipeline.destroy import destroy
+    from liftshift.pipeline.prepare import prepare
     from liftshift.progress import Progress
     from liftshift.spec.model import load_spec
     from liftshift.targets.aws import aws_target

@@ -83,7 +83,8 @@ def run(work: Path, moto: str, args, stacks: list[str]) -> None:
 
     from liftshift.apply.executor import StepFailed
     from liftshift.aws.session import CallLog
-    from liftshift.pipeline.deploy import deploy, destroy
+    from liftshift.pipeline.deploy import deploy
+    from liftshift.pipeline.destroy import destroy
     from liftshift.progress import Progress
     from liftshift.spec.model import load_spec
     from liftshift.targets.aws import aws_target
@@ -409,9 +410,10 @@ def _run_rollouts(work: Path, args, stacks: list[str]) -> None:
     from liftshift.apply.executor import StepFailed
     from liftshift.aws.session import CallLog
     from liftshift.apply.gate import RolloutFailed
-    from liftshift.pipeline.deploy import deploy, destroy
+    from liftshift.pipeline.deploy import deploy
+    from liftshift.pipeline.destroy import destroy
     from liftshift.progress import Progress
-    from liftshift.pipeline.rollback import history
+    from liftshift.pipeline.history import history
     from liftshift.spec.model import load_spec
     from liftshift.targets.aws import aws_target
     from support.faults import FaultInjector, StepCallLog, deploy_unlocking

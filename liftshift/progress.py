@@ -9,7 +9,7 @@ import sys
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
-    from .plan.stack import Step
+    from .model.steps import Step
 
 
 class Progress:

@@ -20,12 +20,15 @@ import pytest
 
 from liftshift.apply import executor as apply
 
-from liftshift.plan import stack as plan
+from liftshift import plan
 from liftshift.apply.executor import Executor, StepFailed
 from liftshift.aws.observe import Observed
-from liftshift.pipeline.deploy import _call_json, deploy, destroy
+from liftshift.pipeline.deploy import deploy
+from liftshift.pipeline.destroy import destroy
+from liftshift.pipeline.describe import call_json as _call_json
 from liftshift.progress import Progress
-from liftshift.pipeline.rollback import history, rollback
+from liftshift.pipeline.history import history
+from liftshift.pipeline.rollback import rollback
 from liftshift.spec.model import load_spec
 from liftshift.model.steps import (NEW_FOR_AUTO_SCALING, NEW_GROUP_EC2, NEW_PROFILE_EC2, NEW_ROLE, NEW_TARGET_GROUP,
                              NEW_TEMPLATE_EC2, Call, RunToken, Step)

@@ -16,9 +16,12 @@ from liftshift.model import names
 from liftshift.apply.executor import Executor
 from liftshift.aws.session import CallLog
 from liftshift.cli import app
-from liftshift.pipeline.deploy import deploy, destroy, prepare, status
+from liftshift.pipeline.deploy import deploy
+from liftshift.pipeline.destroy import destroy
+from liftshift.pipeline.prepare import prepare
+from liftshift.pipeline.status import status
 from liftshift.progress import Progress
-from liftshift.pipeline.rollback import history
+from liftshift.pipeline.history import history
 from liftshift.spec.model import load_spec
 from liftshift.targets.aws import aws_target
 from support.faults import stack_tagged

@@ -29,7 +29,8 @@ import pytest
 from liftshift.aws import lock
 from liftshift.apply.executor import StepFailed
 from liftshift.aws.session import CallLog
-from liftshift.pipeline.deploy import deploy, destroy
+from liftshift.pipeline.deploy import deploy
+from liftshift.pipeline.destroy import destroy
 from liftshift.progress import Progress
 from liftshift.spec.model import load_spec
 from liftshift.targets.aws import aws_target

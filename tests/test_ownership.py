@@ -21,9 +21,11 @@ from typer.testing import CliRunner
 
 from liftshift.model import names
 from liftshift.cli import app
-from liftshift.aws.observe import Observed
+from liftshift.model.observed import Observed
 from liftshift.aws.ownership import check_ownership, claims
-from liftshift.pipeline.deploy import deploy, destroy, prepare
+from liftshift.pipeline.deploy import deploy
+from liftshift.pipeline.destroy import destroy
+from liftshift.pipeline.prepare import prepare
 from liftshift.progress import Progress
 from liftshift.spec.model import SpecError, load_spec
 from liftshift.targets.aws import aws_target
@@ -151,7 +153,7 @@ def _want(services: dict[str, dict]):
 
 
 def test_claims_are_every_name_the_plan_creates_or_changes():
-    from liftshift.plan.stack import ImageWant, plan_images, plan_stack
+    from liftshift.plan import ImageWant, plan_images, plan_stack
     from liftshift.model.desired import ImageInfo
 
     helpers, want = _want({"web": {"load_balancer": {"port": 80}}, "api": {}})
@@ -185,7 +187,7 @@ class NoCalls:
 
 
 def test_a_converged_stack_claims_nothing_and_costs_no_call():
-    from liftshift.plan.stack import plan_stack
+    from liftshift.plan import plan_stack
 
     helpers, want = _want({"web": {}, "api": {}})
     steps = plan_stack(want, helpers.converged(want)).steps
@@ -196,7 +198,7 @@ def test_a_converged_stack_claims_nothing_and_costs_no_call():
 def test_names_observation_proves_free_cost_no_call():
     """Load balancers and target groups (all of the region listed), repositories (all of <stack>/) and the
     log group (listed by its name) that observe did not see need no lookup."""
-    from liftshift.plan.stack import plan_stack
+    from liftshift.plan import plan_stack
 
     helpers, want = _want({"web": {"load_balancer": {"port": 80}}})
     seen = helpers.converged(want)
@@ -440,7 +442,7 @@ def test_resources_this_stack_left_behind_are_adopted(env, tmp_path, unique):
 
 def test_rollback_refuses_a_foreign_resource_under_a_recorded_name(env, tmp_path, unique):
     """A rollback makes the release's target group and Auto Scaling group again, by their recorded names."""
-    from liftshift.pipeline.rollback import history
+    from liftshift.pipeline.history import history
 
     app_yaml = write_app(tmp_path / "s", unique, {"web": {"load_balancer": LB}})
     run(app_yaml)

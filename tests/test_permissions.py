@@ -26,9 +26,13 @@ import pytest
 
 from liftshift.aws.session import CallLog
 from liftshift.apply.gate import RolloutFailed
-from liftshift.pipeline.deploy import deploy, destroy, prepare, status
+from liftshift.pipeline.deploy import deploy
+from liftshift.pipeline.destroy import destroy
+from liftshift.pipeline.prepare import prepare
+from liftshift.pipeline.status import status
 from liftshift.progress import Progress
-from liftshift.pipeline.rollback import history, rollback
+from liftshift.pipeline.history import history
+from liftshift.pipeline.rollback import rollback
 from liftshift.spec.model import load_spec
 from liftshift.targets.aws import aws_target
 from support.lb import answering_server

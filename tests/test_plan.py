@@ -10,9 +10,10 @@ import pytest
 
 from liftshift.model import names, desired as resources
 
-from liftshift.plan import stack as plan
+from liftshift import plan
 from liftshift.aws.observe import Observed, ObservedGroup, ObservedInstance, ObservedProfile, ObservedTemplate
-from liftshift.plan.stack import Call, ImageWant, Refs, Step
+from liftshift.plan import ImageWant
+from liftshift.model.steps import Call, Refs, Step
 from liftshift.model.desired import Ami, ImageInfo, Ref, Registry
 from liftshift.spec.model import AppSpec
 
@@ -750,7 +751,7 @@ def test_every_release_of_a_stack_passes_its_gate_before_any_listener_switches()
 
 def test_a_pending_release_s_probe_value_is_never_shown():
     from liftshift.report import steps_text as _steps_text
-    from liftshift.pipeline.deploy import _call_json, describe_step
+    from liftshift.pipeline.describe import call_json as _call_json, describe_step
 
     want = want_web(load_balancer=LB)
     infra = plan.plan_stack(want, Observed())

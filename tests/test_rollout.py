@@ -17,9 +17,11 @@ import pytest
 
 from liftshift.model import names
 from liftshift.apply.gate import RolloutFailed
-from liftshift.pipeline.deploy import deploy, destroy
+from liftshift.pipeline.deploy import deploy
+from liftshift.pipeline.destroy import destroy
 from liftshift.progress import Progress
-from liftshift.pipeline.rollback import history, rollback
+from liftshift.pipeline.history import history
+from liftshift.pipeline.rollback import rollback
 from liftshift.spec.model import load_spec
 from liftshift.targets.aws import aws_target
 from support.faults import stack_tagged
@@ -209,7 +211,7 @@ def test_destroy_removes_the_fleet_and_its_history(fleet_dir, unique):
 
 def test_an_interrupted_rollout_keeps_the_old_release_serving_and_converges(fleet_dir, unique, monkeypatch):
     from liftshift.apply.gate import AwsGate
-    from liftshift.pipeline.deploy import prepare
+    from liftshift.pipeline.prepare import prepare
 
     app_yaml = fleet_dir / "app.yaml"
     run_deploy(app_yaml)

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..model import names
-from ..aws.observe import Observed, ObservedLoadBalancer
-from ..model.releases import FAILED, LIVE, PENDING, RETIRED, ROLLED_BACK, Release, item_key, new_probe_value, of_service
 from ..model.desired import ListenerWant, Ref, TargetGroupWant
-from ..model.steps import (NEW_FOR_AUTO_SCALING, NEW_LB_GROUP, NEW_LOAD_BALANCER, NEW_TARGET_GROUP, Call, Step,
-                    Withheld)
+from ..model.observed import Observed, ObservedLoadBalancer
+from ..model.releases import FAILED, LIVE, PENDING, RETIRED, ROLLED_BACK, Release, new_probe_value, of_service
+from ..model.steps import NEW_FOR_AUTO_SCALING, NEW_LB_GROUP, NEW_LOAD_BALANCER, NEW_TARGET_GROUP, Call, Step, Withheld
+from .records import forget_call, record_step
 
 DRAIN_SECONDS = 30  # the target groups' deregistration delay: how long an old release's requests may drain
 PROBE_SECONDS = 60  # the probe through the load balancer, once the targets are healthy
@@ -63,21 +63,6 @@ class FleetPlan:
     rollout: Candidate | None = None  # set when a release goes out (and may have to be abandoned)
 
 
-def _record(stack: str, release: Release, what: str) -> Step:
-    return Step("update" if release.outcome != PENDING else "create", "release", f"{release.service} #{release.number}",
-                release.service, (record_call(stack, release),), what)
-
-
-def record_call(stack: str, release: Release) -> Call:
-    # A pending record holds its probe value: sent as it is, shown withheld (plan, -o json).
-    value: Any = Withheld(release.to_json(), release.withheld_json()) if release.probe else release.to_json()
-    return Call("dynamodb", "update_item", {
-        "TableName": _table(), "Key": item_key(stack), "UpdateExpression": "SET #k = :v",
-        "ExpressionAttributeNames": {"#k": release.key},
-        "ExpressionAttributeValues": {":v": {"S": value}},
-    })
-
-
 def _drop_invalid_headers(load_balancer: Any) -> Call:
     return Call("elbv2", "modify_load_balancer_attributes", {"LoadBalancerArn": load_balancer, "Attributes": [
         {"Key": DROP_INVALID_HEADERS, "Value": "true"}]})
@@ -86,20 +71,6 @@ def _drop_invalid_headers(load_balancer: Any) -> Call:
 def probe_label(number: int) -> str:
     """How plans and progress name the release header of release `number`: never its value."""
     return f"{names.RELEASE_HEADER}: #{number} (value withheld)"
-
-
-def forget_call(stack: str, releases: list[Release]) -> Call:
-    keys = {f"#k{i}": r.key for i, r in enumerate(releases)}
-    return Call("dynamodb", "update_item", {
-        "TableName": _table(), "Key": item_key(stack), "UpdateExpression": "REMOVE " + ", ".join(keys),
-        "ExpressionAttributeNames": keys,
-    })
-
-
-def _table() -> str:
-    from ..aws.lock import TABLE
-
-    return TABLE
 
 
 def live_config(observed: Observed, service: str) -> str | None:
@@ -187,10 +158,10 @@ def plan_fleet(stack: str, c: Candidate, observed: Observed) -> FleetPlan:
                     Call("elbv2", "modify_listener", {"ListenerArn": listener_arn, **_listener_params(c.listener)}),
                 ), "listener settings as declared"))
             if record is not None and record.outcome != LIVE:
-                out.finish.append(_record(stack, record.with_outcome(LIVE), "recorded live"))
+                out.finish.append(record_step(stack, record.with_outcome(LIVE), "recorded live"))
             for old in mine:  # a run stopped right after its switch left the previous release recorded live
                 if old.outcome == LIVE and old.config != c.config:
-                    out.finish.append(_record(stack, old.with_outcome(ROLLED_BACK if c.rollback else RETIRED),
+                    out.finish.append(record_step(stack, old.with_outcome(ROLLED_BACK if c.rollback else RETIRED),
                                               "no longer serving"))
             # Every rule is a probe route an interrupted rollout left behind. Groups left by a run stopped just
             # after its switch are drained like any old release before they go.
@@ -211,7 +182,7 @@ def plan_fleet(stack: str, c: Candidate, observed: Observed) -> FleetPlan:
     out.rollout = c
     pending = c.record.with_outcome(PENDING)
     if not resumed:
-        out.prepare.append(_record(stack, pending, "rollback target" if c.rollback else
+        out.prepare.append(record_step(stack, pending, "rollback target" if c.rollback else
                                    f"image {(c.record.image or 'pending')[:19]}, commit {c.record.commit or '-'}"))
     if c.template_step is not None:
         out.prepare.append(c.template_step)
@@ -283,10 +254,10 @@ def plan_fleet(stack: str, c: Candidate, observed: Observed) -> FleetPlan:
         Call("elbv2", "modify_listener", {"ListenerArn": listener_arn, **_listener_params(c.listener),
                                           "DefaultActions": _actions(tg_arn)}, retry=NEW_TARGET_GROUP),
     ), f"traffic -> release #{number}"))
-    out.finish.append(_record(stack, c.record.with_outcome(LIVE), "live"))
+    out.finish.append(record_step(stack, c.record.with_outcome(LIVE), "live"))
     for old in mine:
         if old.config == live and old.config != c.config and old.outcome == LIVE:
-            out.finish.append(_record(stack, old.with_outcome(ROLLED_BACK if c.rollback else RETIRED),
+            out.finish.append(record_step(stack, old.with_outcome(ROLLED_BACK if c.rollback else RETIRED),
                                       f"replaced by #{number}"))
     old_groups = [g for g in groups if g.config_hash != c.config]
     old_tgs = [t for t in tgs if t.config_hash != c.config]
@@ -356,7 +327,9 @@ def _cleanup(stack: str, c: Candidate, observed: Observed, lb: ObservedLoadBalan
         steps.append(Step("update", "auto scaling group", group.name, svc, (
             Call("autoscaling", "detach_load_balancer_target_groups",
                  {"AutoScalingGroupName": group.name, "TargetGroupARNs": attached},
-                 # AWS's code for "AutoScalingGroup name not found"; moto's for an instance not registered
+                 # Both mean "already done": ValidationError is AWS's code for "AutoScalingGroup name not found";
+                 # InvalidTarget is ELBv2's for a target that is no longer registered (moto answers it when an
+                 # interrupted run's detach already deregistered the instances; AWS deregisters quietly).
                  ignore=("ValidationError", "InvalidTarget")),
         ), f"old release: detached from {', '.join(names_of.get(a, 'its target group') for a in attached)}; "
            "AWS deregisters its instances: no new request reaches them, those in flight finish"))
@@ -420,30 +393,5 @@ def plan_abandon(stack: str, c: Candidate, observed: Observed, reason: str, crea
         Call("elbv2", "delete_target_group", {"TargetGroupArn": tg.arn if tg else Ref(f"tg:{svc}")},
              ignore=("TargetGroupNotFound",), retry=("ResourceInUse",)),
     ), "release abandoned"))
-    steps.append(_record(stack, c.record.with_outcome(FAILED, reason[:500]), "failed: " + reason.splitlines()[0][:120]))
-    return steps
-
-
-def plan_fleet_removal(stack: str, service: str, observed: Observed, reason: str) -> list[Step]:
-    """Everything of a service's load balancing, for destroy or a service removed from app.yaml.
-    Auto Scaling groups go first (they would replace terminated instances)."""
-    steps: list[Step] = []
-    for group in observed.auto_scaling_groups:
-        if group.service == service:
-            steps.append(Step("delete", "auto scaling group", group.name, service, (
-                Call("autoscaling", "delete_auto_scaling_group", {"AutoScalingGroupName": group.name,
-                                                                  "ForceDelete": True}, ignore=("ValidationError",)),
-            ), reason))
-    lb = observed.load_balancers.get(service)
-    if lb is not None:
-        steps.append(Step("delete", "load balancer", lb.name, service, (
-            Call("elbv2", "delete_load_balancer", {"LoadBalancerArn": lb.arn}, ignore=("LoadBalancerNotFound",)),
-            Call("elbv2", "wait:load_balancers_deleted", {"LoadBalancerArns": [lb.arn]}),
-        ), reason + " (with its listener and rules)"))
-    for tg in observed.target_groups:
-        if tg.service == service:
-            steps.append(Step("delete", "target group", tg.name, service, (
-                Call("elbv2", "delete_target_group", {"TargetGroupArn": tg.arn},
-                     ignore=("TargetGroupNotFound",), retry=("ResourceInUse",)),
-            ), reason))
+    steps.append(record_step(stack, c.record.with_outcome(FAILED, reason[:500]), "failed: " + reason.splitlines()[0][:120]))
     return steps

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from ..model import names
 from ..model.releases import FAILED, Release
 from ..model.steps import Call, Step
+from .records import record_call
 
 
 @dataclass(frozen=True)
@@ -46,10 +47,13 @@ def plan_updates(stack: str, r: InPlaceRollout) -> list[Step]:
     return [update_step(stack, r, instance, previous, r.record.config) for instance, previous in r.updates]
 
 
+def updated_in_place(r: InPlaceRollout, done: list[Step]) -> list[str]:
+    """The instances of `r` the run moved to its release before a gate failed, from the steps it finished."""
+    return [s.name for s in done if s.kind == "instance in place" and s.service == r.service]
+
+
 def plan_restore(stack: str, r: InPlaceRollout, updated: list[str], reason: str) -> list[Step]:
     """Instances this run already moved to the failed release go back to their previous one."""
-    from .fleet import record_call
-
     steps = []
     for instance, previous in r.updates:
         if instance not in updated:

@@ -1,0 +1,141 @@
+"""What plan and deploy share: everything read, built and planned before anything changes in AWS.
+
+A launch template names the image by its registry digest, which exists only
+once the image is pushed; so `prepare` plans the images (phase one) and the
+infrastructure with the digests known so far, and `replan` plans phase two
+again with the pushed digests. Phase two's decisions (what is created,
+replaced or kept) do not depend on the digests, only their text does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..model import names
+from ..model.desired import Ami, ImageInfo, StackWant, desired_stack, templates_hash
+from ..model.observed import Observed
+from ..model.releases import Origin
+from ..model.steps import Step
+from ..plan.images import ImageWant, plan_images
+from ..plan.phases import InfraPlan
+from ..plan.stack import plan_stack
+from ..spec.model import AppSpec
+from ..targets.base import Target
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What phase one reads once and phase two reuses."""
+
+    amis: dict[str, Ami]  # by service
+    subnets: dict[str, tuple[str, ...]]  # by service: in zones that offer its instance type
+    vpc_ids: dict[str, str]  # by service
+    template_hash: str  # the user-data templates (part of every config hash)
+
+
+@dataclass
+class Prepared:
+    spec: AppSpec
+    account: str
+    observed: Observed
+    image_wants: list[ImageWant]
+    image_steps: list[Step]
+    want: StackWant
+    infra: InfraPlan
+    facts: Facts
+    warnings: list[str]
+    origin: Origin  # who, when, which commit
+    notes: list[str] = field(default_factory=list)  # subnets left out (zones without the instance type)
+
+    @property
+    def infra_steps(self) -> list[Step]:
+        return self.infra.steps
+
+    @property
+    def steps(self) -> list[Step]:
+        return self.image_steps + self.infra.steps
+
+    @property
+    def images(self) -> dict[str, ImageInfo]:
+        return {w.service: w.image for w in self.image_wants}
+
+
+def prepare(spec: AppSpec, base: Path, target: Target) -> Prepared:
+    """Everything plan and deploy need to know, read without changing anything in AWS."""
+    from ..apply import images as image_ops
+    from ..aws.network import network, resolve_amis
+    from ..aws.observe import observe_stack, require_services
+    from ..aws.ownership import check_ownership
+    from ..model.user_data import templates_dir
+    from ..origin import origin
+    from ..spec.checks import warnings
+    from ..spec.limits import check_limits
+
+    account = target.aws.account_id()  # proves credentials before any build
+    check_limits(spec, target.aws.region, target.registry)  # now that region and registry are known
+    net = network(target.aws, spec)  # before any build: a type no zone offers is bad input (exit 2)
+    local = build_images(spec, base, target)
+    target.progress.phase(f"reading stack {spec.name} in {target.aws.region}")
+    observed = observe_stack(target.aws, spec.name)
+    require_services(spec, observed, registry_is_ecr=target.registry.is_ecr)  # an emulator without ELBv2 or ECR
+    auth = target.registry_auth()
+    wants = []
+    for name in spec.services:
+        uri = target.registry.repository_uri(spec.name, name)
+        info = local[name]
+        digest = None
+        if names.repository(spec.name, name) in observed.repositories or not target.registry.is_ecr:
+            digest = image_ops.remote_digest(target.docker(), uri, info.tag, auth)
+        wants.append(ImageWant(name, names.repository(spec.name, name), uri, ImageInfo(info.image_id, digest)))
+    image_steps = plan_images(spec.name, wants, observed)
+    facts = Facts(amis=resolve_amis(target.aws, spec), subnets=net.subnets, vpc_ids=net.vpcs,
+                  template_hash=templates_hash(templates_dir()))
+    made_by = origin(base)
+    want, infra = plan_infra(spec, target, account, observed, {w.service: w.image for w in wants}, facts, made_by)
+    # Before phase one pushes anything: phase two's creations do not depend on the digests (their names neither).
+    check_ownership(target.aws, spec.name, image_steps + infra.steps, observed)
+    found = warnings(spec, facts.amis)
+    return Prepared(spec, account, observed, wants, image_steps, want, infra, facts, found, made_by, net.messages)
+
+
+def replan(prepared: Prepared, target: Target, images: dict[str, ImageInfo]) -> InfraPlan:
+    """Phase two with the pushed digests (the prepared plan when no digest was new)."""
+    if images == prepared.images:
+        return prepared.infra
+    _, infra = plan_infra(prepared.spec, target, prepared.account, prepared.observed, images, prepared.facts,
+                          prepared.origin)
+    return infra
+
+
+def plan_infra(spec: AppSpec, target: Target, account: str, observed: Observed, images: dict[str, ImageInfo],
+               facts: Facts, made_by: Origin) -> tuple[StackWant, InfraPlan]:
+    want = desired_stack(spec, account=account, region=target.aws.region, registry=target.registry, images=images,
+                         amis=facts.amis, subnets=facts.subnets, vpc_ids=facts.vpc_ids,
+                         template_hash=facts.template_hash)
+    return want, plan_stack(want, observed, origin=made_by)
+
+
+def build_images(spec: AppSpec, base: Path, target: Target) -> dict[str, ImageInfo]:
+    from ..apply import images
+
+    client = target.docker()
+    out: dict[str, ImageInfo] = {}
+    for name, service in spec.services.items():
+        if service.build is not None:
+            target.progress.phase(f"building {name} from {service.build.context}")
+            built = images.build_image(
+                client, name, (base / service.build.context).resolve(), service.build.dockerfile,
+                dict(service.build.args), service.build.target, _platform(spec, name),
+                target.progress.build_output,
+            )
+        else:
+            target.progress.phase(f"using image {service.image} for {name}")
+            built = images.ensure_local_image(client, name, service.image, _platform(spec, name),
+                                              target.progress.build_output)
+        out[name] = ImageInfo(built.image_id)
+    return out
+
+
+def _platform(spec: AppSpec, name: str) -> str:
+    return "linux/arm64" if spec.services[name].instances.arch == "arm64" else "linux/amd64"

@@ -1,0 +1,54 @@
+"""`status`: the stack's services, images, instances and load balancers, as read from AWS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..model.observed import Observed
+from ..spec.model import AppSpec
+from ..targets.base import Target
+
+
+def status(spec: AppSpec, target: Target) -> dict[str, Any]:
+    from ..aws.observe import observe_stack
+
+    target.aws.account_id()
+    return status_report(spec, target, observe_stack(target.aws, spec.name))
+
+
+def status_report(spec: AppSpec, target: Target, observed: Observed) -> dict[str, Any]:
+    services: dict[str, Any] = {}
+    addresses = target.hosts.addresses(spec.name)
+    for name in sorted(set(spec.services) | observed.services()):
+        instances = [i for i in observed.instances if i.service == name]
+        templates = {t.config_hash: t for t in observed.templates if t.service == name}
+        hashes = sorted({i.config_hash for i in instances if i.state in ("pending", "running")})
+        current = templates.get(hashes[-1]) if len(hashes) == 1 else None
+        services[name] = {
+            "declared": name in spec.services,
+            "count": spec.services[name].instances.count if name in spec.services else 0,
+            "image": current.image_digest if current else None,
+            "repository": target.registry.repository_uri(spec.name, name),
+            "config": hashes[0] if len(hashes) == 1 else hashes,
+            "launch_template": current.name if current else None,
+            "load_balancer": _load_balancer_report(target, observed, name),
+            "instances": [
+                {"id": i.id, "state": i.state, "subnet": i.subnet, "zone": i.zone, "public_ip": i.public_ip,
+                 "private_ip": i.private_ip, "config": i.config_hash, "address": addresses.get(i.id)}
+                for i in sorted(instances, key=lambda i: i.id)
+            ],
+        }
+    return {"stack": spec.name, "region": target.aws.region, "target": target.name, "services": services}
+
+
+def _load_balancer_report(target: Target, observed: Observed, service: str) -> dict[str, Any] | None:
+    from ..plan.fleet import live_config
+
+    lb = observed.load_balancers.get(service)
+    if lb is None:
+        return None
+    live = live_config(observed, service)
+    release = next((r.number for r in observed.releases if r.service == service and r.config == live), None)
+    return {"name": lb.name, "dns": lb.dns, "port": lb.listener_port, "protocol": lb.listener_protocol,
+            "address": target.hosts.load_balancer_address(lb), "release": release,
+            "config": live}

@@ -1,0 +1,69 @@
+"""Images: the ECR repositories and pushes that must exist before a launch template can name a digest.
+
+Pure: the push is an instruction the executor hands to the image pusher.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from ..model import names
+from ..model.desired import ImageInfo
+from ..model.observed import Observed
+from ..model.steps import Call, Step
+
+LIFECYCLE_KEEP = 20
+
+
+@dataclass(frozen=True)
+class ImageWant:
+    service: str
+    repository: str  # ECR repository name, stack/service
+    repository_uri: str
+    image: ImageInfo
+
+
+def plan_images(stack: str, wants: list[ImageWant], observed: Observed) -> list[Step]:
+    """ECR repositories and pushes. Where the endpoint has no ECR (observed.unavailable: an emulator, whose
+    images go to LIFTSHIFT_REGISTRY, see require_services), only the pushes."""
+    steps = []
+    ecr = "ecr" not in observed.unavailable
+    for want in wants:
+        if ecr and want.repository not in observed.repositories:
+            steps.append(Step("create", "ecr repository", want.repository, want.service, (
+                Call("ecr", "create_repository", {
+                    "repositoryName": want.repository,
+                    "imageTagMutability": "IMMUTABLE",
+                    "imageScanningConfiguration": {"scanOnPush": True},
+                    "encryptionConfiguration": {"encryptionType": "AES256"},
+                    "tags": names.tag_list(names.tags(stack, want.service)),
+                }, ignore=("RepositoryAlreadyExistsException",)),
+                Call("ecr", "put_lifecycle_policy", {
+                    "repositoryName": want.repository,
+                    "lifecyclePolicyText": lifecycle_policy(),
+                }),
+            ), "scan on push, immutable tags, encrypted, keeps the last 20 images"))
+        if want.image.digest is None:
+            steps.append(Step("push", "image", f"{want.repository_uri}:{want.image.tag}", want.service, (
+                # Put again with every push: a create interrupted before its policy converges here,
+                # before any image could pile up (describe_repositories does not show policies).
+                *([Call("ecr", "put_lifecycle_policy", {
+                    "repositoryName": want.repository,
+                    "lifecyclePolicyText": lifecycle_policy(),
+                })] if ecr else []),
+                Call("docker", "push", {
+                    "service": want.service, "image_id": want.image.image_id,
+                    "repository": want.repository_uri, "tag": want.image.tag,
+                }, save={f"digest:{want.service}": "@"}),
+            ), f"local image {want.image.image_id[:19]}"))
+    return steps
+
+
+def lifecycle_policy() -> str:
+    return json.dumps({"rules": [{
+        "rulePriority": 1,
+        "description": f"keep the last {LIFECYCLE_KEEP} images",
+        "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": LIFECYCLE_KEEP},
+        "action": {"type": "expire"},
+    }]}, sort_keys=True)

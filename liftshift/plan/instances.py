@@ -1,0 +1,216 @@
+"""Services without a load balancer: launch templates, instances launched and terminated by liftshift,
+in-place updates of the existing instances, and a rollback to a recorded release.
+
+Pure: nothing here talks to AWS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..model import names
+from ..model.desired import Ref, ServiceWant
+from ..model.observed import Observed, ObservedInstance
+from ..model.releases import LIVE, PENDING, RETIRED, ROLLED_BACK, Origin, Release, of_service
+from ..model.steps import NEW_GROUP_EC2, NEW_PROFILE_EC2, NEW_TEMPLATE_EC2, Call, Refs, RunToken, Step
+from .in_place import InPlaceRollout, plan_updates
+from .records import forget_call, new_release, record_call
+
+PENDING_USER_DATA = "(rendered once the image is pushed: pulls the pushed digest)"
+
+# RunInstances repeats the launch template's profile, metadata options and tags. On AWS this changes nothing:
+# parameters given to RunInstances override the template's, and these are the template's own values ("Launch an
+# instance from a launch template": "any parameters that you specify ... override the same parameters in the
+# launch template"). moto, the emulator the tests and the rehearsal use, applies them only from here.
+RUN_INSTANCES_REPEATS = ("IamInstanceProfile", "MetadataOptions", "TagSpecifications")
+
+
+@dataclass
+class InstancesPlan:
+    """One service's instance steps, by where plan_stack puts them."""
+
+    launch: list[Step]  # the release record, launch template, in-place updates and launches
+    new_instances: list[str]  # refs to the new instance ids, waited for before anything old goes
+    cleanup: list[Step]  # the release recorded live, terminations, templates and records beyond `keep`
+    in_place: InPlaceRollout | None  # undone when a health gate fails
+
+
+def plan_instances(stack: str, service: ServiceWant, observed: Observed, origin: Origin) -> InstancesPlan:
+    lt = service.launch_template
+    mine = [i for i in observed.instances if i.service == service.name]
+    current = sorted(_live([i for i in mine if i.config_hash == lt.config_hash]),
+                     key=lambda i: (i.state != "running", i.id))
+    keep = current[: service.count]
+    surplus = current[service.count:]
+    outdated = [i for i in mine if i not in current]
+    steps: list[Step] = []
+    updatable: list[ObservedInstance] = []
+    if service.in_place is not None:  # same host settings: the new release's user-data runs on them
+        updatable = sorted([i for i in _live(outdated) if i.host_hash == service.in_place.host_hash],
+                           key=lambda i: i.id)[: max(0, service.count - len(keep))]
+        outdated = [i for i in outdated if i not in updatable]
+
+    templates = [t for t in observed.templates if t.service == service.name]
+    launch = service.count - len(keep) - len(updatable)
+    group_id = security_group_id(service, observed)
+    records = of_service(observed.releases, service.name)
+    release = new_release(service, observed, origin)
+    # a config with no instance yet goes out
+    is_new = (launch > 0 or bool(updatable)) and not keep and service.count > 0
+    if is_new:
+        earlier = next((r for r in records if r.config == lt.config_hash), None)
+        if earlier is None or earlier.outcome != PENDING:
+            steps.append(Step("create", "release", f"{service.name} #{release.number}", service.name,
+                              (record_call(stack, release),), f"commit {release.commit or '-'}"))
+    if launch > 0 or updatable:
+        template = template_step(service, observed, group_id, release.number)
+        if template is not None:
+            steps.append(template)
+    in_place = None
+    if updatable:
+        assert service.in_place is not None
+        in_place = InPlaceRollout(service.name, release, lt.name, tuple((i.id, i.config_hash) for i in updatable),
+                                  service.in_place.port, service.in_place.path, service.in_place.timeout)
+        steps += plan_updates(stack, in_place)
+
+    new_refs: list[str] = []
+    if launch > 0:
+        placed = spread(launch, service.subnets, keep)
+        for subnet, n in placed.items():
+            ref = f"new:{service.name}:{subnet}"
+            new_refs.append(ref)
+            token = RunToken(f"run_instances {lt.name} {subnet} x{n}")  # fresh per run: see steps.RunToken
+            steps.append(Step("launch", "instances", f"{n} x {service.name} in {subnet}", service.name, (
+                Call("ec2", "run_instances", {
+                    "LaunchTemplate": {"LaunchTemplateName": lt.name, "Version": "1"},
+                    "MinCount": n, "MaxCount": n, "SubnetId": subnet, "ClientToken": token,
+                    **{key: lt.data[key] for key in RUN_INSTANCES_REPEATS},
+                }, save={ref: "Instances[].InstanceId"},
+                    # a new profile, group or template takes seconds to be usable
+                    retry=NEW_PROFILE_EC2 + NEW_GROUP_EC2 + NEW_TEMPLATE_EC2),
+            ), f"config {lt.config_hash}"))
+
+    cleanup: list[Step] = []
+    current_record = next((r for r in records if r.config == lt.config_hash), None)
+    if is_new or (current_record is not None and current_record.outcome != LIVE and service.count > 0):
+        live = (current_record or release).with_outcome(LIVE)
+        calls = [record_call(stack, live)]
+        calls += [record_call(stack, r.with_outcome(RETIRED)) for r in records
+                  if r.outcome == LIVE and r.config != lt.config_hash]
+        cleanup.append(Step("update", "release", f"{service.name} #{live.number}", service.name, tuple(calls),
+                            "live (instances running)"))
+    stale = outdated + surplus
+    if stale:
+        why = "replaced by config " + lt.config_hash if outdated else "more than the declared count"
+        if outdated and any(i.config_hash != lt.config_hash for i in outdated):
+            why += " (instances are replaced, not rolled: put the service behind a load_balancer for blue-green)"
+        cleanup.append(Step("terminate", "instances", ", ".join(i.id for i in stale), service.name, (
+            Call("ec2", "terminate_instances", {"InstanceIds": [i.id for i in stale]},
+                 ignore=("InvalidInstanceID.NotFound",)),
+        ), why))
+    # Templates of recorded releases are kept for rollback (the last `keep`); others are removed.
+    kept = {r.launch_template for r in sorted(records, key=lambda r: -r.number)[: service.keep]}
+    gone_records = [r for r in sorted(records, key=lambda r: -r.number)[service.keep:] if r.config != lt.config_hash]
+    for template in templates:
+        if template.name == lt.name and service.count > 0:
+            continue
+        if template.name in kept and service.count > 0:
+            continue
+        cleanup.append(Step("delete", "launch template", template.name, service.name, (
+            Call("ec2", "delete_launch_template", {"LaunchTemplateId": template.id},
+                 ignore=("InvalidLaunchTemplateId.NotFound",)),
+        ), "no longer used" if template.name not in kept else "beyond the releases kept"))
+    if gone_records:
+        cleanup.append(Step("delete", "releases", ", ".join(f"#{r.number}" for r in gone_records), service.name,
+                            (forget_call(stack, gone_records),), f"keeps the last {service.keep} for rollback"))
+    return InstancesPlan(steps, new_refs, cleanup, in_place)
+
+
+def security_group_id(service: ServiceWant, observed: Observed) -> Any:
+    """The instances' security group: its id, or the ref its creation earlier in the plan saves."""
+    return observed.groups[service.name].id if service.name in observed.groups else Ref(f"sg:{service.name}")
+
+
+def template_step(service: ServiceWant, observed: Observed, group_id: Any, number: int) -> Step | None:
+    """The release's launch template, unless it exists (templates are immutable: one per config)."""
+    lt = service.launch_template
+    if any(t.service == service.name and t.name == lt.name for t in observed.templates):
+        return None
+    data = dict(lt.data)
+    data["SecurityGroupIds"] = [group_id]
+    if "UserData" not in data:
+        data["UserData"] = PENDING_USER_DATA
+    lt_tags = {**service.tags, names.TAG_IMAGE: service.image.digest or "pending", names.TAG_RELEASE: str(number)}
+    return Step("create", "launch template", lt.name, service.name, (
+        Call("ec2", "create_launch_template", {
+            "LaunchTemplateName": lt.name,
+            "ClientToken": RunToken(f"create_launch_template {lt.name}"),  # never one of an earlier run
+            "VersionDescription": f"liftshift config {lt.config_hash}",
+            "LaunchTemplateData": data,
+            "TagSpecifications": [{"ResourceType": "launch-template", "Tags": names.tag_list(lt_tags)}],
+        }, ignore=("InvalidLaunchTemplateName.AlreadyExistsException",), retry=NEW_PROFILE_EC2 + NEW_GROUP_EC2),
+    ), f"release #{number}: IMDSv2 required, encrypted gp3 root, image "
+       f"{service.image_reference or 'pushed by this deploy'}")
+
+
+def plan_instance_rollback(stack: str, service: str, release: Release, count: int, subnets: tuple[str, ...],
+                           observed: Observed) -> list[Step]:
+    """A service without a load balancer back on a recorded release: new instances from its template,
+    then the others terminated (as a deploy replaces them)."""
+    template = release.launch_template
+    tags = {**names.tags(stack, service), names.TAG_CONFIG: release.config, "Name": f"{stack}-{service}"}
+    if release.host:
+        tags[names.TAG_HOST] = release.host
+    steps = [Step("update", "release", f"{service} #{release.number}", service,
+                  (record_call(stack, release.with_outcome(PENDING)),), "rollback target")]
+    refs = []
+    for subnet, n in spread(count, subnets, []).items():
+        ref = f"new:{service}:{subnet}"
+        refs.append(ref)
+        steps.append(Step("launch", "instances", f"{n} x {service} in {subnet}", service, (
+            Call("ec2", "run_instances", {
+                "LaunchTemplate": {"LaunchTemplateName": template, "Version": "1"},
+                "MinCount": n, "MaxCount": n, "SubnetId": subnet,
+                "ClientToken": RunToken(f"run_instances {template} {subnet} x{n} (rollback)"),
+                # Repeated from the template, as RUN_INSTANCES_REPEATS. The metadata options are the recorded
+                # template's own (EC2 applies them; moto keeps its defaults).
+                "IamInstanceProfile": {"Name": names.role(stack, service)},
+                "TagSpecifications": [{"ResourceType": "instance", "Tags": names.tag_list(tags)},
+                                      {"ResourceType": "volume", "Tags": names.tag_list(tags)}],
+            }, save={ref: "Instances[].InstanceId"}, retry=NEW_PROFILE_EC2 + NEW_GROUP_EC2 + NEW_TEMPLATE_EC2),
+        ), f"release #{release.number} ({template})"))
+    if refs:
+        steps.append(wait_running(refs, service))
+    calls = [record_call(stack, release.with_outcome(LIVE))]
+    calls += [record_call(stack, r.with_outcome(ROLLED_BACK)) for r in of_service(observed.releases, service)
+              if r.outcome == LIVE and r.number != release.number]
+    steps.append(Step("update", "release", f"{service} #{release.number}", service, tuple(calls), "live again"))
+    old = [i.id for i in observed.instances if i.service == service]
+    if old:
+        steps.append(Step("terminate", "instances", ", ".join(old), service, (
+            Call("ec2", "terminate_instances", {"InstanceIds": old}, ignore=("InvalidInstanceID.NotFound",)),
+        ), f"rolled back to #{release.number}"))
+    return steps
+
+
+def wait_running(refs: list[str], service: str | None) -> Step:
+    """One wait for every instance the refs name, before anything old is removed."""
+    return Step("wait", "instances running", f"{len(refs)} launch(es)", service, (
+        Call("ec2", "wait:instance_running", {"InstanceIds": Refs(tuple(refs))}),
+    ))
+
+
+def spread(count: int, subnets: tuple[str, ...], keep: list[ObservedInstance]) -> dict[str, int]:
+    """New instances go to the subnets (AZs) with the fewest instances already kept."""
+    load = {s: sum(1 for i in keep if i.subnet == s) for s in subnets}
+    placed: dict[str, int] = {}
+    for _ in range(count):
+        subnet = min(subnets, key=lambda s: (load[s], subnets.index(s)))
+        load[subnet] += 1
+        placed[subnet] = placed.get(subnet, 0) + 1
+    return placed
+
+
+def _live(instances: list[ObservedInstance]) -> list[ObservedInstance]:
+    return [i for i in instances if i.state in ("pending", "running")]
