@@ -29,6 +29,7 @@ from liftshift.pipeline.describe import call_json as _call_json
 from liftshift.progress import Progress
 from liftshift.pipeline.history import history
 from liftshift.pipeline.rollback import rollback
+from liftshift.model.refs import Ref
 from liftshift.spec.model import load_spec
 from liftshift.model.steps import (NEW_FOR_AUTO_SCALING, NEW_GROUP_EC2, NEW_PROFILE_EC2, NEW_ROLE, NEW_TARGET_GROUP,
                              NEW_TEMPLATE_EC2, Call, RunToken, Step)
@@ -133,10 +134,10 @@ def test_the_executor_retries_a_not_yet_answer_with_the_same_token(monkeypatch, 
     client = NotYetClient(code, message)
     executor = Executor(lambda _: client, None, Progress(), retry_seconds=60)
     step = Step("launch", "instances", "1 x web", "web", (
-        Call("ec2", operation, {"ClientToken": RunToken("x")}, save={"ids": "Instances[].InstanceId"},
+        Call("ec2", operation, {"ClientToken": RunToken("x")}, save={Ref("ids"): "Instances[].InstanceId"},
              retry=rules),))
     executor.run([step])
-    assert executor.values["ids"] == ["i-1"] and len(client.sent) == 3
+    assert executor.value(Ref("ids")) == ["i-1"] and len(client.sent) == 3
     assert len({p["ClientToken"] for p in client.sent}) == 1  # one launch intent, one token
 
 

@@ -13,8 +13,9 @@ from liftshift.model import names, desired as resources
 from liftshift import plan
 from liftshift.aws.observe import Observed, ObservedGroup, ObservedInstance, ObservedProfile, ObservedTemplate
 from liftshift.plan import ImageWant
-from liftshift.model.steps import Call, Refs, Step
-from liftshift.model.desired import Ami, ImageInfo, Ref, Registry
+from liftshift.model.refs import Ref, Refs
+from liftshift.model.steps import Call, PushImage, Step, Wait
+from liftshift.model.desired import Ami, ImageInfo, Registry
 from liftshift.spec.model import AppSpec
 
 ACCOUNT = "123456789012"
@@ -115,7 +116,7 @@ def test_empty_observed_creates_everything():
     assert calls(steps, "create_role")[0].params["Path"] == "/liftshift/shop/"
 
     (sg,) = calls(steps, "create_security_group")
-    assert sg.params["VpcId"] == "vpc-1" and sg.save == {"sg:web": "GroupId"}
+    assert sg.params["VpcId"] == "vpc-1" and sg.save == {Ref("sg:web"): "GroupId"}
     (auth,) = calls(steps, "authorize_security_group_ingress")
     assert auth.params["GroupId"] == Ref("sg:web")
     assert auth.params["IpPermissions"] == [
@@ -146,7 +147,9 @@ def test_empty_observed_creates_everything():
         assert run.params["MetadataOptions"]["HttpTokens"] == "required"
     assert len({c.params["ClientToken"] for c in runs}) == 2
     (wait,) = calls(steps, "wait:instance_running")
+    assert isinstance(wait, Wait) and (wait.client, wait.waiter) == ("ec2", "instance_running")
     assert wait.params["InstanceIds"] == Refs(tuple(ref for c in runs for ref in c.save))
+    assert repr(wait.params["InstanceIds"]) == "<new:web:subnet-aaaaaaaa + new:web:subnet-bbbbbbbb>"
 
 
 def test_ssh_ingress_opens_22_only_from_its_cidrs():
@@ -431,10 +434,10 @@ def test_plan_images_creates_a_locked_down_repository_and_pushes():
     policy = json.loads(calls(steps, "put_lifecycle_policy")[0].params["lifecyclePolicyText"])
     assert policy["rules"][0]["selection"]["countNumber"] == plan.LIFECYCLE_KEEP
     (push,) = calls(steps, "push")
-    assert push.client == "docker"
+    assert isinstance(push, PushImage) and push.client == "docker"
     assert push.params == {"service": "web", "image_id": IMAGE_ID, "repository": "127.0.0.1:5000/shop/web",
                            "tag": "img-" + "a" * 64}
-    assert push.save == {"digest:web": "@"}
+    assert push.save == {Ref("digest:web"): "@"}
 
 
 def test_plan_images_push_only_when_repository_exists():

@@ -1,6 +1,8 @@
 """The executor: the only code that runs planned calls against AWS and the registry.
 
-It resolves refs (values made by earlier calls), treats "already done" error
+It dispatches each instruction by its type (model.steps: an AWS Call, a
+botocore Wait, a PushImage for the image pusher, a GateCall for the health
+gate), resolves refs (values made by earlier calls), treats "already done" error
 codes as success so re-runs converge, retries bounded "not yet" codes that
 come from AWS's eventual consistency, and reports each step to a progress
 sink. A failing call stops the run with StepFailed naming the step.
@@ -13,10 +15,10 @@ import secrets
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..model.steps import Call, Refs, RunToken, Step, Withheld
-from ..progress import Progress
-from ..model.desired import Ref
 from ..errors import PartlyApplied
+from ..model.refs import Ref, Refs
+from ..model.steps import GateCall, Instruction, PushImage, RunToken, Step, Wait, Withheld
+from ..progress import Progress
 
 if TYPE_CHECKING:
     from ..targets.base import Gate
@@ -44,17 +46,25 @@ class Executor:
     ):
         self.client_for = client_for
         self.push = push
-        self.gate = gate  # health gates of rollouts (targets.base.Gate): "gate" calls
+        self.gate = gate  # health gates of rollouts (targets.base.Gate): GateCalls
         self.progress = progress
         self.retry_seconds = retry_seconds
         self.waiter_config = {"Delay": waiter_delay, "MaxAttempts": waiter_attempts}
-        self.values: dict[str, Any] = {}
+        self.values: dict[Ref, Any] = {}  # what earlier calls saved
         self.done: list[Step] = []
         self.run_id = new_run_id()  # client tokens (steps.RunToken) are unique to this run
 
     def token(self, intent: str) -> str:
         """The client token of `intent` in this run: the same for every retry, never one of another run."""
         return hashlib.sha256(f"{self.run_id}\0{intent}".encode()).hexdigest()[:32]
+
+    def value(self, ref: Ref) -> Any:
+        """What the call that saves `ref` returned (KeyError if it has not run)."""
+        return self.values[ref]
+
+    def made(self, ref: Ref) -> bool:
+        """Whether a call of this run saved `ref` (e.g. created the probe rule)."""
+        return ref in self.values
 
     def run(self, steps: list[Step]) -> None:
         for step in steps:
@@ -66,15 +76,15 @@ class Executor:
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, Ref):
-            return self.values[value.name]
+            return self.values[value]
         if isinstance(value, Withheld):
             return value.value
         if isinstance(value, RunToken):
             return self.token(value.intent)
         if isinstance(value, Refs):
             out: list[Any] = []
-            for name in value.names:
-                out += self.values.get(name) or []
+            for ref in value.refs:
+                out += self.values.get(ref) or []
             return out
         if isinstance(value, dict):
             return {k: self.resolve(v) for k, v in value.items()}
@@ -82,7 +92,7 @@ class Executor:
             return [self.resolve(v) for v in value]
         return value
 
-    def _call(self, step: Step, call: Call) -> None:
+    def _call(self, step: Step, call: Instruction) -> None:
         import botocore.exceptions
         import jmespath
 
@@ -111,18 +121,18 @@ class Executor:
         for ref, path in call.save.items():
             self.values[ref] = jmespath.search(path, response)
 
-    def _invoke(self, call: Call, params: dict[str, Any]) -> Any:
-        if call.client == "docker":
+    def _invoke(self, call: Instruction, params: dict[str, Any]) -> Any:
+        if isinstance(call, PushImage):
             if self.push is None:
                 raise RuntimeError("no image pusher was given to the executor")
             return self.push(**params)
-        if call.client == "gate":
+        if isinstance(call, GateCall):
             if self.gate is None:
                 raise RuntimeError("no health gate was given to the executor")
-            return getattr(self.gate, call.operation)(**params)
+            return getattr(self.gate, call.check.value)(**params)
         client = self.client_for(call.client)
-        if call.operation.startswith("wait:"):
-            client.get_waiter(call.operation[5:]).wait(**params, WaiterConfig=self.waiter_config)
+        if isinstance(call, Wait):
+            client.get_waiter(call.waiter).wait(**params, WaiterConfig=self.waiter_config)
             return {}
         return getattr(client, call.operation)(**params)
 
@@ -132,7 +142,7 @@ def new_run_id() -> str:
     return secrets.token_hex(16)
 
 
-def _retryable(call: Call, code: str, message: str) -> bool:
+def _retryable(call: Instruction, code: str, message: str) -> bool:
     for rule in call.retry:
         want, _, words = rule.partition(":")
         if want == code and words.lower() in message.lower():

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import names
+from . import names, refs
+from .refs import Ref
 from ..spec.model import AppSpec, ServiceSpec, parse_secret, peers_of, service_order
 from ..errors import BadInput
 
@@ -33,16 +34,6 @@ USER_DATA_LIMIT = 16384  # EC2's limit on user-data before base64
 
 class UserDataTooLarge(BadInput, ValueError):
     pass
-
-
-@dataclass(frozen=True)
-class Ref:
-    """A value known only once an earlier instruction has run (e.g. a new group's id)."""
-
-    name: str
-
-    def __repr__(self) -> str:
-        return f"<{self.name}>"
 
 
 @dataclass(frozen=True)
@@ -380,7 +371,7 @@ def desired_stack(
                     f"service {name!r}: the rendered user-data is {size} bytes; EC2 allows {USER_DATA_LIMIT}"
                     " (shorten env values or the command)"
                 )
-        data = launch_template_data(service, ami, role_name, Ref(f"sg:{name}"), instance_tags, user_data)
+        data = launch_template_data(service, ami, role_name, refs.security_group(name), instance_tags, user_data)
         services[name] = ServiceWant(
             name=name,
             repository=names.repository(spec.name, name),

@@ -1,19 +1,63 @@
-"""Plans as data: a step is a list of API calls, printed by `plan` and run by the executor."""
+"""Plans as data: a step is a list of instructions, printed by `plan` and run by the executor.
+
+Each instruction has its own type and the executor dispatches on it: `Call`
+(one AWS API call), `Wait` (a botocore waiter), `PushImage` (the image
+pusher), `GateCall` (a question to the rollout's health gate). Plans print
+each as a client and an operation (`docker push`, `gate probe`,
+`ec2 wait:instance_running`), as they always have. A step's action and kind
+are declared once, below.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from enum import Enum
+from typing import Any, ClassVar, Union
+
+from .refs import Ref, Refs  # noqa: F401 - Refs: a parameter type of planned calls
 
 
-@dataclass(frozen=True)
-class Refs:
-    """Several refs whose values (lists) are concatenated: e.g. all new instance ids."""
+class _Text(str, Enum):
+    """A name that prints as its text (plans, progress, -o json) and equals it."""
 
-    names: tuple[str, ...]
+    __str__ = str.__str__
+    __format__ = str.__format__
 
-    def __repr__(self) -> str:
-        return "<" + " + ".join(self.names) + ">"
+
+class Action(_Text):
+    CREATE = "create"
+    UPDATE = "update"
+    PUSH = "push"
+    LAUNCH = "launch"
+    TERMINATE = "terminate"
+    DELETE = "delete"
+    WAIT = "wait"
+
+
+class Kind(_Text):
+    """What a step acts on."""
+
+    LOG_GROUP = "log group"
+    ECR_REPOSITORY = "ecr repository"
+    IMAGE = "image"
+    IAM_ROLE = "iam role"
+    SECURITY_GROUP = "security group"
+    LAUNCH_TEMPLATE = "launch template"
+    INSTANCES = "instances"
+    INSTANCES_RUNNING = "instances running"  # a wait
+    INSTANCE_IN_PLACE = "instance in place"  # one instance's in-place update
+    RELEASE = "release"  # one release record
+    RELEASES = "releases"  # records beyond `keep`, forgotten
+    RELEASE_HISTORY = "release history"  # every record of the stack (destroy)
+    LOAD_BALANCER = "load balancer"
+    LISTENER = "listener"
+    LISTENER_RULE = "listener rule"
+    TARGET_GROUP = "target group"
+    AUTO_SCALING_GROUP = "auto scaling group"
+    RELEASE_HEALTHY = "release healthy"  # health gates, then the switch and the drain
+    PROBE = "probe"
+    SWITCH = "switch"
+    DRAIN = "drain"
 
 
 @dataclass(frozen=True)
@@ -72,19 +116,95 @@ NEW_ROLE = ("NoSuchEntity",)  # IAM, a role or instance profile created by the s
 
 @dataclass(frozen=True)
 class Call:
-    client: str  # a boto3 service name, "docker" for the image pusher, "gate" for rollout health gates
-    operation: str  # the client method; "wait:<waiter>" for a botocore waiter
+    """One AWS API call: a boto3 client's method."""
+
+    client: str  # a boto3 service name
+    operation: str  # the client method
     params: dict[str, Any]
-    save: dict[str, str] = field(default_factory=dict)  # ref name -> JMESPath into the response
+    save: dict[Ref, str] = field(default_factory=dict)  # ref -> JMESPath into the response
     ignore: tuple[str, ...] = ()  # error codes meaning "already done" (safe re-runs)
     retry: tuple[str, ...] = ()  # "Code" or "Code:words in the message" meaning "not yet", retried with a bound
 
 
 @dataclass(frozen=True)
+class Wait:
+    """A botocore waiter: polls until what earlier calls started is done (instances running, a load balancer
+    deleted), within the executor's bound."""
+
+    client: str
+    waiter: str  # the botocore waiter's name
+    params: dict[str, Any]
+    save: ClassVar[dict[Ref, str]] = {}
+    ignore: ClassVar[tuple[str, ...]] = ()
+    retry: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def operation(self) -> str:
+        return f"wait:{self.waiter}"
+
+
+@dataclass(frozen=True)
+class PushImage:
+    """A local image pushed to the registry by the executor's image pusher; the digest is saved under `digest`."""
+
+    service: str
+    image_id: str
+    repository: str  # the repository URI
+    tag: str
+    digest: Ref
+    client: ClassVar[str] = "docker"
+    operation: ClassVar[str] = "push"
+    ignore: ClassVar[tuple[str, ...]] = ()
+    retry: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"service": self.service, "image_id": self.image_id, "repository": self.repository, "tag": self.tag}
+
+    @property
+    def save(self) -> dict[Ref, str]:
+        return {self.digest: "@"}
+
+
+class Check(_Text):
+    """The questions a rollout asks its health gate (targets.base.Gate's methods)."""
+
+    HEALTHY = "healthy"
+    PROBE = "probe"
+    UPDATE_IN_PLACE = "update_in_place"
+    SWITCHED = "switched"
+    DRAIN = "drain"
+
+
+@dataclass(frozen=True)
+class GateCall:
+    """A question to the rollout's health gate; a failed answer raises RolloutFailed (exit 3)."""
+
+    check: Check
+    params: dict[str, Any]
+    client: ClassVar[str] = "gate"
+    save: ClassVar[dict[Ref, str]] = {}
+    ignore: ClassVar[tuple[str, ...]] = ()
+    retry: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def operation(self) -> str:
+        return str(self.check)
+
+
+# What a step is made of; every kind prints as `client` and `operation` (plan, -o json) and has `params`.
+Instruction = Union[Call, Wait, PushImage, GateCall]
+
+
+@dataclass(frozen=True)
 class Step:
-    action: str  # create | update | push | launch | terminate | delete | wait
-    kind: str
+    action: Action
+    kind: Kind
     name: str
     service: str | None
-    calls: tuple[Call, ...]
+    calls: tuple[Instruction, ...]
     detail: str = ""
+
+    def __post_init__(self) -> None:  # plain text is accepted and typed: an unknown action or kind fails here
+        object.__setattr__(self, "action", Action(self.action))
+        object.__setattr__(self, "kind", Kind(self.kind))

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from ..apply.executor import Executor
 from ..errors import BadInput
+from ..model import refs
 from ..model.desired import ImageInfo
 from ..model.observed import Observed
 from ..plan.phases import InfraPlan, plan_undo
@@ -59,7 +60,7 @@ def push_images(prepared: Prepared, target: Target, executor: Executor) -> dict[
     if prepared.image_steps:
         target.progress.phase("pushing images")
     executor.run(prepared.image_steps)
-    return {w.service: ImageInfo(w.image.image_id, w.image.digest or executor.values[f"digest:{w.service}"])
+    return {w.service: ImageInfo(w.image.image_id, w.image.digest or executor.value(refs.image_digest(w.service)))
             for w in prepared.image_wants}
 
 
@@ -98,7 +99,7 @@ def run_rollout(spec: AppSpec, target: Target, executor: Executor, infra: InfraP
         reason = str(exc)
         target.progress.phase("health gate failed: removing the new release(s); traffic stays where it was")
         for rollout in infra.rollouts:
-            steps = plan_undo(spec.name, rollout, observed, reason, executor.done, executor.values.__contains__)
+            steps = plan_undo(spec.name, rollout, observed, reason, executor.done, executor.made)
             try:
                 executor.run(steps)
             except Exception as cleanup_error:  # the release's leftovers are removed by the next deploy

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..model.steps import Call, Step
+from ..model.steps import Instruction, Step
 from .prepare import Prepared
 
 
@@ -24,7 +24,7 @@ def plan_json(prepared: Prepared) -> dict[str, Any]:
     }
 
 
-def call_json(call: Call) -> dict[str, Any]:
+def call_json(call: Instruction) -> dict[str, Any]:
     """A planned call as JSON: refs, tokens and withheld values as their placeholders (their repr)."""
     def clean(value: Any) -> Any:
         if isinstance(value, dict):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..model import names
 from ..model.observed import Observed
 from ..model.releases import item_key, of_service
-from ..model.steps import Call, Step
+from ..model.steps import Action, Call, Kind, Step, Wait
 from .records import forget_call
 from .roles import sweep_role
 
@@ -30,12 +30,12 @@ def plan_destroy(stack: str, observed: Observed, *, keep_images: bool) -> list[S
     for role in sorted((set(observed.roles) | set(observed.profiles)) - swept):
         steps += sweep_role(role, None, observed, "destroy")
     if observed.log_group:
-        steps.append(Step("delete", "log group", observed.log_group, None, (
+        steps.append(Step(Action.DELETE, Kind.LOG_GROUP, observed.log_group, None, (
             Call("logs", "delete_log_group", {"logGroupName": observed.log_group},
                  ignore=("ResourceNotFoundException",)),
         ), "destroy"))
     if observed.releases:
-        steps.append(Step("delete", "release history", f"{len(observed.releases)} release(s)", None, (
+        steps.append(Step(Action.DELETE, Kind.RELEASE_HISTORY, f"{len(observed.releases)} release(s)", None, (
             Call("dynamodb", "delete_item", {"TableName": TABLE, "Key": item_key(stack)}),
         ), "destroy"))
     return steps
@@ -50,25 +50,25 @@ def sweep_service(stack: str, service: str, observed: Observed, *, keep_images: 
         steps += _terminate_and_wait([i.id for i in observed.instances if i.service == service], service, reason)
     for template in observed.templates:
         if template.service == service:
-            steps.append(Step("delete", "launch template", template.name, service, (
+            steps.append(Step(Action.DELETE, Kind.LAUNCH_TEMPLATE, template.name, service, (
                 Call("ec2", "delete_launch_template", {"LaunchTemplateId": template.id},
                      ignore=("InvalidLaunchTemplateId.NotFound",)),
             ), reason))
     for group in (observed.groups.get(service), observed.lb_groups.get(service)):
         if group:
-            steps.append(Step("delete", "security group", group.name, service, (
+            steps.append(Step(Action.DELETE, Kind.SECURITY_GROUP, group.name, service, (
                 # DependencyViolation: a deleted load balancer's network interfaces go a little later
                 Call("ec2", "delete_security_group", {"GroupId": group.id},
                      ignore=("InvalidGroup.NotFound",), retry=("DependencyViolation",)),
             ), reason))
     records = of_service(observed.releases, service)
     if records and terminate:
-        steps.append(Step("delete", "releases", f"{len(records)} of {service}", service,
+        steps.append(Step(Action.DELETE, Kind.RELEASES, f"{len(records)} of {service}", service,
                           (forget_call(stack, records),), reason))
     steps += sweep_role(names.role(stack, service), service, observed, reason)
     repo = names.repository(stack, service)
     if not keep_images and repo in observed.repositories:
-        steps.append(Step("delete", "ecr repository", repo, service, (
+        steps.append(Step(Action.DELETE, Kind.ECR_REPOSITORY, repo, service, (
             Call("ecr", "delete_repository", {"repositoryName": repo, "force": True},
                  ignore=("RepositoryNotFoundException",)),
         ), reason + " (with its images)"))
@@ -81,19 +81,19 @@ def plan_fleet_removal(stack: str, service: str, observed: Observed, reason: str
     steps: list[Step] = []
     for group in observed.auto_scaling_groups:
         if group.service == service:
-            steps.append(Step("delete", "auto scaling group", group.name, service, (
+            steps.append(Step(Action.DELETE, Kind.AUTO_SCALING_GROUP, group.name, service, (
                 Call("autoscaling", "delete_auto_scaling_group", {"AutoScalingGroupName": group.name,
                                                                   "ForceDelete": True}, ignore=("ValidationError",)),
             ), reason))
     lb = observed.load_balancers.get(service)
     if lb is not None:
-        steps.append(Step("delete", "load balancer", lb.name, service, (
+        steps.append(Step(Action.DELETE, Kind.LOAD_BALANCER, lb.name, service, (
             Call("elbv2", "delete_load_balancer", {"LoadBalancerArn": lb.arn}, ignore=("LoadBalancerNotFound",)),
-            Call("elbv2", "wait:load_balancers_deleted", {"LoadBalancerArns": [lb.arn]}),
+            Wait("elbv2", "load_balancers_deleted", {"LoadBalancerArns": [lb.arn]}),
         ), reason + " (with its listener and rules)"))
     for tg in observed.target_groups:
         if tg.service == service:
-            steps.append(Step("delete", "target group", tg.name, service, (
+            steps.append(Step(Action.DELETE, Kind.TARGET_GROUP, tg.name, service, (
                 Call("elbv2", "delete_target_group", {"TargetGroupArn": tg.arn},
                      ignore=("TargetGroupNotFound",), retry=("ResourceInUse",)),
             ), reason))
@@ -103,7 +103,7 @@ def plan_fleet_removal(stack: str, service: str, observed: Observed, reason: str
 def _terminate_and_wait(ids: list[str], service: str | None, reason: str) -> list[Step]:
     if not ids:
         return []
-    return [Step("terminate", "instances", ", ".join(ids), service, (
+    return [Step(Action.TERMINATE, Kind.INSTANCES, ", ".join(ids), service, (
         Call("ec2", "terminate_instances", {"InstanceIds": ids}, ignore=("InvalidInstanceID.NotFound",)),
-        Call("ec2", "wait:instance_terminated", {"InstanceIds": ids}),  # their security groups are freed then
+        Wait("ec2", "instance_terminated", {"InstanceIds": ids}),  # their security groups are freed then
     ), reason)]

@@ -20,10 +20,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..model import names
-from ..model.desired import ListenerWant, Ref, TargetGroupWant
+from ..model import refs
+from ..model.desired import ListenerWant, TargetGroupWant
 from ..model.observed import Observed, ObservedLoadBalancer
 from ..model.releases import FAILED, LIVE, PENDING, RETIRED, ROLLED_BACK, Release, new_probe_value, of_service
-from ..model.steps import NEW_FOR_AUTO_SCALING, NEW_LB_GROUP, NEW_LOAD_BALANCER, NEW_TARGET_GROUP, Call, Step, Withheld
+from ..model.refs import Ref
+from ..model.steps import (NEW_FOR_AUTO_SCALING, NEW_LB_GROUP, NEW_LOAD_BALANCER, NEW_TARGET_GROUP, Action, Call,
+                           Check, GateCall, Kind, Step, Withheld)
 from .records import forget_call, record_step
 
 DRAIN_SECONDS = 30  # the target groups' deregistration delay: how long an old release's requests may drain
@@ -99,7 +102,7 @@ def _listener_params(listener: ListenerWant) -> dict[str, Any]:
 def lb_group_id(observed: Observed, service: str) -> Any:
     """The load balancer's security group: its id, or the ref its creation earlier in the plan saves."""
     have = observed.lb_groups.get(service)
-    return have.id if have else Ref(f"sg:{service}:lb")
+    return have.id if have else refs.lb_security_group(service)
 
 
 def plan_fleet(stack: str, c: Candidate, observed: Observed) -> FleetPlan:
@@ -114,30 +117,31 @@ def plan_fleet(stack: str, c: Candidate, observed: Observed) -> FleetPlan:
     live = live_config(observed, svc)
     tags = names.tags(stack, svc)
 
-    lb_arn: Any = lb.arn if lb else Ref(f"lb:{svc}")
-    lb_dns: Any = lb.dns if lb else Ref(f"lbdns:{svc}")
+    lb_arn: Any = lb.arn if lb else refs.load_balancer(svc)
+    lb_dns: Any = lb.dns if lb else refs.load_balancer_dns(svc)
     if lb is None:
-        out.prepare.append(Step("create", "load balancer", names.load_balancer(stack, svc), svc, (
+        out.prepare.append(Step(Action.CREATE, Kind.LOAD_BALANCER, names.load_balancer(stack, svc), svc, (
             Call("elbv2", "create_load_balancer", {
                 "Name": names.load_balancer(stack, svc), "Subnets": list(c.subnets), "SecurityGroups": [lb_group],
                 "Scheme": "internet-facing", "Type": "application", "IpAddressType": "ipv4",
                 "Tags": names.tag_list(tags),
-            }, save={f"lb:{svc}": "LoadBalancers[0].LoadBalancerArn", f"lbdns:{svc}": "LoadBalancers[0].DNSName"},
+            }, save={refs.load_balancer(svc): "LoadBalancers[0].LoadBalancerArn",
+                  refs.load_balancer_dns(svc): "LoadBalancers[0].DNSName"},
                 retry=NEW_LB_GROUP),  # its security group may be new
             replace(_drop_invalid_headers(lb_arn), retry=NEW_LOAD_BALANCER),
         ), f"application load balancer over {len(c.subnets)} subnets, dropping invalid header fields"))
     elif lb.drops_invalid_headers is False:  # made by an older liftshift, or changed by hand
-        out.prepare.append(Step("update", "load balancer", lb.name, svc, (_drop_invalid_headers(lb.arn),),
+        out.prepare.append(Step(Action.UPDATE, Kind.LOAD_BALANCER, lb.name, svc, (_drop_invalid_headers(lb.arn),),
                                 "drop invalid header fields"))
-    listener_arn: Any = lb.listener_arn if lb and lb.listener_arn else Ref(f"listener:{svc}")
+    listener_arn: Any = lb.listener_arn if lb and lb.listener_arn else refs.listener(svc)
     if lb is None or lb.listener_arn is None:
-        out.prepare.append(Step("create", "listener", f"{c.listener.protocol}:{c.listener.port}", svc, (
+        out.prepare.append(Step(Action.CREATE, Kind.LISTENER, f"{c.listener.protocol}:{c.listener.port}", svc, (
             Call("elbv2", "create_listener", {
                 "LoadBalancerArn": lb_arn, **_listener_params(c.listener),
                 "DefaultActions": [{"Type": "fixed-response", "FixedResponseConfig": {
                     "StatusCode": "503", "ContentType": "text/plain", "MessageBody": NO_RELEASE_BODY}}],
                 "Tags": names.tag_list(tags),
-            }, save={f"listener:{svc}": "Listeners[0].ListenerArn"}, retry=NEW_LOAD_BALANCER),
+            }, save={refs.listener(svc): "Listeners[0].ListenerArn"}, retry=NEW_LOAD_BALANCER),
         ), "answers 503 until a release passes its health gate"))
 
     leftovers_asg = [g for g in groups if g.config_hash not in (c.config, live)]
@@ -154,7 +158,7 @@ def plan_fleet(stack: str, c: Candidate, observed: Observed) -> FleetPlan:
             out.prepare += _resize(group, c)
             if lb and (lb.listener_port, lb.listener_protocol, lb.listener_certificate) != (
                     c.listener.port, c.listener.protocol, c.listener.certificate_arn):
-                out.prepare.append(Step("update", "listener", f"{c.listener.protocol}:{c.listener.port}", svc, (
+                out.prepare.append(Step(Action.UPDATE, Kind.LISTENER, f"{c.listener.protocol}:{c.listener.port}", svc, (
                     Call("elbv2", "modify_listener", {"ListenerArn": listener_arn, **_listener_params(c.listener)}),
                 ), "listener settings as declared"))
             if record is not None and record.outcome != LIVE:
@@ -187,10 +191,10 @@ def plan_fleet(stack: str, c: Candidate, observed: Observed) -> FleetPlan:
     if c.template_step is not None:
         out.prepare.append(c.template_step)
     tg = next((t for t in tgs if t.config_hash == c.config), None)
-    tg_arn: Any = tg.arn if tg else Ref(f"tg:{svc}")
+    tg_arn: Any = tg.arn if tg else refs.target_group(svc)
     if tg is None:
         h = c.target_group.health
-        out.prepare.append(Step("create", "target group", c.target_group.name, svc, (
+        out.prepare.append(Step(Action.CREATE, Kind.TARGET_GROUP, c.target_group.name, svc, (
             Call("elbv2", "create_target_group", {
                 "Name": c.target_group.name, "Protocol": "HTTP", "Port": c.target_group.port, "VpcId": c.vpc_id,
                 "TargetType": "instance", "HealthCheckProtocol": "HTTP", "HealthCheckPath": h["path"],
@@ -198,15 +202,15 @@ def plan_fleet(stack: str, c: Candidate, observed: Observed) -> FleetPlan:
                 "HealthyThresholdCount": h["healthy"], "UnhealthyThresholdCount": h["unhealthy"],
                 "Matcher": {"HttpCode": "200-399"},
                 "Tags": names.tag_list({**tags, names.TAG_CONFIG: c.config, names.TAG_RELEASE: str(number)}),
-            }, save={f"tg:{svc}": "TargetGroups[0].TargetGroupArn"}),
+            }, save={refs.target_group(svc): "TargetGroups[0].TargetGroupArn"}),
             replace(_drain_attribute(tg_arn), retry=NEW_TARGET_GROUP),
         ), f"health {h['path']} every {h['interval']} s, healthy after {h['healthy']}, unhealthy after {h['unhealthy']}"))
     else:  # made by an interrupted run, perhaps before its drain setting
-        out.prepare.append(Step("update", "target group", tg.name, svc, (_drain_attribute(tg.arn),),
+        out.prepare.append(Step(Action.UPDATE, Kind.TARGET_GROUP, tg.name, svc, (_drain_attribute(tg.arn),),
                                 f"deregistration delay {DRAIN_SECONDS} s"))
     group = next((g for g in groups if g.config_hash == c.config), None)
     if group is None:
-        out.prepare.append(Step("create", "auto scaling group", c.auto_scaling_group, svc, (
+        out.prepare.append(Step(Action.CREATE, Kind.AUTO_SCALING_GROUP, c.auto_scaling_group, svc, (
             Call("autoscaling", "create_auto_scaling_group", {
                 "AutoScalingGroupName": c.auto_scaling_group,
                 "LaunchTemplate": {"LaunchTemplateName": c.launch_template, "Version": "1"},
@@ -228,29 +232,29 @@ def plan_fleet(stack: str, c: Candidate, observed: Observed) -> FleetPlan:
     out.prepare += _delete_rules(svc, [r for r in rules if r is not rule], observed,
                                  "a probe route an earlier run left behind")
     if rule is None:
-        out.prepare.append(Step("create", "listener rule", probe_label(number), svc, (
+        out.prepare.append(Step(Action.CREATE, Kind.LISTENER_RULE, probe_label(number), svc, (
             Call("elbv2", "create_rule", {
                 "ListenerArn": listener_arn, "Priority": number,
                 "Conditions": [{"Field": "http-header", "HttpHeaderConfig": {
                     "HttpHeaderName": names.RELEASE_HEADER, "Values": [Withheld(probe)]}}],
                 "Actions": _actions(tg_arn), "Tags": names.tag_list(tags),
-            }, save={f"rule:{svc}": "Rules[0].RuleArn"}, retry=NEW_TARGET_GROUP),
+            }, save={refs.probe_rule(svc): "Rules[0].RuleArn"}, retry=NEW_TARGET_GROUP),
         ), "routes only the health probe to the new release"))
     h = c.target_group.health
-    out.gate.append(Step("wait", "release healthy", f"{svc} #{number}", svc, (
-        Call("gate", "healthy", {"service": svc, "release": number, "target_group": tg_arn,
+    out.gate.append(Step(Action.WAIT, Kind.RELEASE_HEALTHY, f"{svc} #{number}", svc, (
+        GateCall(Check.HEALTHY, {"service": svc, "release": number, "target_group": tg_arn,
                                  "auto_scaling_group": c.auto_scaling_group, "count": c.count,
                                  "timeout": c.timeout}),
     ), f"{c.count} healthy target(s) within {c.timeout} s, or the release is removed"))
     if c.count > 0:  # with no instance the load balancer can only answer 503
-        out.gate.append(Step("wait", "probe", f"{c.listener.protocol.lower()}://<{svc} load balancer>:{c.listener.port}"
+        out.gate.append(Step(Action.WAIT, Kind.PROBE, f"{c.listener.protocol.lower()}://<{svc} load balancer>:{c.listener.port}"
                              f"{h['path']}", svc, (
-            Call("gate", "probe", {"service": svc, "release": number, "load_balancer": lb_arn, "dns": lb_dns,
+            GateCall(Check.PROBE, {"service": svc, "release": number, "load_balancer": lb_arn, "dns": lb_dns,
                                    "port": c.listener.port, "protocol": c.listener.protocol, "path": h["path"],
                                    "timeout": PROBE_SECONDS, "header": Withheld(probe)}),
         ), f"through the load balancer with {probe_label(number)}"))
 
-    out.finish.append(Step("update", "listener", f"{c.listener.protocol}:{c.listener.port}", svc, (
+    out.finish.append(Step(Action.UPDATE, Kind.LISTENER, f"{c.listener.protocol}:{c.listener.port}", svc, (
         Call("elbv2", "modify_listener", {"ListenerArn": listener_arn, **_listener_params(c.listener),
                                           "DefaultActions": _actions(tg_arn)}, retry=NEW_TARGET_GROUP),
     ), f"traffic -> release #{number}"))
@@ -262,7 +266,7 @@ def plan_fleet(stack: str, c: Candidate, observed: Observed) -> FleetPlan:
     old_groups = [g for g in groups if g.config_hash != c.config]
     old_tgs = [t for t in tgs if t.config_hash != c.config]
     out.finish += _cleanup(stack, c, observed, lb, old_groups, old_tgs, serving=tg_arn,
-                           rules=[rule if rule else Ref(f"rule:{svc}")])
+                           rules=[rule if rule else refs.probe_rule(svc)])
     return out
 
 
@@ -280,7 +284,7 @@ def _rule_label(rule: Any, observed: Observed, service: str) -> str:
 
 
 def _delete_rules(service: str, rules: list, observed: Observed, why: str) -> list[Step]:
-    return [Step("delete", "listener rule", _rule_label(rule, observed, service), service, (
+    return [Step(Action.DELETE, Kind.LISTENER_RULE, _rule_label(rule, observed, service), service, (
         Call("elbv2", "delete_rule", {"RuleArn": rule if isinstance(rule, Ref) else rule.arn}, ignore=("RuleNotFound",)),
     ), why) for rule in rules]
 
@@ -294,7 +298,7 @@ def _resize(group, c: Candidate) -> list[Step]:
     """The count changes in place: Auto Scaling launches or terminates."""
     if (group.desired, group.min_size, group.max_size) == (c.count,) * 3:
         return []
-    return [Step("update", "auto scaling group", group.name, c.service, (
+    return [Step(Action.UPDATE, Kind.AUTO_SCALING_GROUP, group.name, c.service, (
         Call("autoscaling", "update_auto_scaling_group", {
             "AutoScalingGroupName": group.name, "MinSize": c.count, "MaxSize": c.count, "DesiredCapacity": c.count}),
     ), f"count {group.desired} -> {c.count} (Auto Scaling launches or terminates)")]
@@ -314,8 +318,8 @@ def _cleanup(stack: str, c: Candidate, observed: Observed, lb: ObservedLoadBalan
     svc = c.service
     steps: list[Step] = _delete_rules(svc, rules or [], observed, "the probe route is no longer needed")
     if serving is not None:
-        steps.append(Step("wait", "switch", f"{svc} #{c.record.number}", svc, (
-            Call("gate", "switched", {"service": svc, "serving": serving, "target_groups": [t.arn for t in tgs]}),
+        steps.append(Step(Action.WAIT, Kind.SWITCH, f"{svc} #{c.record.number}", svc, (
+            GateCall(Check.SWITCHED, {"service": svc, "serving": serving, "target_groups": [t.arn for t in tgs]}),
         ), "the load balancer routes to the new release" + ("; then the old one is deregistered" if tgs else "")))
     draining = [t.arn for t in tgs]
     names_of = {t.arn: t.name for t in observed.target_groups}
@@ -324,7 +328,7 @@ def _cleanup(stack: str, c: Candidate, observed: Observed, lb: ObservedLoadBalan
         if not attached:
             continue
         draining += [arn for arn in attached if arn not in draining]
-        steps.append(Step("update", "auto scaling group", group.name, svc, (
+        steps.append(Step(Action.UPDATE, Kind.AUTO_SCALING_GROUP, group.name, svc, (
             Call("autoscaling", "detach_load_balancer_target_groups",
                  {"AutoScalingGroupName": group.name, "TargetGroupARNs": attached},
                  # Both mean "already done": ValidationError is AWS's code for "AutoScalingGroup name not found";
@@ -336,17 +340,17 @@ def _cleanup(stack: str, c: Candidate, observed: Observed, lb: ObservedLoadBalan
     if draining:
         configs = {g.config_hash for g in groups} | {t.config_hash for t in tgs}
         old = sorted(r.number for r in of_service(observed.releases, svc) if r.config in configs)
-        steps.append(Step("wait", "drain", f"{svc} " + (", ".join(f"#{n}" for n in old) or "old release"), svc, (
-            Call("gate", "drain", {"service": svc, "target_groups": draining, "seconds": DRAIN_SECONDS}),
+        steps.append(Step(Action.WAIT, Kind.DRAIN, f"{svc} " + (", ".join(f"#{n}" for n in old) or "old release"), svc, (
+            GateCall(Check.DRAIN, {"service": svc, "target_groups": draining, "seconds": DRAIN_SECONDS}),
         ), f"until the old targets are deregistered and drained (within the deregistration delay, "
            f"{DRAIN_SECONDS} s, and a margin)"))
     for group in groups:
-        steps.append(Step("delete", "auto scaling group", group.name, svc, (
+        steps.append(Step(Action.DELETE, Kind.AUTO_SCALING_GROUP, group.name, svc, (
             Call("autoscaling", "delete_auto_scaling_group", {"AutoScalingGroupName": group.name, "ForceDelete": True},
                  ignore=("ValidationError",)),  # AWS's code for "AutoScalingGroup name not found"
         ), "old release: its instances are terminated"))
     for tg in tgs:
-        steps.append(Step("delete", "target group", tg.name, svc, (
+        steps.append(Step(Action.DELETE, Kind.TARGET_GROUP, tg.name, svc, (
             Call("elbv2", "delete_target_group", {"TargetGroupArn": tg.arn},
                  ignore=("TargetGroupNotFound",), retry=("ResourceInUse",)),
         ), "old release"))
@@ -368,7 +372,7 @@ def _prune(stack: str, c: Candidate, observed: Observed) -> list[Step]:
         if t is not None and t.config_hash != c.config:
             calls.append(Call("ec2", "delete_launch_template", {"LaunchTemplateId": t.id},
                               ignore=("InvalidLaunchTemplateId.NotFound",)))
-    return [Step("delete", "releases", ", ".join(f"#{r.number}" for r in gone), c.service, tuple(calls),
+    return [Step(Action.DELETE, Kind.RELEASES, ", ".join(f"#{r.number}" for r in gone), c.service, tuple(calls),
                  f"keeps the last {c.keep} for rollback")]
 
 
@@ -380,17 +384,17 @@ def plan_abandon(stack: str, c: Candidate, observed: Observed, reason: str, crea
     number = c.record.number
     rule = next((r for r in (lb.rules if lb else []) if c.record.probe and r.header_values == (c.record.probe,)), None)
     if rule is not None or created_rule:
-        steps.append(Step("delete", "listener rule", probe_label(number), svc, (
-            Call("elbv2", "delete_rule", {"RuleArn": rule.arn if rule else Ref(f"rule:{svc}")},
+        steps.append(Step(Action.DELETE, Kind.LISTENER_RULE, probe_label(number), svc, (
+            Call("elbv2", "delete_rule", {"RuleArn": rule.arn if rule else refs.probe_rule(svc)},
                  ignore=("RuleNotFound",)),
         ), "release abandoned"))
-    steps.append(Step("delete", "auto scaling group", c.auto_scaling_group, svc, (
+    steps.append(Step(Action.DELETE, Kind.AUTO_SCALING_GROUP, c.auto_scaling_group, svc, (
         Call("autoscaling", "delete_auto_scaling_group", {"AutoScalingGroupName": c.auto_scaling_group,
                                                           "ForceDelete": True}, ignore=("ValidationError",)),
     ), "release abandoned: its instances are terminated"))
     tg = next((t for t in observed.target_groups if t.service == svc and t.config_hash == c.config), None)
-    steps.append(Step("delete", "target group", c.target_group.name, svc, (
-        Call("elbv2", "delete_target_group", {"TargetGroupArn": tg.arn if tg else Ref(f"tg:{svc}")},
+    steps.append(Step(Action.DELETE, Kind.TARGET_GROUP, c.target_group.name, svc, (
+        Call("elbv2", "delete_target_group", {"TargetGroupArn": tg.arn if tg else refs.target_group(svc)},
              ignore=("TargetGroupNotFound",), retry=("ResourceInUse",)),
     ), "release abandoned"))
     steps.append(record_step(stack, c.record.with_outcome(FAILED, reason[:500]), "failed: " + reason.splitlines()[0][:120]))

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..model import names
-from ..model.desired import LB_GROUP, Ref, SecurityGroupWant, ServiceWant
+from ..model import refs
+from ..model.desired import LB_GROUP, SecurityGroupWant, ServiceWant
 from ..model.observed import ObservedGroup, Observed
-from ..model.steps import NEW_GROUP_EC2, Call, Step
+from ..model.refs import Ref
+from ..model.steps import NEW_GROUP_EC2, Action, Call, Kind, Step
 
 
 def plan_groups(stack: str, service: ServiceWant, observed: Observed) -> list[Step]:
@@ -18,17 +20,17 @@ def plan_groups(stack: str, service: ServiceWant, observed: Observed) -> list[St
     lb_group: Any = None
     if service.fleet is not None:
         steps += plan_security_group(stack, service.name, service.fleet.lb_group, observed.lb_groups.get(service.name),
-                                     f"sg:{service.name}:lb", part="lb")
+                                     refs.lb_security_group(service.name), part="lb")
         lb_group = lb_group_id(observed, service.name)
     want = service.security_group
     if lb_group is not None:
         want = SecurityGroupWant(want.name, want.description, want.vpc_id, frozenset(
             (port, lb_group if source == LB_GROUP else source) for port, source in want.ingress))
     return steps + plan_security_group(stack, service.name, want, observed.groups.get(service.name),
-                                       f"sg:{service.name}")
+                                       refs.security_group(service.name))
 
 
-def plan_security_group(stack: str, service: str, group: SecurityGroupWant, have: ObservedGroup | None, ref: str,
+def plan_security_group(stack: str, service: str, group: SecurityGroupWant, have: ObservedGroup | None, ref: Ref,
                         part: str | None = None) -> list[Step]:
     if have is None:
         tags = names.tags(stack, service, **({names.TAG_PART: part} if part else {}))
@@ -38,9 +40,9 @@ def plan_security_group(stack: str, service: str, group: SecurityGroupWant, have
         }, save={ref: "GroupId"})]
         if group.ingress:
             calls.append(Call("ec2", "authorize_security_group_ingress",
-                              {"GroupId": Ref(ref), "IpPermissions": _rules(group.ingress)}, retry=NEW_GROUP_EC2))
+                              {"GroupId": ref, "IpPermissions": _rules(group.ingress)}, retry=NEW_GROUP_EC2))
         opened = _describe_rules(group.ingress) or "nothing"
-        return [Step("create", "security group", group.name, service, tuple(calls), f"opens {opened}")]
+        return [Step(Action.CREATE, Kind.SECURITY_GROUP, group.name, service, tuple(calls), f"opens {opened}")]
     add = group.ingress - have.ingress
     remove = have.ingress - group.ingress
     calls = []
@@ -59,7 +61,7 @@ def plan_security_group(stack: str, service: str, group: SecurityGroupWant, have
         "close " + _describe_rules(remove) if remove else "",
         f"remove {len(have.other_rules)} rule(s) not declared in app.yaml" if have.other_rules else "",
     ]))
-    return [Step("update", "security group", group.name, service, tuple(calls), detail)]
+    return [Step(Action.UPDATE, Kind.SECURITY_GROUP, group.name, service, tuple(calls), detail)]
 
 
 def _rules(rules) -> list[dict[str, Any]]:

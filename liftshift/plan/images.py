@@ -1,6 +1,6 @@
 """Images: the ECR repositories and pushes that must exist before a launch template can name a digest.
 
-Pure: the push is an instruction the executor hands to the image pusher.
+Pure: a push is an instruction (PushImage) the executor hands to the image pusher.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from ..model import names
 from ..model.desired import ImageInfo
 from ..model.observed import Observed
-from ..model.steps import Call, Step
+from ..model import refs
+from ..model.steps import Action, Call, Kind, PushImage, Step
 
 LIFECYCLE_KEEP = 20
 
@@ -31,7 +32,7 @@ def plan_images(stack: str, wants: list[ImageWant], observed: Observed) -> list[
     ecr = "ecr" not in observed.unavailable
     for want in wants:
         if ecr and want.repository not in observed.repositories:
-            steps.append(Step("create", "ecr repository", want.repository, want.service, (
+            steps.append(Step(Action.CREATE, Kind.ECR_REPOSITORY, want.repository, want.service, (
                 Call("ecr", "create_repository", {
                     "repositoryName": want.repository,
                     "imageTagMutability": "IMMUTABLE",
@@ -45,17 +46,15 @@ def plan_images(stack: str, wants: list[ImageWant], observed: Observed) -> list[
                 }),
             ), "scan on push, immutable tags, encrypted, keeps the last 20 images"))
         if want.image.digest is None:
-            steps.append(Step("push", "image", f"{want.repository_uri}:{want.image.tag}", want.service, (
+            steps.append(Step(Action.PUSH, Kind.IMAGE, f"{want.repository_uri}:{want.image.tag}", want.service, (
                 # Put again with every push: a create interrupted before its policy converges here,
                 # before any image could pile up (describe_repositories does not show policies).
                 *([Call("ecr", "put_lifecycle_policy", {
                     "repositoryName": want.repository,
                     "lifecyclePolicyText": lifecycle_policy(),
                 })] if ecr else []),
-                Call("docker", "push", {
-                    "service": want.service, "image_id": want.image.image_id,
-                    "repository": want.repository_uri, "tag": want.image.tag,
-                }, save={f"digest:{want.service}": "@"}),
+                PushImage(want.service, want.image.image_id, want.repository_uri, want.image.tag,
+                          digest=refs.image_digest(want.service)),
             ), f"local image {want.image.image_id[:19]}"))
     return steps
 

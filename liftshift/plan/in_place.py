@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from ..model import names
 from ..model.releases import FAILED, Release
-from ..model.steps import Call, Step
+from ..model.steps import Action, Call, Check, GateCall, Kind, Step
 from .records import record_call
 
 
@@ -33,8 +33,8 @@ class InPlaceRollout:
 
 
 def update_step(stack: str, r: InPlaceRollout, instance: str, previous: str, config: str) -> Step:
-    return Step("update", "instance in place", instance, r.service, (
-        Call("gate", "update_in_place", {
+    return Step(Action.UPDATE, Kind.INSTANCE_IN_PLACE, instance, r.service, (
+        GateCall(Check.UPDATE_IN_PLACE, {
             "service": r.service, "instance": instance, "release": r.record.number, "template": r.template,
             "previous": names.launch_template(stack, r.service, previous), "port": r.port, "path": r.path,
             "timeout": r.timeout}),
@@ -49,7 +49,7 @@ def plan_updates(stack: str, r: InPlaceRollout) -> list[Step]:
 
 def updated_in_place(r: InPlaceRollout, done: list[Step]) -> list[str]:
     """The instances of `r` the run moved to its release before a gate failed, from the steps it finished."""
-    return [s.name for s in done if s.kind == "instance in place" and s.service == r.service]
+    return [s.name for s in done if s.kind is Kind.INSTANCE_IN_PLACE and s.service == r.service]
 
 
 def plan_restore(stack: str, r: InPlaceRollout, updated: list[str], reason: str) -> list[Step]:
@@ -58,15 +58,15 @@ def plan_restore(stack: str, r: InPlaceRollout, updated: list[str], reason: str)
     for instance, previous in r.updates:
         if instance not in updated:
             continue
-        steps.append(Step("update", "instance in place", instance, r.service, (
-            Call("gate", "update_in_place", {
+        steps.append(Step(Action.UPDATE, Kind.INSTANCE_IN_PLACE, instance, r.service, (
+            GateCall(Check.UPDATE_IN_PLACE, {
                 "service": r.service, "instance": instance, "release": r.record.number,
                 "template": names.launch_template(stack, r.service, previous), "previous": r.template,
                 "port": r.port, "path": r.path, "timeout": r.timeout}),
             Call("ec2", "create_tags", {"Resources": [instance],
                                         "Tags": [{"Key": names.TAG_CONFIG, "Value": previous}]}),
         ), "back to its previous release"))
-    steps.append(Step("update", "release", f"{r.service} #{r.record.number}", r.service,
+    steps.append(Step(Action.UPDATE, Kind.RELEASE, f"{r.service} #{r.record.number}", r.service,
                       (record_call(stack, r.record.with_outcome(FAILED, reason[:500])),),
                       "failed: " + reason.splitlines()[0][:120]))
     return steps

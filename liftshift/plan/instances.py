@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..model import names
-from ..model.desired import Ref, ServiceWant
+from ..model import refs
+from ..model.desired import ServiceWant
 from ..model.observed import Observed, ObservedInstance
 from ..model.releases import LIVE, PENDING, RETIRED, ROLLED_BACK, Origin, Release, of_service
-from ..model.steps import NEW_GROUP_EC2, NEW_PROFILE_EC2, NEW_TEMPLATE_EC2, Call, Refs, RunToken, Step
+from ..model.refs import Ref, Refs
+from ..model.steps import NEW_GROUP_EC2, NEW_PROFILE_EC2, NEW_TEMPLATE_EC2, Action, Call, Kind, RunToken, Step, Wait
 from .in_place import InPlaceRollout, plan_updates
 from .records import forget_call, new_release, record_call
 
@@ -31,7 +33,7 @@ class InstancesPlan:
     """One service's instance steps, by where plan_stack puts them."""
 
     launch: list[Step]  # the release record, launch template, in-place updates and launches
-    new_instances: list[str]  # refs to the new instance ids, waited for before anything old goes
+    new_instances: list[Ref]  # the new instance ids, waited for before anything old goes
     cleanup: list[Step]  # the release recorded live, terminations, templates and records beyond `keep`
     in_place: InPlaceRollout | None  # undone when a health gate fails
 
@@ -61,7 +63,7 @@ def plan_instances(stack: str, service: ServiceWant, observed: Observed, origin:
     if is_new:
         earlier = next((r for r in records if r.config == lt.config_hash), None)
         if earlier is None or earlier.outcome != PENDING:
-            steps.append(Step("create", "release", f"{service.name} #{release.number}", service.name,
+            steps.append(Step(Action.CREATE, Kind.RELEASE, f"{service.name} #{release.number}", service.name,
                               (record_call(stack, release),), f"commit {release.commit or '-'}"))
     if launch > 0 or updatable:
         template = template_step(service, observed, group_id, release.number)
@@ -74,14 +76,14 @@ def plan_instances(stack: str, service: ServiceWant, observed: Observed, origin:
                                   service.in_place.port, service.in_place.path, service.in_place.timeout)
         steps += plan_updates(stack, in_place)
 
-    new_refs: list[str] = []
+    new_refs: list[Ref] = []
     if launch > 0:
         placed = spread(launch, service.subnets, keep)
         for subnet, n in placed.items():
-            ref = f"new:{service.name}:{subnet}"
+            ref = refs.new_instances(service.name, subnet)
             new_refs.append(ref)
             token = RunToken(f"run_instances {lt.name} {subnet} x{n}")  # fresh per run: see steps.RunToken
-            steps.append(Step("launch", "instances", f"{n} x {service.name} in {subnet}", service.name, (
+            steps.append(Step(Action.LAUNCH, Kind.INSTANCES, f"{n} x {service.name} in {subnet}", service.name, (
                 Call("ec2", "run_instances", {
                     "LaunchTemplate": {"LaunchTemplateName": lt.name, "Version": "1"},
                     "MinCount": n, "MaxCount": n, "SubnetId": subnet, "ClientToken": token,
@@ -98,14 +100,14 @@ def plan_instances(stack: str, service: ServiceWant, observed: Observed, origin:
         calls = [record_call(stack, live)]
         calls += [record_call(stack, r.with_outcome(RETIRED)) for r in records
                   if r.outcome == LIVE and r.config != lt.config_hash]
-        cleanup.append(Step("update", "release", f"{service.name} #{live.number}", service.name, tuple(calls),
+        cleanup.append(Step(Action.UPDATE, Kind.RELEASE, f"{service.name} #{live.number}", service.name, tuple(calls),
                             "live (instances running)"))
     stale = outdated + surplus
     if stale:
         why = "replaced by config " + lt.config_hash if outdated else "more than the declared count"
         if outdated and any(i.config_hash != lt.config_hash for i in outdated):
             why += " (instances are replaced, not rolled: put the service behind a load_balancer for blue-green)"
-        cleanup.append(Step("terminate", "instances", ", ".join(i.id for i in stale), service.name, (
+        cleanup.append(Step(Action.TERMINATE, Kind.INSTANCES, ", ".join(i.id for i in stale), service.name, (
             Call("ec2", "terminate_instances", {"InstanceIds": [i.id for i in stale]},
                  ignore=("InvalidInstanceID.NotFound",)),
         ), why))
@@ -117,19 +119,19 @@ def plan_instances(stack: str, service: ServiceWant, observed: Observed, origin:
             continue
         if template.name in kept and service.count > 0:
             continue
-        cleanup.append(Step("delete", "launch template", template.name, service.name, (
+        cleanup.append(Step(Action.DELETE, Kind.LAUNCH_TEMPLATE, template.name, service.name, (
             Call("ec2", "delete_launch_template", {"LaunchTemplateId": template.id},
                  ignore=("InvalidLaunchTemplateId.NotFound",)),
         ), "no longer used" if template.name not in kept else "beyond the releases kept"))
     if gone_records:
-        cleanup.append(Step("delete", "releases", ", ".join(f"#{r.number}" for r in gone_records), service.name,
+        cleanup.append(Step(Action.DELETE, Kind.RELEASES, ", ".join(f"#{r.number}" for r in gone_records), service.name,
                             (forget_call(stack, gone_records),), f"keeps the last {service.keep} for rollback"))
     return InstancesPlan(steps, new_refs, cleanup, in_place)
 
 
 def security_group_id(service: ServiceWant, observed: Observed) -> Any:
     """The instances' security group: its id, or the ref its creation earlier in the plan saves."""
-    return observed.groups[service.name].id if service.name in observed.groups else Ref(f"sg:{service.name}")
+    return observed.groups[service.name].id if service.name in observed.groups else refs.security_group(service.name)
 
 
 def template_step(service: ServiceWant, observed: Observed, group_id: Any, number: int) -> Step | None:
@@ -142,7 +144,7 @@ def template_step(service: ServiceWant, observed: Observed, group_id: Any, numbe
     if "UserData" not in data:
         data["UserData"] = PENDING_USER_DATA
     lt_tags = {**service.tags, names.TAG_IMAGE: service.image.digest or "pending", names.TAG_RELEASE: str(number)}
-    return Step("create", "launch template", lt.name, service.name, (
+    return Step(Action.CREATE, Kind.LAUNCH_TEMPLATE, lt.name, service.name, (
         Call("ec2", "create_launch_template", {
             "LaunchTemplateName": lt.name,
             "ClientToken": RunToken(f"create_launch_template {lt.name}"),  # never one of an earlier run
@@ -162,13 +164,13 @@ def plan_instance_rollback(stack: str, service: str, release: Release, count: in
     tags = {**names.tags(stack, service), names.TAG_CONFIG: release.config, "Name": f"{stack}-{service}"}
     if release.host:
         tags[names.TAG_HOST] = release.host
-    steps = [Step("update", "release", f"{service} #{release.number}", service,
+    steps = [Step(Action.UPDATE, Kind.RELEASE, f"{service} #{release.number}", service,
                   (record_call(stack, release.with_outcome(PENDING)),), "rollback target")]
-    refs = []
+    launched: list[Ref] = []
     for subnet, n in spread(count, subnets, []).items():
-        ref = f"new:{service}:{subnet}"
-        refs.append(ref)
-        steps.append(Step("launch", "instances", f"{n} x {service} in {subnet}", service, (
+        ref = refs.new_instances(service, subnet)
+        launched.append(ref)
+        steps.append(Step(Action.LAUNCH, Kind.INSTANCES, f"{n} x {service} in {subnet}", service, (
             Call("ec2", "run_instances", {
                 "LaunchTemplate": {"LaunchTemplateName": template, "Version": "1"},
                 "MinCount": n, "MaxCount": n, "SubnetId": subnet,
@@ -180,24 +182,24 @@ def plan_instance_rollback(stack: str, service: str, release: Release, count: in
                                       {"ResourceType": "volume", "Tags": names.tag_list(tags)}],
             }, save={ref: "Instances[].InstanceId"}, retry=NEW_PROFILE_EC2 + NEW_GROUP_EC2 + NEW_TEMPLATE_EC2),
         ), f"release #{release.number} ({template})"))
-    if refs:
-        steps.append(wait_running(refs, service))
+    if launched:
+        steps.append(wait_running(launched, service))
     calls = [record_call(stack, release.with_outcome(LIVE))]
     calls += [record_call(stack, r.with_outcome(ROLLED_BACK)) for r in of_service(observed.releases, service)
               if r.outcome == LIVE and r.number != release.number]
-    steps.append(Step("update", "release", f"{service} #{release.number}", service, tuple(calls), "live again"))
+    steps.append(Step(Action.UPDATE, Kind.RELEASE, f"{service} #{release.number}", service, tuple(calls), "live again"))
     old = [i.id for i in observed.instances if i.service == service]
     if old:
-        steps.append(Step("terminate", "instances", ", ".join(old), service, (
+        steps.append(Step(Action.TERMINATE, Kind.INSTANCES, ", ".join(old), service, (
             Call("ec2", "terminate_instances", {"InstanceIds": old}, ignore=("InvalidInstanceID.NotFound",)),
         ), f"rolled back to #{release.number}"))
     return steps
 
 
-def wait_running(refs: list[str], service: str | None) -> Step:
-    """One wait for every instance the refs name, before anything old is removed."""
-    return Step("wait", "instances running", f"{len(refs)} launch(es)", service, (
-        Call("ec2", "wait:instance_running", {"InstanceIds": Refs(tuple(refs))}),
+def wait_running(launched: list[Ref], service: str | None) -> Step:
+    """One wait for every instance the launches made, before anything old is removed."""
+    return Step(Action.WAIT, Kind.INSTANCES_RUNNING, f"{len(launched)} launch(es)", service, (
+        Wait("ec2", "instance_running", {"InstanceIds": Refs(tuple(launched))}),
     ))
 
 

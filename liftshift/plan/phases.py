@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ..model import refs
 from ..model.observed import Observed
+from ..model.refs import Ref
 from ..model.steps import Step
 from .fleet import Candidate, FleetPlan, plan_abandon
 from .in_place import InPlaceRollout, plan_restore, updated_in_place
@@ -44,9 +46,9 @@ class Phases:
 
 
 def plan_undo(stack: str, rollout: Rollout, observed: Observed, reason: str, done: list[Step],
-              made: Callable[[str], bool]) -> list[Step]:
+              made: Callable[[Ref], bool]) -> list[Step]:
     """The steps that take back a release a failed gate stopped: a load-balanced release is abandoned (its
     probe rule too when this run `made` it), instances updated in place (as `done` shows) are restored."""
     if isinstance(rollout, InPlaceRollout):
         return plan_restore(stack, rollout, updated_in_place(rollout, done), reason)
-    return plan_abandon(stack, rollout, observed, reason, created_rule=made(f"rule:{rollout.service}"))
+    return plan_abandon(stack, rollout, observed, reason, created_rule=made(refs.probe_rule(rollout.service)))

@@ -12,7 +12,7 @@ from ..model import names
 from ..model.desired import ServiceWant
 from ..model.observed import Observed
 from ..model.releases import PENDING, Origin, Release, item_key, next_number, of_service
-from ..model.steps import Call, Step, Withheld
+from ..model.steps import Action, Call, Kind, Step, Withheld
 
 UNKNOWN_ORIGIN = Origin(by="unknown", at="", commit=None)
 
@@ -39,8 +39,8 @@ def new_release(service: ServiceWant, observed: Observed, origin: Origin) -> Rel
 
 def record_step(stack: str, release: Release, what: str) -> Step:
     """One release's record written: created while pending, updated with any later outcome."""
-    return Step("update" if release.outcome != PENDING else "create", "release", f"{release.service} #{release.number}",
-                release.service, (record_call(stack, release),), what)
+    return Step(Action.UPDATE if release.outcome != PENDING else Action.CREATE, Kind.RELEASE,
+                f"{release.service} #{release.number}", release.service, (record_call(stack, release),), what)
 
 
 def record_call(stack: str, release: Release) -> Call:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..model import names
 from ..model.desired import EC2_TRUST_POLICY, SSM_MANAGED_POLICY, ServiceWant
 from ..model.observed import Observed
-from ..model.steps import NEW_ROLE, Call, Step
+from ..model.steps import NEW_ROLE, Action, Call, Kind, Step
 
 
 def plan_role(stack: str, service: ServiceWant, observed: Observed) -> list[Step]:
@@ -46,9 +46,9 @@ def plan_role(stack: str, service: ServiceWant, observed: Observed) -> list[Step
                       retry=new_profile))
     if role.name in observed.roles and not current:  # last: an interrupted update is seen as not done
         calls.append(Call("iam", "update_role", {"RoleName": role.name, "Description": role.description}))
-    action = "create" if role.name not in observed.roles else "update"
+    action = Action.CREATE if role.name not in observed.roles else Action.UPDATE
     ssm = ", SSM Run Command (in-place rollouts)" if role.managed else ""
-    return [Step(action, "iam role", role.name, service.name, tuple(calls),
+    return [Step(action, Kind.IAM_ROLE, role.name, service.name, tuple(calls),
                  f"pulls only its repository, writes only its log streams, reads only its secrets{ssm}")]
 
 
@@ -74,4 +74,4 @@ def sweep_role(role: str, service: str | None, observed: Observed, reason: str) 
         calls += [Call("iam", "detach_role_policy", {"RoleName": role, "PolicyArn": arn}, ignore=("NoSuchEntity",))
                   for arn in sorted(managed_by_liftshift(observed.roles[role]))]
         calls.append(Call("iam", "delete_role", {"RoleName": role}, ignore=("NoSuchEntity",)))
-    return [Step("delete", "iam role", role, service, tuple(calls), reason)] if calls else []
+    return [Step(Action.DELETE, Kind.IAM_ROLE, role, service, tuple(calls), reason)] if calls else []

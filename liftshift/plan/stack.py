@@ -14,7 +14,8 @@ from ..model import names
 from ..model.desired import ServiceWant, StackWant
 from ..model.observed import Observed
 from ..model.releases import Origin
-from ..model.steps import Call, Step
+from ..model.refs import Ref
+from ..model.steps import Action, Call, Kind, Step
 from .destroy import sweep_service
 from .fleet import Candidate, plan_fleet
 from .groups import plan_groups
@@ -38,7 +39,7 @@ def plan_stack(want: StackWant, observed: Observed, *, keep_images: bool = True,
     origin = origin or UNKNOWN_ORIGIN
     shared = plan_log_group(want, observed)
     phases = Phases()
-    new_instances: list[str] = []
+    new_instances: list[Ref] = []
     cleanups: list[Step] = []
     for service in want.services.values():
         shared += plan_role(want.stack, service, observed)
@@ -65,13 +66,13 @@ def plan_log_group(want: StackWant, observed: Observed) -> list[Step]:
     retention = Call("logs", "put_retention_policy", {"logGroupName": want.log_group,
                                                       "retentionInDays": LOG_RETENTION_DAYS})
     if observed.log_group is None:
-        return [Step("create", "log group", want.log_group, None, (
+        return [Step(Action.CREATE, Kind.LOG_GROUP, want.log_group, None, (
             Call("logs", "create_log_group", {"logGroupName": want.log_group, "tags": names.tags(want.stack)},
                  ignore=("ResourceAlreadyExistsException",)),
             retention,
         ), f"container logs, kept {LOG_RETENTION_DAYS} days")]
     if observed.log_retention != LOG_RETENTION_DAYS:
-        return [Step("update", "log group", want.log_group, None, (retention,),
+        return [Step(Action.UPDATE, Kind.LOG_GROUP, want.log_group, None, (retention,),
                      f"keep logs {LOG_RETENTION_DAYS} days (was {observed.log_retention or 'forever'})")]
     return []
 
