@@ -40,7 +40,7 @@ def run(work: Path, count: int) -> None:
     from liftshift.pipeline.destroy import destroy
     from liftshift.pipeline.prepare import prepare
     from liftshift.progress import Progress
-    from liftshift.spec.model import load_spec
+    from liftshift.spec.load import load_spec
     from liftshift.targets.aws import aws_target
 
     stack = work / "stack"

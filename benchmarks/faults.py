@@ -86,7 +86,7 @@ def run(work: Path, moto: str, args, stacks: list[str]) -> None:
     from liftshift.pipeline.deploy import deploy
     from liftshift.pipeline.destroy import destroy
     from liftshift.progress import Progress
-    from liftshift.spec.model import load_spec
+    from liftshift.spec.load import load_spec
     from liftshift.targets.aws import aws_target
     from support.faults import FaultInjector, check_converged, deploy_unlocking, leaked, write_stack
 
@@ -414,7 +414,7 @@ def _run_rollouts(work: Path, args, stacks: list[str]) -> None:
     from liftshift.pipeline.destroy import destroy
     from liftshift.progress import Progress
     from liftshift.pipeline.history import history
-    from liftshift.spec.model import load_spec
+    from liftshift.spec.load import load_spec
     from liftshift.targets.aws import aws_target
     from support.faults import FaultInjector, StepCallLog, deploy_unlocking
 

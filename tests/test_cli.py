@@ -14,7 +14,7 @@ import typer
 from typer.testing import CliRunner
 
 import liftshift
-from liftshift.cli import app
+from liftshift.cli.base import app
 from liftshift.errors import LiftshiftError
 
 STACK_COMMANDS = ["plan", "deploy", "status", "render", "destroy", "history", "rollback", "unlock"]
@@ -92,6 +92,7 @@ def test_deploy_yes_is_accepted_but_hidden_and_destroy_yes_is_shown():
 def stubbed(monkeypatch, tmp_path):
     """`status` and `deploy` with app.yaml loading, the target and the pipeline stubbed; returns the calls."""
     from liftshift.pipeline import deploy as pipeline
+    from liftshift.pipeline import status as status_module
 
     calls: dict = {}
     spec = SimpleNamespace(name="shop", region="eu-west-1", services={"web": None})
@@ -106,7 +107,7 @@ def stubbed(monkeypatch, tmp_path):
                 "services": {}}
 
     monkeypatch.setattr(pipeline, "deploy", fake_deploy)
-    calls["raise"] = lambda exc: monkeypatch.setattr(pipeline, "status", lambda *a, **k: (_ for _ in ()).throw(exc))
+    calls["raise"] = lambda exc: monkeypatch.setattr(status_module, "status", lambda *a, **k: (_ for _ in ()).throw(exc))
     return calls
 
 

@@ -22,7 +22,7 @@ from liftshift.apply import executor as apply
 
 from liftshift import plan
 from liftshift.apply.executor import Executor, StepFailed
-from liftshift.aws.observe import Observed
+from liftshift.model.observed import Observed
 from liftshift.pipeline.deploy import deploy
 from liftshift.pipeline.destroy import destroy
 from liftshift.pipeline.describe import call_json as _call_json
@@ -30,7 +30,7 @@ from liftshift.progress import Progress
 from liftshift.pipeline.history import history
 from liftshift.pipeline.rollback import rollback
 from liftshift.model.refs import Ref
-from liftshift.spec.model import load_spec
+from liftshift.spec.load import load_spec
 from liftshift.model.steps import (NEW_FOR_AUTO_SCALING, NEW_GROUP_EC2, NEW_PROFILE_EC2, NEW_ROLE, NEW_TARGET_GROUP,
                              NEW_TEMPLATE_EC2, Call, RunToken, Step)
 from liftshift.targets.aws import aws_target

@@ -15,14 +15,14 @@ from typer.testing import CliRunner
 from liftshift.model import names
 from liftshift.apply.executor import Executor
 from liftshift.aws.session import CallLog
-from liftshift.cli import app
+from liftshift.cli.base import app
 from liftshift.pipeline.deploy import deploy
 from liftshift.pipeline.destroy import destroy
 from liftshift.pipeline.prepare import prepare
 from liftshift.pipeline.status import status
 from liftshift.progress import Progress
 from liftshift.pipeline.history import history
-from liftshift.spec.model import load_spec
+from liftshift.spec.load import load_spec
 from liftshift.targets.aws import aws_target
 from support.faults import stack_tagged
 from support.registry import registry_digest

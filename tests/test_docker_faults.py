@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import running_registry
-from liftshift.cli import app
+from liftshift.cli.base import app
 from liftshift.apply.images import ImageError, build_image, push_image
 from support.faults import stack_tagged
 

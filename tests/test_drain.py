@@ -17,8 +17,8 @@ from liftshift.model import names
 
 from liftshift import plan
 from liftshift.apply.gate import AwsGate
-from liftshift.aws.observe import (Observed, ObservedAutoScalingGroup, ObservedGroup, ObservedLoadBalancer,
-                               ObservedTargetGroup)
+from liftshift.model.observed import (Observed, ObservedAutoScalingGroup, ObservedGroup, ObservedLoadBalancer,
+                                      ObservedTargetGroup)
 from liftshift.plan.fleet import DRAIN_SECONDS
 from liftshift.model.releases import Release
 from test_plan import LB, converged, want_web

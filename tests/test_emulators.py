@@ -24,7 +24,7 @@ from botocore.awsrequest import AWSResponse
 from typer.testing import CliRunner
 
 from liftshift.aws.session import Aws, service_unavailable
-from liftshift.cli import app
+from liftshift.cli.base import app
 from support.faults import _Raw, stack_tagged
 from support.lb import answering_server
 

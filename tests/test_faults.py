@@ -32,7 +32,7 @@ from liftshift.aws.session import CallLog
 from liftshift.pipeline.deploy import deploy
 from liftshift.pipeline.destroy import destroy
 from liftshift.progress import Progress
-from liftshift.spec.model import load_spec
+from liftshift.spec.load import load_spec
 from liftshift.targets.aws import aws_target
 from support.faults import (FaultInjector, StepCallLog, check_converged, deploy_unlocking, one_point_per_kind,
                             remove_local_images, reset_moto, shared_botocore_loader, stack_tagged, write_stack)

@@ -20,14 +20,15 @@ import pytest
 from typer.testing import CliRunner
 
 from liftshift.model import names
-from liftshift.cli import app
+from liftshift.cli.base import app
 from liftshift.model.observed import Observed
 from liftshift.aws.ownership import check_ownership, claims
 from liftshift.pipeline.deploy import deploy
 from liftshift.pipeline.destroy import destroy
 from liftshift.pipeline.prepare import prepare
 from liftshift.progress import Progress
-from liftshift.spec.model import SpecError, load_spec
+from liftshift.spec.errors import SpecError
+from liftshift.spec.load import load_spec
 from liftshift.targets.aws import aws_target
 from support.faults import stack_tagged
 
@@ -153,7 +154,8 @@ def _want(services: dict[str, dict]):
 
 
 def test_claims_are_every_name_the_plan_creates_or_changes():
-    from liftshift.plan import ImageWant, plan_images, plan_stack
+    from liftshift.plan.images import ImageWant, plan_images
+    from liftshift.plan.stack import plan_stack
     from liftshift.model.desired import ImageInfo
 
     helpers, want = _want({"web": {"load_balancer": {"port": 80}}, "api": {}})
@@ -187,7 +189,7 @@ class NoCalls:
 
 
 def test_a_converged_stack_claims_nothing_and_costs_no_call():
-    from liftshift.plan import plan_stack
+    from liftshift.plan.stack import plan_stack
 
     helpers, want = _want({"web": {}, "api": {}})
     steps = plan_stack(want, helpers.converged(want)).steps
@@ -198,7 +200,7 @@ def test_a_converged_stack_claims_nothing_and_costs_no_call():
 def test_names_observation_proves_free_cost_no_call():
     """Load balancers and target groups (all of the region listed), repositories (all of <stack>/) and the
     log group (listed by its name) that observe did not see need no lookup."""
-    from liftshift.plan import plan_stack
+    from liftshift.plan.stack import plan_stack
 
     helpers, want = _want({"web": {"load_balancer": {"port": 80}}})
     seen = helpers.converged(want)

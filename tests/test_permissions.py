@@ -33,7 +33,7 @@ from liftshift.pipeline.status import status
 from liftshift.progress import Progress
 from liftshift.pipeline.history import history
 from liftshift.pipeline.rollback import rollback
-from liftshift.spec.model import load_spec
+from liftshift.spec.load import load_spec
 from liftshift.targets.aws import aws_target
 from support.lb import answering_server
 

@@ -11,8 +11,8 @@ import pytest
 from liftshift.model import names, desired as resources
 
 from liftshift import plan
-from liftshift.aws.observe import Observed, ObservedGroup, ObservedInstance, ObservedProfile, ObservedTemplate
-from liftshift.plan import ImageWant
+from liftshift.model.observed import Observed, ObservedGroup, ObservedInstance, ObservedProfile, ObservedTemplate
+from liftshift.plan.images import ImageWant
 from liftshift.model.refs import Ref, Refs
 from liftshift.model.steps import Call, PushImage, Step, Wait
 from liftshift.model.desired import Ami, ImageInfo, Registry
@@ -769,7 +769,7 @@ def test_a_pending_release_s_probe_value_is_never_shown():
 def _interrupted_fleet(want, probe: str | None, rules: list):
     """What AWS holds after a run stopped at the gate of release #1: its record pending (with `probe`), its
     target group, group and the load balancer's rules."""
-    from liftshift.aws.observe import ObservedAutoScalingGroup, ObservedLoadBalancer, ObservedTargetGroup
+    from liftshift.model.observed import ObservedAutoScalingGroup, ObservedLoadBalancer, ObservedTargetGroup
     from liftshift.model.releases import Release
 
     svc = want.services["web"]
@@ -787,7 +787,7 @@ def _interrupted_fleet(want, probe: str | None, rules: list):
 
 
 def test_an_interrupted_rollout_resumes_with_its_recorded_probe_value_and_drops_guessable_routes():
-    from liftshift.aws.observe import ObservedRule
+    from liftshift.model.observed import ObservedRule
 
     want = want_web(load_balancer=LB)
     secret = "0123456789abcdef" * 3
@@ -816,7 +816,7 @@ def test_an_interrupted_rollout_resumes_with_its_recorded_probe_value_and_drops_
 
 
 def test_an_existing_load_balancer_is_made_to_drop_invalid_header_fields():
-    from liftshift.aws.observe import ObservedRule
+    from liftshift.model.observed import ObservedRule
 
     want = want_web(load_balancer=LB)
     seen = _interrupted_fleet(want, "f" * 48, [ObservedRule("arn:r", "1", ("f" * 48,), "arn:tg1")])

@@ -22,7 +22,7 @@ from liftshift.pipeline.destroy import destroy
 from liftshift.progress import Progress
 from liftshift.pipeline.history import history
 from liftshift.pipeline.rollback import rollback
-from liftshift.spec.model import load_spec
+from liftshift.spec.load import load_spec
 from liftshift.targets.aws import aws_target
 from support.faults import stack_tagged
 
@@ -187,7 +187,7 @@ def test_blue_green_releases_on_moto(fleet_dir, unique, lb_endpoint):
 def test_destroy_removes_the_fleet_and_its_history(fleet_dir, unique):
     from typer.testing import CliRunner
 
-    from liftshift.cli import app
+    from liftshift.cli.base import app
 
     app_yaml = fleet_dir / "app.yaml"
     run_deploy(app_yaml)
@@ -243,7 +243,7 @@ def test_an_interrupted_rollout_keeps_the_old_release_serving_and_converges(flee
     # ... and shows the release header by number, never its value: plan, history (-o json)
     from typer.testing import CliRunner
 
-    from liftshift.cli import app
+    from liftshift.cli.base import app
 
     shown = CliRunner().invoke(app, ["plan", str(app_yaml), "-o", "json"])
     assert shown.exit_code == 0, shown.output

@@ -12,7 +12,7 @@ import boto3
 from typer.testing import CliRunner
 
 from liftshift.model import names, desired as resources
-from liftshift.cli import app
+from liftshift.cli.base import app
 
 HELLO = Path(__file__).resolve().parent.parent / "stacks" / "hello"
 

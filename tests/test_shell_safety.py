@@ -35,7 +35,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from liftshift.model.user_data import PEER_REF_RE, UserDataContext, Volume, render_user_data
+from liftshift.spec.grammar import PEER_REF_RE
+from liftshift.model.user_data import UserDataContext, Volume, render_user_data
 from liftshift.targets.local.standin import HOST_LABEL, _service_host, _socket_path
 from liftshift.targets.local.standin_image import BOOT, standin_image
 from support.registry import free_port

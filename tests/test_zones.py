@@ -23,12 +23,12 @@ from liftshift.model import names
 
 from liftshift.aws import network as network_reads
 from liftshift.aws.session import Aws, CallLog
-from liftshift.cli import app
+from liftshift.cli.base import app
 from liftshift.aws.network import NetworkError, network, offered_zones, usable_subnets
 from liftshift.model.observed import LeftOut
 from liftshift.pipeline.deploy import deploy
 from liftshift.progress import Progress
-from liftshift.spec.model import load_spec
+from liftshift.spec.load import load_spec
 from liftshift.targets.aws import aws_target
 from support.faults import stack_tagged
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from ..model.desired import Ami
 from ..model.observed import LeftOut, Network
-from ..spec.model import AMI_ALIASES, AppSpec
+from ..spec.grammar import AMI_ALIASES
+from ..spec.model import AppSpec
 from ..errors import BadInput
 
 

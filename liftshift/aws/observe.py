@@ -34,15 +34,12 @@ import contextlib
 from typing import Any
 
 from ..model import names
-from ..model.observed import (  # noqa: F401 - re-exported until every importer uses model.observed
+from ..model.observed import (
     HealthSettings, Observed, ObservedAutoScalingGroup, ObservedGroup, ObservedInstance, ObservedLoadBalancer,
     ObservedProfile, ObservedRule, ObservedTargetGroup, ObservedTemplate,
 )
 from ..spec.model import AppSpec
 from .listeners import forward_target
-from .network import (  # noqa: F401 - re-exported until every importer uses aws.network
-    LeftOut, Network, NetworkError, network, offered_zones, resolve_amis, resolve_network, usable_subnets,
-)
 from .release_store import read_releases
 from .session import ServiceUnavailable, service_unavailable
 

@@ -17,8 +17,8 @@ def destroy(file: File, yes: Annotated[bool, typer.Option("--yes", "-y", help="D
                 "--keep-images", help="Keep the ECR repositories and images.")] = False,
             lock_wait: LockWait = 0.0, *, opts: StackOptions) -> None:
     """Remove everything the stack owns in AWS (found by its tags) and nothing else."""
-    from ..pipeline.deploy import describe_step
-    from ..pipeline.deploy import destroy as run_destroy
+    from ..pipeline.describe import describe_step
+    from ..pipeline.destroy import destroy as run_destroy
 
     spec, _ = load(file)
     where = open_target(spec, opts)

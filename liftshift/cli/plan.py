@@ -9,7 +9,8 @@ from .options import File, StackOptions, Strict, stack_options
 @stack_options
 def plan(file: File, strict: Strict = False, *, opts: StackOptions) -> None:
     """Show what deploy would create, change or delete. Builds images locally; changes nothing in AWS."""
-    from ..pipeline.deploy import plan_json, prepare
+    from ..pipeline.describe import plan_json
+    from ..pipeline.prepare import prepare
 
     spec, base = load(file)
     prepared = prepare(spec, base, open_target(spec, opts))

@@ -13,7 +13,7 @@ from .options import File, LockWait, Service, StackOptions, stack_options
 @stack_options
 def history(file: File, service: Service = None, *, opts: StackOptions) -> None:
     """The releases of each service, newest first: number, image, who, when, commit, outcome."""
-    from ..pipeline.rollback import history as run_history
+    from ..pipeline.history import history as run_history
 
     spec, _ = load(file)
     if service is not None and service not in spec.services:
@@ -28,7 +28,7 @@ def rollback(file: File, service: Service = None,
              dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the steps; change nothing.")] = False,
              lock_wait: LockWait = 0.0, *, opts: StackOptions) -> None:
     """Put an earlier release back, through the same health-gated rollout as deploy."""
-    from ..pipeline.deploy import describe_step
+    from ..pipeline.describe import describe_step
     from ..pipeline.rollback import rollback as run_rollback
 
     spec, _ = load(file)

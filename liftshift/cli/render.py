@@ -15,7 +15,7 @@ def render(file: File, service: Service = None, *, opts: StackOptions) -> None:
     """Print the user-data and launch template data deploy would use."""
     from ..model.desired import user_data_context
     from ..model.user_data import render_user_data
-    from ..pipeline.deploy import prepare
+    from ..pipeline.prepare import prepare
 
     spec, base = load(file)
     if service is not None and service not in spec.services:

@@ -8,7 +8,7 @@ from .options import File, StackOptions, stack_options
 @stack_options
 def status(file: File, *, opts: StackOptions) -> None:
     """Services, image digests, instances, states and addresses."""
-    from ..pipeline.deploy import status as run_status
+    from ..pipeline.status import status as run_status
 
     spec, _ = load(file)
     emit(run_status(spec, open_target(spec, opts)), opts.output, report.status_text)

@@ -18,7 +18,9 @@ from typing import Any
 
 from . import names, refs
 from .refs import Ref
-from ..spec.model import AppSpec, ServiceSpec, parse_secret, peers_of, service_order
+from ..spec.model import AppSpec, ServiceSpec
+from ..spec.grammar import peers_of, service_order
+from ..spec.grammar import parse_secret
 from ..errors import BadInput
 
 SSM_MANAGED_POLICY = "arn:{partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"

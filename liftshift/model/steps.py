@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, ClassVar, Union
 
-from .refs import Ref, Refs  # noqa: F401 - Refs: a parameter type of planned calls
+from .refs import Ref
 
 
 class _Text(str, Enum):

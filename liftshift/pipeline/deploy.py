@@ -23,11 +23,6 @@ from .prepare import Prepared, prepare, replan
 from .describe import describe_step
 from .status import status_report
 
-# The CLI's imports of the commands that moved out of this module (cli/ imports them from their modules).
-from .destroy import destroy  # noqa: F401
-from .describe import plan_json  # noqa: F401
-from .status import status  # noqa: F401
-
 
 class StrictRefusal(BadInput):
     """--strict and at least one warning: bad input, exit code 2, nothing changed."""

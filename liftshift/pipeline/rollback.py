@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from ..model.steps import Step
 from ..plan.phases import InfraPlan
-from ..plan.rollback import NoRelease, check_request, plan_rollback  # noqa: F401 - NoRelease: the CLI's import
+from ..plan.rollback import check_request, plan_rollback
 from ..spec.model import AppSpec
 from ..targets.base import Target
-from .history import history  # noqa: F401 - the CLI's import (cli/ imports it from pipeline.history)
 from .lock import stack_lock
 
 

@@ -390,14 +390,3 @@ class AppSpec(_Model):
 
 
 # Names other modules import from here; their homes are spec/load.py, spec/limits.py and spec/grammar.py.
-_MOVED = {"SpecError": "errors", "load_spec": "load", "repository_root": "load", "check_limits": "limits",
-          "peers_of": "grammar", "service_order": "grammar", "PEER_REF_RE": "grammar", "NAME_RE": "grammar"}
-
-
-def __getattr__(name: str) -> Any:
-    """`from liftshift.spec.model import load_spec` keeps working (imported on use: no import cycle)."""
-    if name in _MOVED:
-        import importlib
-
-        return getattr(importlib.import_module(f"{__package__}.{_MOVED[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

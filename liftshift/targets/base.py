@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Callable, Protocol
 from ..progress import Progress
 
 if TYPE_CHECKING:
-    from ..aws.observe import Observed, ObservedLoadBalancer
+    from ..model.observed import Observed, ObservedLoadBalancer
     from ..aws.session import Aws
     from ..model.desired import Registry
     from ..spec.model import AppSpec

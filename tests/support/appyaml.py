@@ -66,7 +66,7 @@ def validate(path: Path):
     """`liftshift validate path` through typer's CliRunner: the real command line."""
     from typer.testing import CliRunner
 
-    from liftshift.cli import app
+    from liftshift.cli.base import app
 
     return CliRunner().invoke(app, ["validate", str(path)])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from liftshift.cli import app
+from liftshift.cli.base import app
 
 
 def run_local(*args: str):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ...aws.observe import Observed, ObservedInstance, ObservedLoadBalancer
+from ...model.observed import Observed, ObservedInstance, ObservedLoadBalancer
 from ...spec.model import AppSpec
 from ... import http_probe
 from . import lbproxy
@@ -369,7 +369,7 @@ def read_secrets(aws, secrets: dict[str, str]) -> dict[str, str]:
 
     import botocore.exceptions
 
-    from ...spec.model import parse_secret
+    from ...spec.grammar import parse_secret
 
     values = {}
     for name, ref in secrets.items():
