@@ -1,26 +1,38 @@
 """liftshift: lift and shift containerised applications onto AWS.
 
-The map (data flows down; no package reaches back up):
+The map (data flows down; nothing reaches back up). ARCHITECTURE.md walks through a deploy with it.
 
-    cli/            parses options, calls one pipeline function, prints its result; exit codes
+    cli/          one module per command; options.py declares the shared options once, base.py turns any
+      |           LiftshiftError into its exit code; report.py (top level) is what commands print
+    pipeline/     deploy (prepare -> push images -> replan with digests -> roll out -> report), prepare,
+      |           status, destroy, history, rollback (orchestration only), lock (stack_lock), describe
+      |           (steps and plans as data for -o json)
       |
-    pipeline/       deploy: prepare (read everything, plan) -> apply -> report; status, destroy;
-      |             rollback: history and putting an earlier release out again (same prepare/gate/finish)
+    spec/         app.yaml -> validated AppSpec: load (located errors), model (pydantic), grammar (names,
+      |           image, secret and peer references: one definition each), limits (AWS limits known before
+      |           any call), checks (warnings; --strict refuses), yamlsource (YAML 1.2, lines of keys)
+    model/        pure data: names (every resource name and tag), desired (what the stack should have),
+      |           observed (what it has), refs (values a planned call saves), steps (Step, Action, Kind;
+      |           instructions Call, Wait, PushImage, GateCall), releases (the release record),
+      |           user_data (the template, every value shell-quoted)
+    plan/         desired vs observed -> ordered Steps, pure: stack (a deploy's plan), phases (prepare ->
+      |           gates -> finishes, undo), images, roles, groups, instances, in_place, fleet (blue-green
+      |           behind a load balancer), records (release-record writes), rollback, destroy
       |
-    spec/           app.yaml -> validated AppSpec (model, pydantic); yamlsource: YAML 1.2 scalars, lines of
-      |             keys; check_limits: AWS limits known before any call; checks: warnings (--strict refuses)
-    model/          pure data: names (every resource name and tag), desired (roles, groups, templates),
-      |             user_data (the template, every value shell-quoted), steps (Calls and Steps), releases
-    plan/           desired vs observed -> ordered Steps: stack (images, infrastructure, instances, destroy),
-      |             fleet (blue-green behind a load balancer), in_place (SSM updates). Pure; printed by `plan`
-      |
-    apply/          the only code that changes things: executor (runs planned calls), gate (AWS health
-      |             gates), images (build and push with the docker SDK)
-    aws/            session (the one place boto3 clients are made), observe (what the stack has, read
-      |             only), ownership (never adopt another stack's resource), lock (DynamoDB)
-    progress        what long work prints (terminal, CI log, nothing with --output json)
-    targets/        the wiring of clients: aws (real or emulated AWS) and local/ (the rehearsal: emulator,
-                    registry, stand-in hosts running the user-data, the load-balancer stand-in lbproxy)
+    apply/        the only code that changes things: executor (runs instructions, dispatching by type),
+      |           gate (AwsGate: health gates read from AWS), images (build and push, docker SDK)
+    aws/          session (the one place boto3 clients are made), observe (what the stack has, by tag),
+      |           network (subnets, zones, AMIs), listeners, ownership (never adopt another stack's
+      |           resource), lock and release_store (DynamoDB)
+    targets/      base (Target, and the Gate and Hosts interfaces the pipeline calls), aws (real or
+                  emulated AWS), local/ (the rehearsal: emulator, registry, stand-in hosts running the
+                  user-data, gate, the load-balancer stand-in lbproxy*)
+
+    errors        LiftshiftError and its kinds, each carrying its exit code (1 failed, 2 bad input,
+                  3 unhealthy, 4 locked); each class lives where it is raised
+    progress      what long work prints (terminal, CI log, nothing with --output json)
+    http_probe    the one HTTP/TCP probe (gates, the load-balancer stand-in, stand-in readiness)
+    origin        who, when and which git commit a release came from (runs git)
 """
 
 __version__ = "0.1.0"
