@@ -11,10 +11,10 @@ a gate is made and handed to it, so the gate itself knows no emulator.
 
 from __future__ import annotations
 
-import base64
 import os
 from typing import Any
 
+from ..aws.ecr_auth import ecr_login
 from ..aws.session import Aws, CallLog
 from .base import Target
 from ..progress import Progress
@@ -77,9 +77,7 @@ def aws_target(region: str | None, profile: str | None, progress: Progress, call
                 auth_cache["a"] = {"username": user, "password": os.environ.get("LIFTSHIFT_REGISTRY_PASSWORD", ""),
                                    "serveraddress": override} if user else None
             else:
-                data = aws.client("ecr").get_authorization_token()["authorizationData"][0]
-                user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
-                auth_cache["a"] = {"username": user, "password": password, "serveraddress": registry.host}
+                auth_cache["a"] = ecr_login(aws, registry.host)
         return auth_cache["a"]
 
     from ..apply.gate import AwsGate
