@@ -15,7 +15,9 @@ from liftshift.model.observed import Observed, ObservedGroup, ObservedInstance, 
 from liftshift.plan.images import ImageWant
 from liftshift.model.refs import Ref, Refs
 from liftshift.model.steps import Call, PushImage, Step, Wait
-from liftshift.model.desired import Ami, ImageInfo, Registry
+from liftshift.model.desired import ImageInfo, Registry
+from liftshift.model.launch_template import USER_DATA_LIMIT, Ami, UserDataTooLarge
+from liftshift.model.policies import SSM_READS
 from liftshift.spec.model import AppSpec
 
 ACCOUNT = "123456789012"
@@ -463,7 +465,7 @@ def _statements(want: resources.StackWant, service: str) -> dict[str, dict[str, 
 
 BASE_STATEMENTS = {
     "EcrLogin": {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
-    "ReadNoOtherParameters": {"Effect": "Deny", "Action": resources.SSM_READS, "Resource": "*"},
+    "ReadNoOtherParameters": {"Effect": "Deny", "Action": SSM_READS, "Resource": "*"},
     "ReadNoOtherSecrets": {"Effect": "Deny", "Action": "secretsmanager:GetSecretValue", "Resource": "*"},
 }
 
@@ -497,7 +499,7 @@ def test_role_policy_with_secrets_allows_exactly_them_and_denies_every_other():
         **_pull_and_logs("web"),
         "EcrLogin": BASE_STATEMENTS["EcrLogin"],
         "ReadOwnParameters": {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": parameters},
-        "ReadNoOtherParameters": {"Effect": "Deny", "Action": resources.SSM_READS, "NotResource": parameters},
+        "ReadNoOtherParameters": {"Effect": "Deny", "Action": SSM_READS, "NotResource": parameters},
         "ReadOwnSecrets": {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secrets},
         "ReadNoOtherSecrets": {"Effect": "Deny", "Action": "secretsmanager:GetSecretValue", "NotResource": secrets},
     }
@@ -518,7 +520,7 @@ def test_only_in_place_services_get_ssm_run_command_and_still_read_only_their_se
     assert role.managed == ("arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",)
     # the managed policy allows ssm:GetParameter(s) on "*": the explicit Deny keeps the service to its own
     deny = _statements(want, "web")["ReadNoOtherParameters"]
-    assert deny == {"Effect": "Deny", "Action": resources.SSM_READS,
+    assert deny == {"Effect": "Deny", "Action": SSM_READS,
                     "NotResource": [f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/shop/db"]}
     fleet = want_web(load_balancer={})
     assert fleet.services["web"].role.managed == ()
@@ -555,13 +557,13 @@ def test_a_role_with_other_permissions_is_updated_and_loses_what_liftshift_no_lo
 
 
 def test_user_data_over_16k_is_refused():
-    with pytest.raises(resources.UserDataTooLarge, match="16384"):
+    with pytest.raises(UserDataTooLarge, match="16384"):
         want_web(env={"BIG": "x" * 17000})
 
 
 def test_user_data_just_under_the_limit_is_fine():
     want = want_web(env={"BIG": "x" * 1000})
-    assert len(want.services["web"].launch_template.user_data.encode()) <= resources.USER_DATA_LIMIT
+    assert len(want.services["web"].launch_template.user_data.encode()) <= USER_DATA_LIMIT
 
 
 def test_count_zero_terminates_all_and_drops_the_template():

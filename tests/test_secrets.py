@@ -11,7 +11,8 @@ from pathlib import Path
 import boto3
 from typer.testing import CliRunner
 
-from liftshift.model import names, desired as resources
+from liftshift.model import names
+from liftshift.model.policies import SSM_READS
 from liftshift.cli.base import app
 
 HELLO = Path(__file__).resolve().parent.parent / "stacks" / "hello"
@@ -81,7 +82,7 @@ def test_secrets_never_leave_the_instance_on_aws(aws_env, registry, busybox_imag
         assert statements["ReadOwnSecrets"]["Resource"] == [
             f"arn:aws:secretsmanager:eu-west-1:123456789012:secret:{unique}/api-??????"]
         assert statements["ReadNoOtherParameters"] == {
-            "Sid": "ReadNoOtherParameters", "Effect": "Deny", "Action": resources.SSM_READS,
+            "Sid": "ReadNoOtherParameters", "Effect": "Deny", "Action": SSM_READS,
             "NotResource": statements["ReadOwnParameters"]["Resource"]}
         assert statements["ReadNoOtherSecrets"]["NotResource"] == statements["ReadOwnSecrets"]["Resource"]
         stars = [s["Sid"] for s in policy["Statement"] if s.get("Resource") == "*" and s["Effect"] == "Allow"]

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from liftshift.model.desired import USER_DATA_LIMIT, Registry
+from liftshift.model.desired import Registry
+from liftshift.model.launch_template import USER_DATA_LIMIT
 from liftshift.spec.checks import risky_mount, warnings
 from liftshift.spec.errors import SpecError
 from liftshift.spec.limits import check_limits

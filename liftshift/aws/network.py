@@ -9,7 +9,7 @@ NetworkError, exit code 2, raised before any build.
 
 from __future__ import annotations
 
-from ..model.desired import Ami
+from ..model.launch_template import Ami
 from ..model.observed import LeftOut, Network
 from ..spec.grammar import AMI_ALIASES
 from ..spec.model import AppSpec

@@ -13,7 +13,7 @@ from .options import File, Service, StackOptions, stack_options
 @stack_options
 def render(file: File, service: Service = None, *, opts: StackOptions) -> None:
     """Print the user-data and launch template data deploy would use."""
-    from ..model.desired import user_data_context
+    from ..model.launch_template import user_data_context
     from ..model.user_data import render_user_data
     from ..pipeline.prepare import prepare
 

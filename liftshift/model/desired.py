@@ -4,12 +4,12 @@ What the stack should look like once deployed. The planner compares this with
 what is observed in AWS. A service's *config hash* names everything that
 forces new instances (image, instance settings, container settings, the
 user-data template); count, subnets and ingress rules are left out of it
-because they change in place.
+because they change in place. The role's documents are in policies.py, the
+launch template's data and user-data context in launch_template.py.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -17,25 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from . import names, refs
-from .refs import Ref
+from .launch_template import USER_DATA_LIMIT, Ami, UserDataTooLarge, launch_template_data, user_data_context
+from .policies import managed_policies, partition, role_policy
 from ..spec.model import AppSpec, ServiceSpec
-from ..spec.grammar import peers_of, service_order
-from ..spec.grammar import parse_secret
-from ..errors import BadInput
-
-SSM_MANAGED_POLICY = "arn:{partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"
-EC2_TRUST_POLICY = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-    },
-    sort_keys=True,
-)
-USER_DATA_LIMIT = 16384  # EC2's limit on user-data before base64
-
-
-class UserDataTooLarge(BadInput, ValueError):
-    pass
+from ..spec.grammar import parse_secret, peers_of, service_order
 
 
 @dataclass(frozen=True)
@@ -57,13 +42,6 @@ class ImageInfo:
     @property
     def tag(self) -> str:
         return "img-" + self.image_id.split(":", 1)[-1]
-
-
-@dataclass(frozen=True)
-class Ami:
-    image_id: str
-    root_device: str = "/dev/xvda"
-    owned_by_amazon: bool = True
 
 
 @dataclass(frozen=True)
@@ -169,14 +147,6 @@ class StackWant:
     services: dict[str, ServiceWant] = field(hash=False, compare=False)
 
 
-def partition(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
-
-
 def ecr_registry(account: str, region: str) -> Registry:
     suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
     return Registry(f"{account}.dkr.ecr.{region}.{suffix}", is_ecr=True)
@@ -213,99 +183,6 @@ def host_hash(service: ServiceSpec, ami: Ami, region: str) -> str:
                        "disk": service.instances.disk_gb, "key": service.instances.key_name, "region": region},
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-
-SSM_READS = ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath", "ssm:GetParameterHistory"]
-
-
-def role_policy(stack: str, service: str, account: str, region: str, finds_peers: bool = False,
-                secrets: list[tuple[str, str]] | None = None) -> str:
-    """The instance role's inline policy: pull the service's own images, write its own log streams,
-    read exactly its own secrets, and nothing else (the README's Security section lists it).
-
-    The explicit Denies make "only its own secrets" hold even next to AmazonSSMManagedInstanceCore
-    (attached for in-place rollouts), which allows ssm:GetParameter(s) on "*": in IAM an explicit
-    Deny wins over any Allow (IAM User Guide, "Policy evaluation logic"), and NotResource denies
-    every parameter but the named ones ("IAM JSON policy elements: NotResource").
-    """
-    part = partition(region)
-    parameters = sorted({f"arn:{part}:ssm:{region}:{account}:parameter/{i.lstrip('/')}"
-                         for kind, i in secrets or [] if kind == "ssm"})
-    # Secrets Manager appends 6 random characters to a secret's ARN; "-??????" matches exactly those.
-    managed_secrets = sorted({f"arn:{part}:secretsmanager:{region}:{account}:secret:{i}-??????"
-                              for kind, i in secrets or [] if kind == "secretsmanager"})
-    statements: list[dict[str, Any]] = []
-    if parameters:
-        statements.append({"Sid": "ReadOwnParameters", "Effect": "Allow", "Action": "ssm:GetParameter",
-                           "Resource": parameters})
-    statements.append({"Sid": "ReadNoOtherParameters", "Effect": "Deny", "Action": SSM_READS,
-                       **({"NotResource": parameters} if parameters else {"Resource": "*"})})
-    if managed_secrets:
-        statements.append({"Sid": "ReadOwnSecrets", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
-                           "Resource": managed_secrets})
-    statements.append({"Sid": "ReadNoOtherSecrets", "Effect": "Deny", "Action": "secretsmanager:GetSecretValue",
-                       **({"NotResource": managed_secrets} if managed_secrets else {"Resource": "*"})})
-    if finds_peers:
-        # DescribeInstances has no resource-level permissions: AWS requires "*". Read-only.
-        statements.append({"Sid": "FindPeers", "Effect": "Allow", "Action": "ec2:DescribeInstances", "Resource": "*"})
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": statements + [
-                # GetAuthorizationToken has no resource-level permissions: AWS requires "*".
-                {"Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
-                {
-                    "Sid": "PullOwnImages",
-                    "Effect": "Allow",
-                    "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                    "Resource": f"arn:{part}:ecr:{region}:{account}:repository/{names.repository(stack, service)}",
-                },
-                {
-                    # Docker's awslogs driver writes the stream "<service>/<instance id>" (user-data.sh.j2):
-                    # it creates the stream and puts events, nothing else, and only in the service's streams.
-                    "Sid": "WriteOwnLogStreams",
-                    "Effect": "Allow",
-                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                    "Resource": f"arn:{part}:logs:{region}:{account}:log-group:{names.log_group(stack)}"
-                                f":log-stream:{service}/*",
-                },
-            ],
-        },
-        sort_keys=True,
-    )
-
-
-def managed_policies(service: ServiceSpec, region: str) -> tuple[str, ...]:
-    """AWS managed policies of a service's role: SSM's agent permissions only where liftshift runs
-    commands through SSM (in-place rollouts)."""
-    return (SSM_MANAGED_POLICY.format(partition=partition(region)),) if service.in_place else ()
-
-
-def user_data_context(spec: AppSpec, name: str, want_image_ref: str, registry: Registry, region: str,
-                      chash: str, peer_hashes: dict[str, str]):
-    from .user_data import Health, Peer, Secret, UserDataContext, Volume
-
-    service = spec.services[name]
-    health = service.health
-    return UserDataContext(
-        stack=spec.name,
-        service=name,
-        image=want_image_ref,
-        registry=registry.host,
-        registry_is_ecr=registry.is_ecr,
-        region=region,
-        log_group=names.log_group(spec.name),
-        port=service.port,
-        publish=service.published_port,
-        command=tuple(service.command) if service.command else None,
-        env=tuple(sorted(service.env.items())),
-        volumes=tuple(Volume(v.host, v.container, v.read_only) for v in service.volumes),
-        health=Health(health.path, health.interval, health.timeout, health.retries, health.start_period)
-        if health else None,
-        config_hash=chash,
-        peers=tuple(Peer(p, spec.services[p].published_port, peer_hashes[p]) for p in peers_of(service)),
-        secrets=tuple(Secret(n, *parse_secret(ref)) for n, ref in sorted(service.secrets.items())),
-    )
 
 
 def desired_stack(
@@ -399,41 +276,6 @@ def desired_stack(
         registry=registry, services=services,
     )
 
-
-def launch_template_data(service: ServiceSpec, ami: Ami, profile_name: str, group: Ref,
-                         instance_tags: dict[str, str], user_data: str | None) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "ImageId": ami.image_id,
-        "InstanceType": service.instances.type,
-        "IamInstanceProfile": {"Name": profile_name},
-        "SecurityGroupIds": [group],
-        "MetadataOptions": metadata_options(service),
-        "BlockDeviceMappings": [
-            {
-                "DeviceName": ami.root_device,
-                "Ebs": {"VolumeSize": service.instances.disk_gb, "VolumeType": "gp3", "Encrypted": True,
-                        "DeleteOnTermination": True},
-            }
-        ],
-        "TagSpecifications": [
-            {"ResourceType": "instance", "Tags": names.tag_list(instance_tags)},
-            {"ResourceType": "volume", "Tags": names.tag_list(instance_tags)},
-        ],
-    }
-    if service.instances.key_name:
-        data["KeyName"] = service.instances.key_name
-    if user_data is not None:
-        data["UserData"] = base64.b64encode(user_data.encode()).decode()
-    return data
-
-
-def metadata_options(service: ServiceSpec) -> dict[str, Any]:
-    """IMDSv2 only. Hop limit 1: the instance itself (the user-data: pulls, secrets, logs) reaches the
-    metadata service and so the role's credentials; a container on Docker's bridge is one hop further
-    and cannot (EC2 user guide, "Configure the Instance Metadata Service options": a hop limit of 2 is
-    what lets containers in). `instances.container_credentials: true` opts a service's containers in."""
-    hops = 2 if service.instances.container_credentials else 1
-    return {"HttpTokens": "required", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": hops}
 
 
 def fleet_want(stack: str, name: str, service: ServiceSpec, chash: str, vpc_id: str) -> FleetWant:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..model import names
-from ..model.desired import Ami, ImageInfo, StackWant, desired_stack, templates_hash
+from ..model.desired import ImageInfo, StackWant, desired_stack, templates_hash
+from ..model.launch_template import Ami
 from ..model.observed import Observed
 from ..model.releases import Origin
 from ..model.steps import Step

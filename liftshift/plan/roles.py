@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..model import names
-from ..model.desired import EC2_TRUST_POLICY, SSM_MANAGED_POLICY, ServiceWant
+from ..model.desired import ServiceWant
+from ..model.policies import EC2_TRUST_POLICY, SSM_MANAGED_POLICY
 from ..model.observed import Observed
 from ..model.steps import NEW_ROLE, Action, Call, Kind, Step
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import posixpath
 
-from ..model.desired import Ami
+from ..model.launch_template import Ami
 from .model import AppSpec
 
 OPEN = {"0.0.0.0/0", "::/0"}

@@ -74,7 +74,7 @@ ROLE_POLICY_MAX = 10240  # IAM: a role's inline policies, whitespace not counted
 
 def _check_role_policy(spec: AppSpec, name: str, region: Optional[str], fail: Callable[[tuple, str], None]) -> None:
     """The instance role's policy names every secret's ARN (twice: allowed, and excepted from a Deny)."""
-    from ..model.desired import role_policy
+    from ..model.policies import role_policy
 
     service = spec.services[name]
     if not service.secrets:
@@ -115,7 +115,8 @@ def _check_user_data(spec: AppSpec, region: Optional[str], registry: Optional[Re
                      fail: Callable[[tuple, str], None]) -> None:
     """Render each service's user-data as deploy will, with the longest digest and registry host possible."""
     from ..model.user_data import render_user_data
-    from ..model.desired import USER_DATA_LIMIT, Registry, ecr_registry, user_data_context
+    from ..model.desired import Registry, ecr_registry
+    from ..model.launch_template import USER_DATA_LIMIT, user_data_context
 
     if registry is not None:
         registries = [registry]
