@@ -527,6 +527,25 @@ def test_only_in_place_services_get_ssm_run_command_and_still_read_only_their_se
     assert _statements(fleet, "web") == {**BASE_STATEMENTS, **_pull_and_logs("web")}
 
 
+@pytest.mark.parametrize("region, part", [("us-iso-east-1", "aws-iso"), ("us-isob-east-1", "aws-iso-b"),
+                                          ("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")])
+def test_a_role_names_the_partition_of_its_region_in_every_arn(region, part):
+    """The partition is the ARN's second field: aws-iso and aws-iso-b hold the isolated regions (their
+    roles' ARNs said arn:aws: before, which no resource there matches)."""
+    spec = make_spec({"web": service_dict(rollout={"strategy": "in-place"},
+                                          secrets={"DB": "ssm:/shop/db", "API": "secretsmanager:shop/api"})})
+    want = resources.desired_stack(spec, account=ACCOUNT, region=region, registry=REGISTRY,
+                                   images={"web": ImageInfo(IMAGE_ID, DIGEST)}, amis={"web": Ami("ami-12345678")},
+                                   subnets={"web": SUBNETS}, vpc_ids={"web": "vpc-1"}, template_hash="t")
+    role = want.services["web"].role
+    arns = re.findall(r'arn:[^"]*', role.policy)
+    assert len(arns) == 6  # the parameter and the secret (allowed, then excepted from a Deny), repository, logs
+    assert all(arn.startswith(f"arn:{part}:") for arn in arns), arns
+    assert f"arn:{part}:ssm:{region}:{ACCOUNT}:parameter/shop/db" in arns
+    assert role.arn.startswith(f"arn:{part}:iam::{ACCOUNT}:role/")
+    assert role.managed == (f"arn:{part}:iam::aws:policy/AmazonSSMManagedInstanceCore",)
+
+
 def test_instances_keep_the_role_from_their_containers_unless_opted_in():
     data = want_web().services["web"].launch_template.data
     assert data["MetadataOptions"] == {"HttpTokens": "required", "HttpEndpoint": "enabled",

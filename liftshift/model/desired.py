@@ -18,9 +18,9 @@ from typing import Any
 
 from . import names, refs
 from .launch_template import USER_DATA_LIMIT, Ami, UserDataTooLarge, launch_template_data, user_data_context
-from .policies import managed_policies, partition, role_policy
+from .policies import managed_policies, role_policy
 from ..spec.model import AppSpec, ServiceSpec
-from ..spec.grammar import parse_secret, peers_of, service_order
+from ..spec.grammar import parse_secret, partition, peers_of, service_order
 
 
 @dataclass(frozen=True)

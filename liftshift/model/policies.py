@@ -1,5 +1,8 @@
 """IAM documents of an instance role: its trust policy, its inline policy and the AWS managed policies
 it gets. Pure data: JSON strings and ARNs, no I/O.
+
+Every ARN takes its partition from the region through spec.grammar.partition (the one definition), so
+a role in China, GovCloud or the isolated regions names resources its partition holds.
 """
 
 from __future__ import annotations
@@ -8,6 +11,7 @@ import json
 from typing import Any
 
 from . import names
+from ..spec.grammar import partition
 from ..spec.model import ServiceSpec
 
 SSM_MANAGED_POLICY = "arn:{partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"
@@ -19,14 +23,6 @@ EC2_TRUST_POLICY = json.dumps(
     sort_keys=True,
 )
 SSM_READS = ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath", "ssm:GetParameterHistory"]
-
-
-def partition(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
 
 
 def role_policy(stack: str, service: str, account: str, region: str, finds_peers: bool = False,
