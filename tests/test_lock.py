@@ -9,6 +9,7 @@ import pytest
 
 from liftshift.aws import lock as locks
 from liftshift.aws.lock import LockHeld, LockLost
+from liftshift.model.names import TABLE
 
 
 def _client():
@@ -25,15 +26,15 @@ def ddb(aws_env):
 
 
 def test_first_acquire_creates_the_shared_table(ddb, unique):
-    assert locks.TABLE not in ddb.list_tables()["TableNames"]
+    assert TABLE not in ddb.list_tables()["TableNames"]
     lock = locks.acquire(ddb, unique, "alice@ci pid 1", "deploy")
-    table = ddb.describe_table(TableName=locks.TABLE)["Table"]
+    table = ddb.describe_table(TableName=TABLE)["Table"]
     assert table["TableStatus"] == "ACTIVE"
     assert table["KeySchema"] == [{"AttributeName": "stack", "KeyType": "HASH"}]
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     tags = ddb.list_tags_of_resource(ResourceArn=table["TableArn"])["Tags"]
     assert {"Key": "liftshift:managed", "Value": "true"} in tags
-    item = ddb.get_item(TableName=locks.TABLE, Key={"stack": {"S": unique}})["Item"]
+    item = ddb.get_item(TableName=TABLE, Key={"stack": {"S": unique}})["Item"]
     assert item["owner"]["S"] == "alice@ci pid 1"
     assert item["operation"]["S"] == "deploy"
     assert item["token"]["S"] == lock.token and len(lock.token) == 32

@@ -1,6 +1,6 @@
 """The deploy lock: one deploy or destroy of a stack at a time, across machines.
 
-The lock is an item in the DynamoDB table `liftshift-locks` (partition key
+The lock is an item in the DynamoDB table `liftshift-locks` (model.names.TABLE; partition key
 `stack`), made on first use and shared by every stack of the account and
 region, so destroying a stack never deletes it. DynamoDB conditional writes
 are atomic for a single item wherever the writers run (two CI runners, a
@@ -39,8 +39,8 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
 
 from ..errors import Locked
+from ..model.names import TABLE
 
-TABLE = "liftshift-locks"
 TAG_MANAGED = "liftshift:managed"
 DEFAULT_TTL = 1800  # seconds
 POLL_SECONDS = 2.0

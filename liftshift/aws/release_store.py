@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..model.names import TABLE
 from ..model.releases import Release, from_item, item_key
-from .lock import TABLE
 
 
 def read_releases(dynamodb: Any, stack: str) -> list[Release]:

@@ -17,6 +17,9 @@ TAG_HOST = "liftshift:host"  # hash of the instance-level settings: equal means 
 TAG_PART = "liftshift:part"  # "lb" on a load balancer's own security group
 RELEASE_HEADER = "X-Liftshift-Release"  # routes a probe through the load balancer to one release
 STACK_LEVEL = "-"  # liftshift:service value of resources shared by the stack (the log group)
+# The DynamoDB table of the deploy locks (aws.lock) and the release records (model.releases), one per account
+# and region, shared by every stack: destroy deletes a stack's items, never the table.
+TABLE = "liftshift-locks"
 
 
 def short_hash(*parts: str, length: int = 8) -> str:

@@ -17,8 +17,6 @@ from .roles import sweep_role
 
 def plan_destroy(stack: str, observed: Observed, *, keep_images: bool) -> list[Step]:
     """Everything found with the stack's tags, removed in dependency order."""
-    from ..aws.lock import TABLE
-
     services = observed.services() | {r.split("/", 1)[1] for r in observed.repositories}
     steps = []
     for service in sorted(services):
@@ -36,7 +34,7 @@ def plan_destroy(stack: str, observed: Observed, *, keep_images: bool) -> list[S
         ), "destroy"))
     if observed.releases:
         steps.append(Step(Action.DELETE, Kind.RELEASE_HISTORY, f"{len(observed.releases)} release(s)", None, (
-            Call("dynamodb", "delete_item", {"TableName": TABLE, "Key": item_key(stack)}),
+            Call("dynamodb", "delete_item", {"TableName": names.TABLE, "Key": item_key(stack)}),
         ), "destroy"))
     return steps
 

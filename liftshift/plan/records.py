@@ -47,7 +47,7 @@ def record_call(stack: str, release: Release) -> Call:
     # A pending record holds its probe value: sent as it is, shown withheld (plan, -o json).
     value: Any = Withheld(release.to_json(), release.withheld_json()) if release.probe else release.to_json()
     return Call("dynamodb", "update_item", {
-        "TableName": _table(), "Key": item_key(stack), "UpdateExpression": "SET #k = :v",
+        "TableName": names.TABLE, "Key": item_key(stack), "UpdateExpression": "SET #k = :v",
         "ExpressionAttributeNames": {"#k": release.key},
         "ExpressionAttributeValues": {":v": {"S": value}},
     })
@@ -56,12 +56,6 @@ def record_call(stack: str, release: Release) -> Call:
 def forget_call(stack: str, releases: list[Release]) -> Call:
     keys = {f"#k{i}": r.key for i, r in enumerate(releases)}
     return Call("dynamodb", "update_item", {
-        "TableName": _table(), "Key": item_key(stack), "UpdateExpression": "REMOVE " + ", ".join(keys),
+        "TableName": names.TABLE, "Key": item_key(stack), "UpdateExpression": "REMOVE " + ", ".join(keys),
         "ExpressionAttributeNames": keys,
     })
-
-
-def _table() -> str:
-    from ..aws.lock import TABLE
-
-    return TABLE
