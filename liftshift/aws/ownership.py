@@ -22,7 +22,7 @@ from typing import Any, Iterable
 from ..model import names
 from .session import is_mutating
 from ..model.observed import Observed
-from ..model.steps import Step
+from ..model.steps import Call, Step
 from ..errors import BadInput
 
 
@@ -71,7 +71,9 @@ def claims(steps: Iterable[Step]) -> list[Claim]:
 
     for step in steps:
         for call in step.calls:
-            if call.client in ("docker", "gate", "dynamodb") or call.operation.startswith("wait:"):
+            # Only AWS calls change resources (waits, image pushes and gate questions do not); the lock
+            # table is shared by every stack and its items are keyed by stack.
+            if not isinstance(call, Call) or call.client == "dynamodb":
                 continue
             if not is_mutating(_pascal(call.operation)):
                 continue
