@@ -7,8 +7,9 @@ Every AWS operation liftshift makes is an IAM action of the same name (the ELBv2
   stack without a load balancer, of one with `rollout.strategy: in-place`, of one with a load balancer, and of one
   with secrets, against moto, every call recorded by liftshift.aws.session.CallLog (botocore's before-call event on every
   client liftshift makes, so the health gates' and waiters' reads too);
-* what the code can call at all: every `Call("client", "operation")` the planners emit (plan*.py, rollback.py,
-  ...) and every direct client call in liftshift/ (the gates, the lock, observation, ownership).
+* what the code can call at all: every `Call("client", "operation")` and `Wait("client", "waiter")` the planners
+  emit (plan/) and every direct client call in liftshift/ (the gates, the lock, the release store, observation,
+  ownership).
 
 The runs also check the README's split: a stack without a load balancer uses only the "every stack" rows, an
 in-place stack adds only the in-place rows, a load-balanced stack only the load_balancer rows.
@@ -43,7 +44,9 @@ PREFIX = {"elbv2": "elasticloadbalancing"}  # boto3 client name -> IAM service p
 NO_PERMISSION = {"sts:GetCallerIdentity"}  # "No permissions are required to perform this operation" (STS API)
 SERVICES = {"ec2", "iam", "ecr", "logs", "elbv2", "autoscaling", "ssm", "dynamodb", "sts"}
 # The local rehearsal's own code talks to its emulator, never to AWS with the deployer's credentials.
-LOCAL_ONLY = {"local.py", "local_gate.py", "local_services.py", "standin.py", "lbproxy.py"}
+LOCAL_ONLY = ("targets", "local")  # liftshift/targets/local/
+# Modules whose functions take a ready DynamoDB client (named `client`): the lock and the release store.
+DYNAMODB_MODULES = {("aws", "lock.py"), ("aws", "release_store.py")}
 
 
 # 'every stack' actions the runs above do not reach: an explicit AMI id, a role of an older liftshift, a lost lock
@@ -96,11 +99,12 @@ def code_actions() -> set[str]:
     """Every (client, operation) liftshift's code can call against AWS, as IAM actions."""
     found: set[str] = set()
     for path in sorted((ROOT / "liftshift").rglob("*.py")):
-        if path.name in LOCAL_ONLY:
+        where = path.relative_to(ROOT / "liftshift").parts
+        if where[:2] == LOCAL_ONLY:
             continue
         tree = ast.parse(path.read_text())
         bound: dict[str, str] = {}  # variable -> client name, from `x = ....client("svc")`
-        default = "dynamodb" if path.name in ("lock.py", "releases.py") else None  # they take a DynamoDB client
+        default = "dynamodb" if where in DYNAMODB_MODULES else None
         for node in ast.walk(tree):
             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
                 service = _client_name(node.value)
@@ -112,14 +116,14 @@ def code_actions() -> set[str]:
             if not isinstance(node, ast.Call):
                 continue
             func = node.func
-            # Call("ec2", "run_instances", ...): what the planners emit
-            if isinstance(func, ast.Name) and func.id == "Call" and len(node.args) >= 2 and all(
+            # Call("ec2", "run_instances", ...) and Wait("ec2", "instance_running", ...): what the planners emit
+            if isinstance(func, ast.Name) and func.id in ("Call", "Wait") and len(node.args) >= 2 and all(
                     isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args[:2]):
                 service, method = node.args[0].value, node.args[1].value
-                if service in ("docker", "gate"):
-                    continue
+                if func.id == "Wait":
+                    method = "wait:" + method  # the waiter's describe operation
                 operation = _operation(service, method)
-                assert operation, f"{path.name}: Call({service!r}, {method!r}) is no {service} operation"
+                assert operation, f"{path}: {func.id}({service!r}, {node.args[1].value!r}) is no {service} operation"
                 found.add(action(service, operation))
                 continue
             if not isinstance(func, ast.Attribute):
