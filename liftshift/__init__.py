@@ -11,10 +11,12 @@ The map (data flows down; nothing reaches back up). ARCHITECTURE.md walks throug
     spec/         app.yaml -> validated AppSpec: load (located errors), model (pydantic), grammar (names,
       |           image, secret and peer references: one definition each), limits (AWS limits known before
       |           any call), checks (warnings; --strict refuses), yamlsource (YAML 1.2, lines of keys)
-    model/        pure data: names (every resource name and tag), desired (what the stack should have),
-      |           observed (what it has), refs (values a planned call saves), steps (Step, Action, Kind;
-      |           instructions Call, Wait, PushImage, GateCall), releases (the release record),
-      |           user_data (the template, every value shell-quoted)
+    model/        pure data: names (every resource name and tag, the DynamoDB table), desired (what the
+      |           stack should have), policies (the instance roles' IAM documents), launch_template (its
+      |           data, the AMI, the user-data context and EC2's 16 KB limit), observed (what it has),
+      |           refs (values a planned call saves), steps (Step, Action, Kind; instructions Call, Wait,
+      |           PushImage, GateCall), releases (the release record), user_data (the template, every
+      |           value shell-quoted)
     plan/         desired vs observed -> ordered Steps, pure: stack (a deploy's plan), phases (prepare ->
       |           gates -> finishes, undo), images, roles, groups, instances, in_place, fleet (blue-green
       |           behind a load balancer), records (release-record writes), rollback, destroy
@@ -22,8 +24,8 @@ The map (data flows down; nothing reaches back up). ARCHITECTURE.md walks throug
     apply/        the only code that changes things: executor (runs instructions, dispatching by type),
       |           gate (AwsGate: health gates read from AWS), images (build and push, docker SDK)
     aws/          session (the one place boto3 clients are made), observe (what the stack has, by tag),
-      |           network (subnets, zones, AMIs), listeners, ownership (never adopt another stack's
-      |           resource), lock and release_store (DynamoDB)
+      |           network (subnets, zones, AMIs), listeners, ecr_auth, ownership (never adopt another
+      |           stack's resource), lock and release_store (DynamoDB)
     targets/      base (Target, and the Gate and Hosts interfaces the pipeline calls), aws (real or
                   emulated AWS), local/ (the rehearsal: emulator, registry, stand-in hosts running the
                   user-data, gate, the load-balancer stand-in lbproxy*)
