@@ -875,3 +875,168 @@ def test_plan_warns_when_containers_may_use_the_instance_role():
     spec = make_spec({"web": service_dict(instances={"container_credentials": True})})
     (found,) = [w for w in warnings(spec, {}) if "container_credentials" in w]
     assert found.startswith("services.web.instances.container_credentials")
+
+
+# --------------------------------------------------------------------------- internal services (issue 12)
+
+def internal_stack(**db: Any) -> AppSpec:
+    """db (internal, first in app.yaml), then web and worker, which may reach it."""
+    return make_spec({"db": {"image": "postgres", "port": 5432, "publish": 6432, "internal": True, **db},
+                      "web": service_dict(), "worker": service_dict(instances={"count": 1})})
+
+
+def converged_ids(want: resources.StackWant) -> Observed:
+    """converged(), with each other service's group named by its id as AWS answers (not the desired marker)."""
+    seen = converged(want)
+    for group in seen.groups.values():
+        group.ingress = {(port, seen.groups[s.service].id if isinstance(s, resources.ServiceGroup) else s)
+                         for port, s in group.ingress}
+    return seen
+
+
+def peer_rules(call: Call) -> list[dict[str, Any]]:
+    return [p for p in call.params["IpPermissions"] if "UserIdGroupPairs" in p]
+
+
+def test_an_internal_service_admits_every_other_services_group_on_its_port_and_no_cidr():
+    want = desired(internal_stack())
+    db = want.services["db"].security_group
+    assert db.ingress == frozenset({(6432, resources.ServiceGroup("web")), (6432, resources.ServiceGroup("worker"))})
+    assert "from the stack's other services" in db.description
+    steps = plan.plan_infrastructure(want, Observed())
+    db_steps = [s for s in steps if s.kind == "security group" and s.service == "db"]
+    created, admitted = db_steps
+    # db's group is made with nothing open (no CIDR at all, no SSH without ssh_ingress) ...
+    assert [c.operation for c in created.calls] == ["create_security_group"] and created.detail == "opens nothing"
+    # ... and once every group exists (db comes first in app.yaml), it admits the others' groups by ref
+    last_create = max(i for i, s in enumerate(steps) for c in s.calls if c.operation == "create_security_group")
+    assert steps.index(admitted) > last_create
+    assert steps.index(admitted) < index(steps, "create", "launch template")
+    (auth,) = admitted.calls
+    assert auth.operation == "authorize_security_group_ingress" and auth.params["GroupId"] == Ref("sg:db")
+    assert auth.params["IpPermissions"] == [
+        {"IpProtocol": "tcp", "FromPort": 6432, "ToPort": 6432, "UserIdGroupPairs": [{"GroupId": Ref("sg:web")}]},
+        {"IpProtocol": "tcp", "FromPort": 6432, "ToPort": 6432, "UserIdGroupPairs": [{"GroupId": Ref("sg:worker")}]},
+    ]
+    assert admitted.detail == "open 6432 from service web, 6432 from service worker"
+    # no rule anywhere opens db to a CIDR
+    for call in calls(steps, "authorize_security_group_ingress"):
+        if call.params["GroupId"] == Ref("sg:db"):
+            assert all("IpRanges" not in p and "Ipv6Ranges" not in p for p in call.params["IpPermissions"])
+
+
+def test_ssh_ingress_stays_with_an_internal_service():
+    want = desired(internal_stack(instances={"ssh_ingress": ["203.0.113.0/24"]}))
+    steps = plan.plan_infrastructure(want, Observed())
+    created = next(s for s in steps if s.kind == "security group" and s.service == "db")
+    assert created.calls[1].params["IpPermissions"] == [
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "203.0.113.0/24"}]}]
+
+
+def test_existing_peer_groups_are_named_by_id_in_the_groups_own_step():
+    want = desired(internal_stack())
+    seen = converged_ids(want)
+    del seen.groups["db"]  # only db's group is new
+    steps = [s for s in plan.plan_infrastructure(want, seen) if s.kind == "security group"]
+    assert len(steps) == 1  # no later step: its sources exist
+    (auth,) = calls(steps, "authorize_security_group_ingress")
+    assert auth.params["GroupId"] == Ref("sg:db")
+    assert [p["UserIdGroupPairs"] for p in auth.params["IpPermissions"]] == [
+        [{"GroupId": seen.groups["web"].id}], [{"GroupId": seen.groups["worker"].id}]]
+
+
+def test_an_internal_stack_converged_has_no_steps():
+    want = desired(internal_stack())
+    assert plan.plan_infrastructure(want, converged_ids(want)) == []
+
+
+def test_internal_changes_in_place_without_a_new_release():
+    assert desired(internal_stack()).services["db"].launch_template.config_hash == \
+        desired(internal_stack(internal=False)).services["db"].launch_template.config_hash
+
+
+def test_turning_internal_on_and_off_converges_the_rules():
+    on, off = desired(internal_stack()), desired(internal_stack(internal=False))
+    seen = converged_ids(off)
+    web, worker = seen.groups["web"].id, seen.groups["worker"].id
+    (step,) = plan.plan_infrastructure(on, seen)
+    assert (step.action, step.kind, step.service) == ("update", "security group", "db")
+    add, revoke = step.calls
+    assert [p["UserIdGroupPairs"] for p in add.params["IpPermissions"]] == [[{"GroupId": web}], [{"GroupId": worker}]]
+    assert revoke.params["IpPermissions"] == [
+        {"IpProtocol": "tcp", "FromPort": 6432, "ToPort": 6432, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    assert step.detail == "open 6432 from service web, 6432 from service worker; close 6432 from 0.0.0.0/0"
+
+    seen = converged_ids(on)
+    (step,) = plan.plan_infrastructure(off, seen)
+    add, revoke = step.calls
+    assert add.params["IpPermissions"] == [
+        {"IpProtocol": "tcp", "FromPort": 6432, "ToPort": 6432, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    assert [p["UserIdGroupPairs"] for p in revoke.params["IpPermissions"]] == [[{"GroupId": web}],
+                                                                              [{"GroupId": worker}]]
+
+
+def test_a_stack_without_internal_services_plans_as_before():
+    """`internal: false` written out is the default: same hash, same steps, and no rule names a group."""
+    spec = make_spec({"web": service_dict(), "api": service_dict(instances={"count": 1})})
+    same = make_spec({"web": service_dict(internal=False), "api": service_dict(instances={"count": 1})})
+    assert plan.plan_infrastructure(desired(spec), Observed()) == plan.plan_infrastructure(desired(same), Observed())
+    steps = plan.plan_infrastructure(desired(spec), Observed())
+    assert kinds(steps)[:5] == [("create", "log group"), ("create", "iam role"), ("create", "security group"),
+                                ("create", "iam role"), ("create", "security group")]
+    assert not [p for c in calls(steps, "authorize_security_group_ingress") for p in peer_rules(c)]
+    assert plan.plan_infrastructure(desired(spec), converged(desired(spec))) == []
+
+
+def test_destroy_revokes_the_rules_naming_a_group_before_deleting_it():
+    """EC2 refuses to delete a group another group's rule names (DependencyViolation): whichever goes first."""
+    seen = converged_ids(desired(internal_stack()))
+    db, web, worker = (seen.groups[s].id for s in ("db", "web", "worker"))
+    steps = plan.plan_destroy("shop", seen, keep_images=False)
+    by_group = {s.calls[-1].params["GroupId"]: s for s in steps if s.kind == "security group"}
+    assert [c.operation for c in by_group[db].calls] == ["delete_security_group"]  # nothing names db
+    for group in (web, worker):
+        revoke, delete = by_group[group].calls
+        assert (revoke.operation, revoke.params["GroupId"], delete.operation) == (
+            "revoke_security_group_ingress", db, "delete_security_group")
+        assert revoke.params["IpPermissions"] == [
+            {"IpProtocol": "tcp", "FromPort": 6432, "ToPort": 6432, "UserIdGroupPairs": [{"GroupId": group}]}]
+        assert "InvalidGroup.NotFound" in revoke.ignore  # db's group may be deleted already
+
+
+def test_two_internal_services_admit_each_other():
+    spec = make_spec({"db": {"image": "postgres", "port": 5432, "internal": True},
+                      "cache": {"image": "redis", "port": 6379, "internal": True}})
+    steps = plan.plan_infrastructure(desired(spec), Observed())
+    creates = [i for i, s in enumerate(steps) for c in s.calls if c.operation == "create_security_group"]
+    admissions = [s for s in steps if s.kind == "security group" and s.action == "update"]
+    assert [(s.service, peer_rules(s.calls[0])[0]["UserIdGroupPairs"]) for s in admissions] == [
+        ("db", [{"GroupId": Ref("sg:cache")}]), ("cache", [{"GroupId": Ref("sg:db")}])]
+    assert all(steps.index(s) > max(creates) for s in admissions)
+    seen = converged_ids(desired(spec))
+    destroy = plan.plan_destroy("shop", seen, keep_images=False)
+    assert [c.operation for s in destroy if s.kind == "security group" for c in s.calls] == [
+        "revoke_security_group_ingress", "delete_security_group"] * 2
+
+
+def test_a_peer_removed_from_app_yaml_is_revoked_by_the_kept_group_then_deleted():
+    seen = converged_ids(desired(internal_stack()))
+    want = desired(make_spec({"db": {"image": "postgres", "port": 5432, "publish": 6432, "internal": True},
+                              "web": service_dict()}))
+    steps = plan.plan_infrastructure(want, seen)
+    update = next(s for s in steps if s.kind == "security group" and s.action == "update")
+    delete = next(s for s in steps if s.kind == "security group" and s.action == "delete")
+    assert update.service == "db" and steps.index(update) < steps.index(delete)
+    assert update.calls[0].params["IpPermissions"][0]["UserIdGroupPairs"] == [{"GroupId": seen.groups["worker"].id}]
+    assert [c.operation for c in delete.calls] == ["delete_security_group"]  # db's own step revoked it already
+
+
+def test_an_internal_service_and_its_peers_must_share_a_vpc():
+    spec = internal_stack()
+    with pytest.raises(resources.InternalAcrossVpcs) as info:
+        resources.desired_stack(
+            spec, account=ACCOUNT, region=REGION, registry=REGISTRY,
+            images={s: ImageInfo(IMAGE_ID, DIGEST) for s in spec.services},
+            amis={s: Ami("ami-12345678") for s in spec.services}, subnets={s: SUBNETS for s in spec.services},
+            vpc_ids={"db": "vpc-1", "web": "vpc-1", "worker": "vpc-2"}, template_hash="t")
+    assert info.value.exit_code == 2 and "services.db.internal" in str(info.value) and "worker" in str(info.value)

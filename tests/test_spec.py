@@ -458,3 +458,46 @@ def test_longest_names_fit_every_aws_name_they_make():
         for name, _ in found:
             assert len(name) <= limits[kind], (kind, name)
     assert len(names.launch_template(longest, longest, names.PLACEHOLDER_CONFIG)) == 24 + 2 * NAME_MAX  # <= 128
+
+
+# --------------------------------------------------------------------------- internal services (issue 12)
+
+def _with_db(*db: str) -> str:
+    """Stack shop: web (lines 4-6), then db (its key on line 7, its body from line 8)."""
+    return top("version: 1", "name: shop", "services:", "  web:", "    build: ./web", "    port: 80", "  db:",
+               *(f"    {line}" for line in ("image: postgres:16", "port: 5432", *db)))
+
+
+def test_internal_defaults_to_false_and_takes_only_true_or_false(repo):
+    spec, _ = load_spec(write(repo, _with_db("internal: true", "instances:", "  ssh_ingress: [203.0.113.0/24]")))
+    assert spec.services["db"].internal is True and spec.services["web"].internal is False
+    assert spec.services["db"].instances.ssh_ingress == ["203.0.113.0/24"]  # SSH stays allowed
+    for word in ("yes", '"true"', "1"):
+        assert_spec_error(write(repo, _with_db(f"internal: {word}")), 10, "services.db.internal", "boolean")
+
+
+def test_internal_with_a_load_balancer_is_refused_at_internal(repo):
+    path = write(repo, _with_db("load_balancer: {port: 80}", "internal: true"))
+    assert_spec_error(path, 11, "services.db.internal", "cannot go with a load_balancer")
+    assert_spec_error(path, 11, "services.db.internal", "remove load_balancer, or internal")
+
+
+def test_internal_with_explicit_ingress_is_refused_at_ingress_saying_what_to_remove(repo):
+    path = write(repo, _with_db("internal: true", "instances:", "  count: 2", "  ingress: [10.0.0.0/8]"))
+    assert_spec_error(path, 13, "services.db.instances.ingress", "remove instances.ingress (or internal: true)")
+    # even the default written out is a CIDR the service would not open
+    assert_spec_error(write(repo, _with_db("instances: {ingress: [0.0.0.0/0]}", "internal: true")), 10,
+                      "services.db.instances.ingress", "not CIDRs")
+
+
+def test_internal_false_keeps_ingress_and_load_balancer(repo):
+    spec, _ = load_spec(write(repo, _with_db("internal: false", "instances: {ingress: [10.0.0.0/8]}")))
+    assert spec.services["db"].instances.ingress == ["10.0.0.0/8"]
+
+
+def test_an_internal_service_needs_a_rule_per_other_service_within_the_quota(repo):
+    many = "".join(f"  s{i}:\n    image: nginx\n    port: 80\n" for i in range(60))
+    path = write(repo, _with_db("internal: true") + many)
+    assert_spec_error(path, 10, "services.db.internal", "needs 61 IPv4 inbound rules")
+    load_spec(write(repo, _with_db("internal: true") + "".join(
+        f"  s{i}:\n    image: nginx\n    port: 80\n" for i in range(59))))  # 60 rules: the quota

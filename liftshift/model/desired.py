@@ -19,6 +19,7 @@ from typing import Any
 from . import names, refs
 from .launch_template import USER_DATA_LIMIT, Ami, UserDataTooLarge, launch_template_data, user_data_context
 from .policies import managed_policies, role_policy
+from ..errors import BadInput
 from ..spec.model import AppSpec, ServiceSpec
 from ..spec.grammar import parse_secret, partition, peers_of, service_order
 
@@ -66,7 +67,9 @@ class SecurityGroupWant:
     name: str
     description: str
     vpc_id: str
-    ingress: frozenset[tuple[int, str]]  # (port, cidr)
+    # (port, source): a CIDR, LB_GROUP, or a ServiceGroup (another service's instances' group); the planner
+    # puts the group ids (observed, or refs to groups made in the same run) in place of the markers
+    ingress: frozenset[tuple[int, Any]]
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,22 @@ class LaunchTemplateWant:
 
 
 LB_GROUP = "sg:lb"  # an ingress source: the service's load balancer's security group (its id is observed)
+
+
+@dataclass(frozen=True)
+class ServiceGroup:
+    """An ingress source: the instances' security group of another service of the stack (internal services
+    admit these). The planner names it by its observed id, or refs.security_group(service) when this run
+    makes it."""
+
+    service: str
+
+    def __str__(self) -> str:
+        return f"sg:service:{self.service}"
+
+
+class InternalAcrossVpcs(BadInput, ValueError):
+    """An internal service admits the other services' security groups, which must be in its VPC."""
 
 
 @dataclass(frozen=True)
@@ -167,6 +186,7 @@ def config_hash(service: ServiceSpec, image: ImageInfo, repository_uri: str, ami
     settings = service.model_dump(mode="json")
     for in_place in ("count", "subnets", "ingress", "ssh_ingress"):
         settings["instances"].pop(in_place, None)
+    settings.pop("internal", None)  # only security group rules: changed in place
     settings.pop("rollout", None)  # how a release is rolled out is not part of it
     blob = json.dumps(
         {"service": settings, "image": image.image_id, "repository": repository_uri, "ami": ami.image_id,
@@ -227,6 +247,9 @@ def desired_stack(
             fleet = fleet_want(spec.name, name, service, chash, vpc_ids[name])
             ingress = {(port, LB_GROUP)}  # only the load balancer reaches the instances
             opened = f"port {port} from its load balancer"
+        elif service.internal:
+            ingress = {(port, source) for source in internal_sources(spec, name, vpc_ids)}
+            opened = f"port {port} from the stack's other services"
         else:
             ingress = {(port, cidr) for cidr in service.instances.ingress}
             opened = f"port {port} from the declared CIDRs"
@@ -276,6 +299,21 @@ def desired_stack(
         registry=registry, services=services,
     )
 
+
+
+def internal_sources(spec: AppSpec, name: str, vpc_ids: dict[str, str]) -> list[ServiceGroup]:
+    """The sources an internal service admits: every other service's instances' group, as compose puts every
+    service on one default network (not only the services whose env names it: a service may reach another
+    without a ${service.NAME...} reference, e.g. by an address written in its own configuration)."""
+    others = [other for other in spec.services if other != name]
+    away = [other for other in others if vpc_ids[other] != vpc_ids[name]]
+    if away:
+        raise InternalAcrossVpcs(
+            f"services.{name}.internal: the service admits the security groups of the stack's other services, "
+            f"but {', '.join(away)} run{'s' if len(away) == 1 else ''} in {vpc_ids[away[0]]} and {name} in "
+            f"{vpc_ids[name]} (a rule names groups of its own VPC; liftshift sets up no VPC peering): put their "
+            "instances.subnets in one VPC")
+    return [ServiceGroup(other) for other in others]
 
 
 def fleet_want(stack: str, name: str, service: ServiceSpec, chash: str, vpc_id: str) -> FleetWant:

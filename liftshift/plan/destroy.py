@@ -8,7 +8,7 @@ what they used. Pure: nothing here talks to AWS.
 from __future__ import annotations
 
 from ..model import names
-from ..model.observed import Observed
+from ..model.observed import Observed, ObservedGroup
 from ..model.releases import item_key, of_service
 from ..model.steps import Action, Call, Kind, Step, Wait
 from .records import forget_call
@@ -40,8 +40,9 @@ def plan_destroy(stack: str, observed: Observed, *, keep_images: bool) -> list[S
 
 
 def sweep_service(stack: str, service: str, observed: Observed, *, keep_images: bool, reason: str,
-                  terminate: bool = True) -> list[Step]:
-    """Steps removing everything one service owns, in dependency order."""
+                  terminate: bool = True, planned: frozenset[str] = frozenset()) -> list[Step]:
+    """Steps removing everything one service owns, in dependency order. `planned`: services whose groups'
+    rules the same plan sets anyway (a deploy's kept services), left alone here."""
     steps: list[Step] = []
     if terminate:
         steps += plan_fleet_removal(stack, service, observed, reason)
@@ -55,6 +56,7 @@ def sweep_service(stack: str, service: str, observed: Observed, *, keep_images: 
     for group in (observed.groups.get(service), observed.lb_groups.get(service)):
         if group:
             steps.append(Step(Action.DELETE, Kind.SECURITY_GROUP, group.name, service, (
+                *_unreference(group, service, observed, planned),
                 # DependencyViolation: a deleted load balancer's network interfaces go a little later
                 Call("ec2", "delete_security_group", {"GroupId": group.id},
                      ignore=("InvalidGroup.NotFound",), retry=("DependencyViolation",)),
@@ -71,6 +73,24 @@ def sweep_service(stack: str, service: str, observed: Observed, *, keep_images: 
                  ignore=("RepositoryNotFoundException",)),
         ), reason + " (with its images)"))
     return steps
+
+
+def _unreference(group: ObservedGroup, service: str, observed: Observed, planned: frozenset[str]) -> list[Call]:
+    """Revoke the rules of the stack's other services' groups that admit `group` (internal services admit
+    their peers' groups), so that it can be deleted whichever group goes first: EC2 refuses to delete a
+    security group "referenced by another security group in the same VPC" with DependencyViolation
+    (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteSecurityGroup.html), which no retry
+    would end. A group deleted earlier in the same plan answers InvalidGroup.NotFound: nothing to revoke."""
+    calls = []
+    for other in sorted(observed.groups.values(), key=lambda g: g.service):
+        if other.service in (service, *planned):
+            continue
+        ports = sorted(port for port, source in other.ingress if source == group.id)
+        if ports:
+            calls.append(Call("ec2", "revoke_security_group_ingress", {"GroupId": other.id, "IpPermissions": [
+                {"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "UserIdGroupPairs": [{"GroupId": group.id}]}
+                for port in ports]}, ignore=("InvalidPermission.NotFound", "InvalidGroup.NotFound")))
+    return calls
 
 
 def plan_fleet_removal(stack: str, service: str, observed: Observed, reason: str) -> list[Step]:

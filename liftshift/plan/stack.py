@@ -18,7 +18,7 @@ from ..model.refs import Ref
 from ..model.steps import Action, Call, Kind, Step
 from .destroy import sweep_service
 from .fleet import Candidate, plan_fleet
-from .groups import plan_groups
+from .groups import plan_admissions, plan_groups
 from .instances import plan_instances, security_group_id, template_step, wait_running
 from .phases import InfraPlan, Phases
 from .records import UNKNOWN_ORIGIN, new_release
@@ -53,12 +53,15 @@ def plan_stack(want: StackWant, observed: Observed, *, keep_images: bool = True,
         phases.prepare += instances.launch
         new_instances += instances.new_instances
         cleanups += instances.cleanup
+    for service in want.services.values():  # rules naming groups made above (internal services), once all exist
+        shared += plan_admissions(want.stack, service, observed)
     if new_instances:  # one wait for every new instance of every service, before anything old is removed
         phases.prepare.append(wait_running(new_instances, None))
     phases.finish += cleanups
     removed: list[Step] = []
     for gone in sorted(observed.services() - set(want.services)):
-        removed += sweep_service(want.stack, gone, observed, keep_images=keep_images, reason="removed from app.yaml")
+        removed += sweep_service(want.stack, gone, observed, keep_images=keep_images, reason="removed from app.yaml",
+                                 planned=frozenset(want.services))
     return phases.plan(before=shared, after=removed)
 
 

@@ -50,7 +50,7 @@ def check_limits(spec: AppSpec, region: Optional[str] = None, registry: Optional
                                           "e.g. publish: 2222")
             fail(here + ("port",), "port 22 is published on the instance by default, where the SSH daemon has it: "
                                    "set publish to another port, e.g. publish: 2222")
-        _check_rule_counts(service, here, fail)
+        _check_rule_counts(service, here, fail, peers=len(spec.services) - 1)
         lb = service.load_balancer
         if lb is not None and region and lb.certificate_region and lb.certificate_region != region:
             fail(here + ("load_balancer", "certificate_arn"),
@@ -88,10 +88,11 @@ def _check_role_policy(spec: AppSpec, name: str, region: Optional[str], fail: Ca
                                             f"characters; IAM allows {ROLE_POLICY_MAX}: use fewer or shorter names")
 
 
-def _check_rule_counts(service: ServiceSpec, here: tuple, fail: Callable[[tuple, str], None]) -> None:
+def _check_rule_counts(service: ServiceSpec, here: tuple, fail: Callable[[tuple, str], None], peers: int = 0) -> None:
     def count(cidrs: list[str], version: int) -> int:
         return len({c for c in cidrs if ipaddress.ip_network(c).version == version})
 
+    merge = "merge CIDRs into larger blocks"
     inst = service.instances
     for version, family in ((4, "IPv4"), (6, "IPv6")):
         ssh = count(inst.ssh_ingress, version)
@@ -99,16 +100,22 @@ def _check_rule_counts(service: ServiceSpec, here: tuple, fail: Callable[[tuple,
         if service.load_balancer is not None:
             # the instances' group admits the load balancer's group (one rule, counted in each family) and SSH;
             # the load balancer's own group holds the ingress CIDRs
-            groups = [("the instances' security group", 1 + ssh, "ssh_ingress"),
-                      ("the load balancer's security group", ingress, "ingress")]
+            groups = [("the instances' security group", 1 + ssh, ("instances", "ssh_ingress"), merge),
+                      ("the load balancer's security group", ingress, ("instances", "ingress"), merge)]
+        elif service.internal:
+            # one rule per other service of the stack (a group reference, counted in each family, as the load
+            # balancer's above) and SSH; no ingress CIDRs
+            groups = [("the instances' security group", peers + ssh,
+                       ("internal",) if peers >= ssh else ("instances", "ssh_ingress"),
+                       "it admits each of the stack's other services: split the stack" if peers >= ssh else merge)]
         else:
             groups = [("the instances' security group", ingress + ssh,
-                       "ingress" if ingress >= ssh else "ssh_ingress")]
-        for group, rules, key in groups:
+                       ("instances", "ingress" if ingress >= ssh else "ssh_ingress"), merge)]
+        for group, rules, key, advice in groups:
             if rules > SG_RULES_PER_FAMILY:
-                fail(here + ("instances", key),
+                fail(here + key,
                      f"needs {rules} {family} inbound rules in {group}; a security group holds "
-                     f"{SG_RULES_PER_FAMILY} per address family (EC2's default quota): merge CIDRs into larger blocks")
+                     f"{SG_RULES_PER_FAMILY} per address family (EC2's default quota): {advice}")
 
 
 def _check_user_data(spec: AppSpec, region: Optional[str], registry: Optional[Registry],

@@ -41,6 +41,7 @@ def load_spec(path: Path | str) -> tuple[AppSpec, Path]:
     except ValidationError as exc:
         raise _first_error(located, exc) from None
     spec._source = located
+    _check_internal(located, spec)
     base = path.resolve().parent
     _check_build_contexts(located, spec, base)
     _check_references(located, spec)
@@ -183,6 +184,24 @@ def _check_build_contexts(located: LocatedData, spec: AppSpec, base: Path) -> No
             raise SpecError.at(located, where, f"dockerfile {service.build.dockerfile!r} leads outside {root}")
         if not dockerfile.is_file():
             raise SpecError.at(located, where, f"no Dockerfile: {dockerfile} does not exist")
+
+
+def _check_internal(located: LocatedData, spec: AppSpec) -> None:
+    """An internal service admits only the stack's other services: no load balancer (it is for traffic from
+    outside the stack) and no instances.ingress (the CIDRs it would open); ssh_ingress stays allowed."""
+    for name, service in spec.services.items():
+        if not service.internal:
+            continue
+        where = ("services", name)
+        if service.load_balancer is not None:
+            raise SpecError.at(located, where + ("internal",),
+                               "internal: true cannot go with a load_balancer (a load balancer is for traffic from "
+                               "outside the stack; an internal service is reached only by the stack's other "
+                               "services): remove load_balancer, or internal")
+        if "ingress" in service.instances.model_fields_set:
+            raise SpecError.at(located, where + ("instances", "ingress"),
+                               "an internal service admits only the stack's other services, not CIDRs: remove "
+                               "instances.ingress (or internal: true); instances.ssh_ingress stays allowed")
 
 
 def _check_references(located: LocatedData, spec: AppSpec) -> None:

@@ -241,6 +241,9 @@ class ServiceSpec(_Model):
     image: Optional[str] = Field(None, min_length=1, max_length=512)  # a Docker image reference
     port: Int = Field(ge=1, le=65535)
     publish: Optional[Int] = Field(None, ge=1, le=65535)
+    # Reachable only from the stack's other services: the instances' security group admits their security
+    # groups on `publish` and no CIDR (plain true/false: a flag that closes a port takes no "yes").
+    internal: bool = Field(False, strict=True)
     command: Optional[list[str]] = None
     env: dict[str, str] = Field(default_factory=dict)
     health: Optional[HealthSpec] = None
