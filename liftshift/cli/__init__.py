@@ -12,7 +12,7 @@ Results go to stdout (text, or JSON with --output json); progress and errors to 
 What a command prints is in liftshift/report.py.
 """
 
-from . import deploy, destroy, plan, releases, render, status, unlock, validate
+from . import deploy, destroy, import_compose, plan, releases, render, status, unlock, validate
 from .base import app, guarded_command
 from .local import local_app
 
@@ -22,6 +22,7 @@ COMMANDS = (validate.validate, plan.plan, deploy.deploy, status.status, render.r
 for _command in COMMANDS:
     app.command()(guarded_command(_command))
 app.add_typer(local_app, name="local")
+app.add_typer(import_compose.import_app, name="import")
 
 
 def main() -> None:
