@@ -16,7 +16,7 @@ from .compose_map import Imported
 
 INDENT = "  "
 # A plain scalar that YAML 1.2 and 1.1 both read as this same string (no bool, null, number, or indicator).
-PLAIN_RE = re.compile(r"[A-Za-z/_.][A-Za-z0-9_./@+-]*")
+PLAIN_RE = re.compile(r"[A-Za-z/_.](?:[A-Za-z0-9_./@+:-]*[A-Za-z0-9_./@+-])?")
 NOT_PLAIN_RE = re.compile(r"(?i:y|yes|n|no|on|off|true|false|null|~|\.inf|\.nan)|.*[.]{2}.*|[0-9._+-]+")
 FLOW_LISTS = ("command",)
 

@@ -159,6 +159,7 @@ def _volume(item: Any, directory: Path, located: LocatedData, path: tuple) -> di
     else:
         raise ComposeError(located.file, located.line_of(path), path, "must be a volume string or mapping")
     source = volume.get("source")
+    volume["_written"] = source
     if volume.get("type") == "bind" and isinstance(source, str) and source:
         expanded = os.path.expanduser(source) if source.startswith("~") else source
         if not expanded.startswith("/"):

@@ -14,7 +14,8 @@ from .compose_parts import (LOCAL_IPS, PartError, as_argv, as_int, parse_health_
 from .compose_storage import map_secrets, map_volumes
 
 HEALTH_BOUNDS = {"interval": (1, 3600), "timeout": (1, 3600), "retries": (1, 100), "start_period": (0, 3600)}
-VPC_CIDR = "172.31.0.0/16"  # the default VPC's range in every region
+VPC_CIDR = "172.31.0.0/16"
+SSH_PORT = 22  # the default VPC's range in every region
 
 
 def map_service(ctx: Context, svc: Service, name: str) -> dict[str, Any]:
@@ -34,13 +35,16 @@ def map_service(ctx: Context, svc: Service, name: str) -> dict[str, Any]:
     volumes = map_volumes(ctx, svc)
     if volumes:
         out["volumes"] = volumes
-    secrets = map_secrets(ctx, svc, name, set(env))
+    secrets = map_secrets(ctx, svc, name, env)
+    if not env:
+        out.pop("env", None)
     if secrets:
         out["secrets"] = secrets
     instances = _instances(ctx, svc, here, published)
     if instances.pop("_internal", False):
         out["internal"] = True
     out["instances"] = instances
+    _networks(ctx, svc)
     if "depends_on" in svc.data:
         waits = [d for d, o in svc.data["depends_on"].items() if isinstance(o, dict) and o.get("condition") in
                  ("service_healthy", "service_completed_successfully")]
@@ -155,6 +159,9 @@ def _ports(ctx: Context, svc: Service, here: tuple, out: dict[str, Any]) -> bool
             if first.published is None:
                 ctx.note(svc, ("ports", i), f"no published port (compose picks a random one): published on "
                          f"{first.target}", "note")
+        if out.get("publish", out["port"]) == SSH_PORT:
+            ctx.note(svc, ("ports", i), "port 22 on the instance belongs to its SSH daemon: publish the service on "
+                     f"another port in the compose file (e.g. \"2222:{first.target}\")", "error")
         for j, port in ports[1:]:
             ctx.note(svc, ("ports", j), f"{port.published or port.target}:{port.target} is not imported: app.yaml has "
                      "one port per service (several ports are part 2 of issue 12); put it behind the first port or "
@@ -176,7 +183,7 @@ def _ports(ctx: Context, svc: Service, here: tuple, out: dict[str, Any]) -> bool
         ctx.comment(here + ("port",), "decide: compose names no port; " + (
             "the image's usual port" if guess else "a placeholder: the port the app listens on, if any"))
         ctx.note(svc, (), f"publishes and exposes no port; app.yaml needs one: wrote port {out['port']} "
-                 f"({'the image usual port' if guess else 'a placeholder'})")
+                 f"({'the image usual port' if guess else 'a placeholder'}), not published to the outside")
     return False
 
 
@@ -317,6 +324,8 @@ def _instances(ctx: Context, svc: Service, here: tuple, published: bool) -> dict
 def _internal(ctx: Context, svc: Service, here: tuple, instances: dict[str, Any]) -> None:
     if ctx.has_internal:
         instances["_internal"] = True  # moved to the service by the caller
+        if not svc.data.get("ports") and not svc.data.get("expose"):
+            return  # said with the port written for it
         ctx.note(svc, ("ports",) if "ports" in svc.data else (), "publishes no port in compose: imported as "
                  "internal: true (reachable only from the stack's other services)", "note")
         return
@@ -326,3 +335,24 @@ def _internal(ctx: Context, svc: Service, here: tuple, instances: dict[str, Any]
     ctx.note(svc, ("ports",) if "ports" in svc.data else (), "publishes no port in compose: app.yaml has no "
              "internal services yet (part 2 of issue 12); the port is opened to the default VPC's range "
              f"{VPC_CIDR} only, not to the internet")
+
+
+def _networks(ctx: Context, svc: Service) -> None:
+    mode = svc.data.get("network_mode")
+    if mode is not None:
+        advice = {"host": "the container gets its own network namespace with the port published on the instance: "
+                          "make sure the app listens on the imported port",
+                  "none": "the container gets Docker's default bridge network",
+                  "bridge": ""}.get(str(mode), "services run on separate instances and cannot share a network "
+                                               "namespace; reach the peer with ${service.NAME.host} in env")
+        if advice:
+            ctx.note(svc, ("network_mode",), f"network_mode {mode} is not imported: {advice}")
+    networks = svc.data.get("networks")
+    custom = [n for n in (networks if isinstance(networks, (list, dict)) else []) if n != "default"]
+    if custom:
+        ctx.note(svc, ("networks",), f"networks {', '.join(map(str, custom))} are not imported: the stack's services "
+                 "share the VPC; who may connect is set by the security groups (internal: true admits only the "
+                 "stack's services)" + ("; network aliases are not host names on EC2 (part 2 of issue 12)"
+                                        if isinstance(networks, dict) and any(
+                                            isinstance(v, dict) and v.get("aliases") for v in networks.values())
+                                        else ""))

@@ -60,24 +60,23 @@ class Service:
     sources: list[tuple[LocatedData, tuple]]  # (file, path of the service in it): the service's own file first
     env_file: dict[str, tuple[Optional[str], str, int]] = field(default_factory=dict)  # name: (value, file, line)
 
-    def where(self, *sub: Any) -> tuple[str, Optional[int]]:
-        """The file and line where key `sub` of this service was written (its nearest written parent)."""
-        sub = tuple(sub)
+    def where(self, *sub: Any) -> tuple[str, Optional[int], tuple]:
+        """The file, line and key path where key `sub` of this service was written (else its nearest written
+        parent): in an extended service's file the path names that service."""
+        full = tuple(sub)
+        sub = full
         while True:
             for located, prefix in self.sources:
                 if prefix + sub in located.lines:
-                    return located.file, located.lines[prefix + sub]
+                    return located.file, located.lines[prefix + sub], prefix + full
             if not sub:
                 located, prefix = self.sources[0]
-                return located.file, located.line_of(prefix)
+                return located.file, located.line_of(prefix), prefix + full
             sub = sub[:-1]
 
-    def key(self, *sub: Any) -> str:
-        return dotted(("services", self.name) + tuple(sub))
-
     def finding(self, level: str, sub: tuple, message: str) -> Finding:
-        file, line = self.where(*sub)
-        return Finding(level, file, line, self.key(*sub), message)
+        file, line, path = self.where(*sub)
+        return Finding(level, file, line, dotted(path), message)
 
 
 @dataclass

@@ -65,7 +65,7 @@ def map_volumes(ctx: Context, svc: Service) -> list[str]:
 
 def _bind_host(ctx: Context, svc: Service, where: tuple, volume: dict[str, Any]) -> Any:
     source = volume["source"]
-    shown = volume.get("_short", "").split(":")[0] or source
+    shown = volume.get("_written") or source
     if not volume.get("_relative") and not source.startswith(str(ctx.project.dir.resolve()) + os.sep):
         if ":" in source:
             ctx.note(svc, where, f"the host path {source!r} holds ':', which app.yaml cannot mount: dropped")
@@ -102,7 +102,8 @@ def _named_host(ctx: Context, svc: Service, where: tuple, name: str, declared: A
     return host
 
 
-def map_secrets(ctx: Context, svc: Service, service_name: str, env_names: set[str]) -> dict[str, str]:
+def map_secrets(ctx: Context, svc: Service, service_name: str, env: dict[str, str]) -> dict[str, str]:
+    """The service's secrets as app.yaml secret references; `env` loses the NAME_FILE variables they replace."""
     out: dict[str, str] = {}
     declared = ctx.project.top.get("secrets") or {}
     for i, item in enumerate(svc.data.get("secrets") or []):
@@ -114,8 +115,16 @@ def map_secrets(ctx: Context, svc: Service, service_name: str, env_names: set[st
         if source not in declared:
             ctx.note(svc, where, f"secret {source!r} is not declared under the top-level secrets: dropped", "error")
             continue
-        var = env_name(posixpath.basename(str(target)) if target else source)
-        if var in env_names or var in out:
+        file = str(target) if target and str(target).startswith("/") else f"/run/secrets/{target or source}"
+        by_file = [n for n, v in env.items() if v == file and n.endswith("_FILE") and n[:-5] not in env]
+        if by_file:  # the official images' convention: POSTGRES_PASSWORD_FILE=/run/secrets/x -> POSTGRES_PASSWORD
+            var = by_file[0][:-5]
+            del env[by_file[0]]
+            ctx.note(svc, where, f"{by_file[0]} named this secret's file: the secret is delivered as {var} instead "
+                     f"(the image's NAME_FILE convention), and {by_file[0]} is left out", "note")
+        else:
+            var = env_name(posixpath.basename(str(target)) if target else source)
+        if var in env or var in out:
             var += "_SECRET"
         parameter = f"/{ctx.stack}/{ssm_level(source)}"
         try:
@@ -124,9 +133,12 @@ def map_secrets(ctx: Context, svc: Service, service_name: str, env_names: set[st
             parameter = f"/app-{ctx.stack}/{ssm_level(source)}"
         out[var] = "ssm:" + parameter
         command, how = _store_command(ctx, parameter, source, declared[source])
-        ctx.imported.commands.append({"service": service_name, "secret": source, "parameter": parameter,
-                                      "command": command})
+        if all(c["parameter"] != parameter for c in ctx.imported.commands):
+            ctx.imported.commands.append({"service": service_name, "secret": source, "parameter": parameter,
+                                          "command": command})
         ctx.comment(("services", service_name, "secrets", var), f"decide: store it first: {command}")
+        if by_file:
+            continue
         ctx.note(svc, where, f"secret {source!r} is delivered as the environment variable {var} (fetched from SSM "
                  f"parameter {parameter}), not as the file /run/secrets/{target or source} (secret files are part 2 "
                  f"of issue 12): make the app read ${var}. {how}")
