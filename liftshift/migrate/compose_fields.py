@@ -116,10 +116,10 @@ def _build(ctx: Context, svc: Service, build: dict[str, Any]) -> Any:
         if value is None:
             value = os.environ.get(arg)
             if value is None:
-                ctx.note(svc, ("build", "args", arg), "has no value and is not set in the environment: dropped "
+                ctx.note(svc, ("build", "args", arg), f"{arg} has no value and is not set in the environment: dropped "
                          "(the Dockerfile's default applies)")
                 continue
-            ctx.note(svc, ("build", "args", arg), "has no value in compose: the environment's value at import time "
+            ctx.note(svc, ("build", "args", arg), f"{arg} has no value in compose: the environment's value at import time "
                      "is written into app.yaml")
         args[arg] = str(value)
     if args:

@@ -67,8 +67,9 @@ class Service:
         sub = full
         while True:
             for located, prefix in self.sources:
-                if prefix + sub in located.lines:
-                    return located.file, located.lines[prefix + sub], prefix + full
+                written = _as_written(located, prefix, sub)
+                if prefix + written in located.lines:
+                    return located.file, located.lines[prefix + written], prefix + written + full[len(sub):]
             if not sub:
                 located, prefix = self.sources[0]
                 return located.file, located.line_of(prefix), prefix + full
@@ -77,6 +78,24 @@ class Service:
     def finding(self, level: str, sub: tuple, message: str) -> Finding:
         file, line, path = self.where(*sub)
         return Finding(level, file, line, dotted(path), message)
+
+
+def _as_written(located: LocatedData, prefix: tuple, sub: tuple) -> tuple:
+    """`sub` with list-form names as their indexes: ("environment", "A") is ("environment", 0) in `- A=1`."""
+    node: Any = located.data
+    for part in prefix:
+        node = node.get(part) if isinstance(node, dict) else None
+    out = []
+    for part in sub:
+        if isinstance(node, list) and isinstance(part, str):
+            index = next((i for i, item in enumerate(node) if isinstance(item, str)
+                          and item.partition("=")[0] == part), None)
+            if index is None:
+                return tuple(out) + tuple(sub[len(out):])
+            part = index
+        out.append(part)
+        node = node.get(part) if isinstance(node, dict) else node[part] if isinstance(node, list) else None
+    return tuple(out)
 
 
 @dataclass
