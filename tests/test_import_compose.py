@@ -421,3 +421,44 @@ def test_the_command_is_registered_lazily():
                           check=True).stdout.strip() == "[]"
     result = CliRunner().invoke(app, ["import", "compose", "--help"])
     assert result.exit_code == 0 and "compose profile" in result.output
+
+
+WEIRD = [None, "", "x", 0, 22, -1, 3.5, True, [], {}, ["a"], {"a": None}, "${", "a:b:c:d", "/", "../..", "80-70:1",
+         {"target": "x"}, [{"x": 1}], "é\u2028", "NONE", ["CMD"], "1e3", 70000]
+
+
+def test_damaged_compose_files_validate_or_exit_2_never_a_traceback(tmp_path, monkeypatch):
+    """Every corpus file with values replaced by values of other types and shapes (seeded, repeatable)."""
+    import copy
+    import random
+
+    import yaml
+
+    def paths(data, path=()):
+        yield path
+        items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+        for key, value in items:
+            yield from paths(value, path + (key,))
+
+    rng = random.Random(12)
+    cases = [c for c in sorted(CORPUS.iterdir()) if c.name not in ("bad-yaml", "duplicate-key", "not-a-mapping")]
+    for n in range(150):
+        source = rng.choice(cases)
+        work = tmp_path / str(n)
+        shutil.copytree(source, work)
+        compose = next(p for p in sorted(work.iterdir()) if "compose" in p.name and p.suffix in (".yaml", ".yml"))
+        data = yaml.safe_load(compose.read_text())
+        for _ in range(rng.randint(1, 3)):
+            path = rng.choice([p for p in paths(data) if p])
+            parent = data
+            for key in path[:-1]:
+                parent = parent[key]
+            parent[path[-1]] = copy.deepcopy(rng.choice(WEIRD))
+        compose.write_text(yaml.safe_dump(data))
+        monkeypatch.chdir(work)
+        result = run("--allow-unsupported")
+        assert result.exit_code in (0, 2), (source.name, n, result.output, compose.read_text())
+        if result.exit_code == 0:
+            load_spec(work / "app.yaml")
+        else:
+            assert result.stderr.startswith("error: ") and not (work / "app.yaml").exists()

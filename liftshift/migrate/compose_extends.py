@@ -17,6 +17,16 @@ from ..spec.yamlsource import LocatedData
 from .compose_load import URL_RE, ComposeError, Service, env_file_values
 
 REPLACED = ("command", "entrypoint")
+# The shapes the Compose Specification allows for the keys this import reads (anything else is refused here,
+# at its line, rather than misread later).
+SHAPES: dict[str, tuple[type, ...]] = {
+    "image": (str,), "build": (str, dict), "ports": (list,), "expose": (list,), "environment": (dict, list),
+    "env_file": (str, list), "command": (str, list), "entrypoint": (str, list), "volumes": (list,),
+    "secrets": (list,), "healthcheck": (dict,), "deploy": (dict,), "depends_on": (list, dict), "profiles": (list,),
+    "networks": (list, dict), "network_mode": (str,), "extends": (str, dict), "labels": (dict, list),
+    "scale": (str,), "mem_limit": (str,), "cpus": (str,),
+}
+SHAPE_NAMES = {str: "a text value", dict: "a mapping", list: "a list"}
 UNIQUE_BY_TARGET = ("volumes", "secrets", "configs")
 
 
@@ -84,7 +94,11 @@ def _target(item: Any) -> Any:
 
 def normalise(definition: dict[str, Any], directory: Path, located: LocatedData, prefix: tuple) -> dict[str, Any]:
     """The long forms of a service's keys (a copy), with its paths made absolute."""
-    data = dict(definition)
+    data = {k: v for k, v in definition.items() if v is not None}
+    for key, shapes in SHAPES.items():
+        if key in data and not isinstance(data[key], shapes):
+            raise ComposeError(located.file, located.line_of(prefix + (key,)), prefix + (key,),
+                               f"must be {' or '.join(SHAPE_NAMES[s] for s in shapes)}")
     for key in ("environment", "labels", "annotations", "sysctls"):
         if key in data:
             data[key] = as_mapping(data[key], located, prefix + (key,))
@@ -95,6 +109,10 @@ def normalise(definition: dict[str, Any], directory: Path, located: LocatedData,
             raise ComposeError(located.file, located.line_of(prefix + ("build",)), prefix + ("build",),
                                "must be a path or a mapping with context")
         build.setdefault("context", ".")
+        for key in ("context", "dockerfile", "target"):
+            if build.get(key) is not None and not isinstance(build[key], str):
+                raise ComposeError(located.file, located.line_of(prefix + ("build", key)), prefix + ("build", key),
+                                   "must be a text value")
         if isinstance(build["context"], str) and not URL_RE.match(build["context"]):
             build["context"] = str((directory / os.path.expanduser(build["context"])).resolve())
         if "args" in build:
@@ -158,6 +176,9 @@ def _volume(item: Any, directory: Path, located: LocatedData, path: tuple) -> di
         volume["_short"] = item
     else:
         raise ComposeError(located.file, located.line_of(path), path, "must be a volume string or mapping")
+    for key in ("source", "target", "type"):
+        if volume.get(key) is not None and not isinstance(volume[key], str):
+            raise ComposeError(located.file, located.line_of(path + (key,)), path + (key,), "must be a text value")
     source = volume.get("source")
     volume["_written"] = source
     if volume.get("type") == "bind" and isinstance(source, str) and source:

@@ -286,10 +286,16 @@ def _instances(ctx: Context, svc: Service, here: tuple, published: bool) -> dict
             ctx.note(svc, ("deploy", key), "not imported: app.yaml sets instances.count and instances.type only"
                      + ("; systemd restarts the container anyway" if key == "restart_policy" else ""),
                      "note" if key in ("restart_policy", "labels", "update_config", "rollback_config") else "warning")
-    limits = ((deploy.get("resources") or {}).get("limits") or {}) if isinstance(deploy.get("resources"), dict) else {}
+    resources = deploy.get("resources") if isinstance(deploy.get("resources"), dict) else {}
+    limits = resources.get("limits") if isinstance(resources.get("limits"), dict) else {}
+    for key in resources:
+        if key != "limits":
+            ctx.note(svc, ("deploy", "resources", key), "not imported: only limits suggest an instance type", "note")
     cpus, memory, where = limits.get("cpus", svc.data.get("cpus")), limits.get("memory", svc.data.get("mem_limit")), (
         ("deploy", "resources", "limits") if limits else ("mem_limit",) if "mem_limit" in svc.data else ("cpus",))
     try:
+        if isinstance(cpus, (dict, list)) or isinstance(memory, (dict, list)):
+            raise PartError("cpus and memory are numbers")
         kind, why = suggest_instance_type(float(cpus) if cpus is not None else None,
                                           size_mib(memory) if memory is not None else None)
     except (ValueError, PartError) as exc:

@@ -286,6 +286,9 @@ def load_project(path: Path, environ: Mapping[str, str], profiles: list[str]) ->
             excluded[name] = [str(p) for p in own]
             continue
         resolved[name] = resolve_service(path.resolve(), located, name, load, environ, [])
+    for key in ("volumes", "secrets", "networks", "configs"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise ComposeError(display, located.line_of((key,)), (key,), "must be a mapping of names")
     top_name = data.get("name")
     top = {k: v for k, v in data.items() if k not in ("services", "name")}
     return Project(path, located, str(top_name) if top_name is not None else None, resolved, excluded, top,
