@@ -93,6 +93,7 @@ OK_CASES = {
     "health-other": [("compose.yaml", 5, "services.db.healthcheck.test", "mysqladmin ping"),
                      ("compose.yaml", 9, "services.cache.healthcheck.test", "redis-cli ping"),
                      ("compose.yaml", 18, "services.disabled.healthcheck", "disabled"),
+                     ("compose.yaml", 14, "services.none.healthcheck.test", "NONE"),
                      ("compose.yaml", 24, "services.bad.healthcheck.test", "CMD, CMD-SHELL or NONE")],
     "replicas": [("compose.yaml", 15, "services.web.deploy.placement", "not imported"),
                  ("compose.yaml", 25, "services.huge.deploy.replicas", "at most 100"),

@@ -243,6 +243,7 @@ def _health(ctx: Context, svc: Service, port: Optional[int]) -> Optional[dict[st
         ctx.note(svc, ("healthcheck", "test"), f"{exc}: not imported")
         return None
     if test.kind == "none":
+        ctx.note(svc, ("healthcheck", "test"), "NONE: no health check imported", "note")
         return None
     if test.kind == "other":
         ctx.note(svc, ("healthcheck", "test"), f"not an HTTP check ({test.text[:80]}): app.yaml's health is an HTTP "
