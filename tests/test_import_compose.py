@@ -463,3 +463,19 @@ def test_damaged_compose_files_validate_or_exit_2_never_a_traceback(tmp_path, mo
             load_spec(work / "app.yaml")
         else:
             assert result.stderr.startswith("error: ") and not (work / "app.yaml").exists()
+
+
+def test_files_that_are_not_there_or_not_files(case, tmp_path):
+    import os
+
+    where = case("anchors")
+    for args, words in ((["--out", "nodir/app.yaml"], "cannot write app.yaml in"),
+                        (["nofile.yaml"], "nofile.yaml: file not found"),
+                        ([str(tmp_path / "nothing-here")], "file not found")):
+        result = run(*args)
+        assert result.exit_code == 2 and words in result.stderr, result.output
+    os.mkfifo(tmp_path / "fifo.yaml")
+    result = run(str(tmp_path / "fifo.yaml"))
+    assert result.exit_code == 2 and "is a FIFO (named pipe)" in result.stderr
+    result = run(str(where), "--out", "-")  # a directory: its compose file
+    assert result.exit_code == 0 and "name: anchors" in result.stdout

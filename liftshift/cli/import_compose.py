@@ -18,8 +18,8 @@ import_app = typer.Typer(help="Write an app.yaml from another tool's description
 @guarded_command
 def compose(
     file: Annotated[Optional[Path], typer.Argument(
-        help="The compose file (default: compose.yaml, compose.yml, docker-compose.yml or docker-compose.yaml "
-             "in the current directory).", show_default=False)] = None,
+        help="The compose file, or a directory holding one (default: compose.yaml, compose.yml, "
+             "docker-compose.yml or docker-compose.yaml in the current directory).", show_default=False)] = None,
     out: Annotated[Optional[str], typer.Option(
         "--out", metavar="PATH", help="Where to write app.yaml (default: beside the compose file); - prints it.",
         show_default=False)] = None,

@@ -33,7 +33,9 @@ def import_compose(file: Optional[Path], out: Optional[str], name: Optional[str]
     from .compose_load import Finding, find_compose_file, load_project
     from .compose_map import map_project, stack_name
 
-    compose = file if file is not None else find_compose_file(Path.cwd())
+    compose = file if file is not None else Path.cwd()
+    if compose.is_dir():
+        compose = find_compose_file(compose)
     if not profiles and environ.get("COMPOSE_PROFILES"):
         profiles = [p.strip() for p in environ["COMPOSE_PROFILES"].split(",") if p.strip()]
     out_path = None if out == "-" else Path(out) if out else compose.parent / "app.yaml"
@@ -77,7 +79,10 @@ def check_text(text: str, directory: Path, compose_name: str) -> None:
     from ..spec.errors import SpecError
     from ..spec.load import load_spec
 
-    fd, temp = tempfile.mkstemp(prefix=".liftshift-import-", suffix=".yaml", dir=directory)
+    try:
+        fd, temp = tempfile.mkstemp(prefix=".liftshift-import-", suffix=".yaml", dir=directory)
+    except OSError as exc:
+        raise BadInput(f"cannot write app.yaml in {directory}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)

@@ -125,7 +125,11 @@ def find_compose_file(directory: Path) -> Path:
 
 def read_yaml(path: Path, name: str) -> LocatedData:
     """One YAML document with the line of every key; merge keys expanded, `!reset` keys dropped."""
-    raw = yamlsource._read_limited(path, name)  # the same limits as app.yaml (a regular file, at most 1 MiB)
+    try:  # the same limits as app.yaml: a regular file (a FIFO is refused unread) of at most 1 MiB
+        raw = yamlsource._read_limited(path, name)
+    except SourceError as exc:
+        raise ComposeError(exc.file, exc.line, exc.path, exc.message.replace("app.yaml must be a file",
+                                                                             "a compose file must be a file")) from None
     try:
         text = raw.decode("utf-8")
         documents = list(yaml.compose_all(text, Loader=CoreLoader))
