@@ -116,9 +116,11 @@ def map_secrets(ctx: Context, svc: Service, service_name: str, env: dict[str, st
             ctx.note(svc, where, f"secret {source!r} is not declared under the top-level secrets: dropped", "error")
             continue
         file = str(target) if target and str(target).startswith("/") else f"/run/secrets/{target or source}"
-        by_file = [n for n, v in env.items() if v == file and n.endswith("_FILE") and n[:-5] not in env]
-        if by_file:  # the official images' convention: POSTGRES_PASSWORD_FILE=/run/secrets/x -> POSTGRES_PASSWORD
-            var = by_file[0][:-5]
+        # The official images' convention: POSTGRES_PASSWORD_FILE=/run/secrets/x reads POSTGRES_PASSWORD from
+        # the file (Grafana's: GF_..._PASSWORD__FILE).
+        by_file = [n for n, v in env.items() if v == file and n.endswith("_FILE") and _base(n) not in env]
+        if by_file:
+            var = _base(by_file[0])
             del env[by_file[0]]
             ctx.note(svc, where, f"{by_file[0]} named this secret's file: the secret is delivered as {var} instead "
                      f"(the image's NAME_FILE convention), and {by_file[0]} is left out", "note")
@@ -163,3 +165,7 @@ def _store_command(ctx: Context, parameter: str, source: str, declared: Any) -> 
                 "Its value is written in the compose file: store it in SSM and remove it from the compose file.")
     return (f"{base} --value '<its value>'",
             "It is external in compose: store its value in SSM under that name.")
+
+
+def _base(name: str) -> str:
+    return name[:-6] if name.endswith("__FILE") else name[:-5]
