@@ -27,8 +27,9 @@ def compose(
         "--name", help="The stack name (default: compose's top-level name, else the directory's name).",
         show_default=False)] = None,
     profile: Annotated[Optional[list[str]], typer.Option(
-        "--profile", metavar="PROFILE", help="A compose profile to enable (repeatable; '*' enables all): services with profiles: are "
-                          "imported only when one of theirs is given (else COMPOSE_PROFILES). Not an AWS profile.",
+        "--profile", metavar="PROFILE",
+        help="A compose profile to enable (repeatable; '*' enables all): services with profiles: are imported only "
+             "when one of theirs is given (else COMPOSE_PROFILES). Not an AWS profile.",
         show_default=False)] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing app.yaml.")] = False,
     allow_unsupported: Annotated[bool, typer.Option(

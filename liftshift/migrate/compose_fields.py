@@ -96,8 +96,8 @@ def _build(ctx: Context, svc: Service, build: dict[str, Any]) -> Any:
     for key in build:
         if key in ("context", "dockerfile", "args", "target"):
             continue
-        level = "error" if key == "dockerfile_inline" else "note" if key in ("cache_from", "cache_to", "tags",
-                                                                             "labels", "pull", "no_cache") else "warning"
+        harmless = ("cache_from", "cache_to", "tags", "labels", "pull", "no_cache")
+        level = "error" if key == "dockerfile_inline" else "note" if key in harmless else "warning"
         message = ("app.yaml builds from a Dockerfile: write this one to a file and name it with dockerfile"
                    if key == "dockerfile_inline" else "ignored: app.yaml's build takes context, dockerfile, args "
                    "and target")
@@ -119,8 +119,8 @@ def _build(ctx: Context, svc: Service, build: dict[str, Any]) -> Any:
                 ctx.note(svc, ("build", "args", arg), f"{arg} has no value and is not set in the environment: dropped "
                          "(the Dockerfile's default applies)")
                 continue
-            ctx.note(svc, ("build", "args", arg), f"{arg} has no value in compose: the environment's value at import time "
-                     "is written into app.yaml")
+            ctx.note(svc, ("build", "args", arg), f"{arg} has no value in compose: the environment's value at "
+                     "import time is written into app.yaml")
         args[arg] = str(value)
     if args:
         spec["args"] = args

@@ -160,14 +160,18 @@ def _flatten(node: yaml.Node, seen: set, name: str) -> None:
         return
     seen.add(id(node))
     if node.tag in ("!override", "!reset"):
-        node.tag = {yaml.MappingNode: "tag:yaml.org,2002:map", yaml.SequenceNode: "tag:yaml.org,2002:seq"}.get(
-            type(node), STR_TAG if node.style else CoreLoader("").resolve(yaml.ScalarNode, node.value, (True, False)))
+        if isinstance(node, yaml.MappingNode):
+            node.tag = "tag:yaml.org,2002:map"
+        elif isinstance(node, yaml.SequenceNode):
+            node.tag = "tag:yaml.org,2002:seq"
+        else:
+            node.tag = STR_TAG if node.style else CoreLoader("").resolve(yaml.ScalarNode, node.value, (True, False))
     if isinstance(node, yaml.SequenceNode):
         for item in node.value:
             _flatten(item, seen, name)
     if not isinstance(node, yaml.MappingNode):
         return
-    own, merged = [], []
+    own, merged, reset = [], [], set()
     for key, value in node.value:
         if key.tag == MERGE_TAG:
             sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
@@ -177,11 +181,11 @@ def _flatten(node: yaml.Node, seen: set, name: str) -> None:
                 _flatten(source, seen, name)
                 merged.extend(source.value)
         elif value.tag == "!reset":
-            continue
+            reset.add(key.value)
         else:
             _flatten(value, seen, name)
             own.append((key, value))
-    names = {k.value for k, _ in own}
+    names = {k.value for k, _ in own} | reset
     for key, value in merged:
         if key.value not in names:
             names.add(key.value)

@@ -216,7 +216,8 @@ WELL_KNOWN_PORTS = {"postgres": 5432, "postgis": 5432, "timescaledb": 5432, "mys
                     "memcached": 11211, "rabbitmq": 5672, "elasticsearch": 9200, "opensearch": 9200,
                     "nginx": 80, "httpd": 80, "caddy": 80, "traefik": 80, "minio": 9000, "nats": 4222,
                     "zookeeper": 2181, "kafka": 9092, "cassandra": 9042, "influxdb": 8086, "grafana": 3000,
-                    "prometheus": 9090, "node-exporter": 9100, "mailhog": 8025, "adminer": 8080, "consul": 8500, "vault": 8200}
+                    "prometheus": 9090,
+                    "node-exporter": 9100, "mailhog": 8025, "adminer": 8080, "consul": 8500, "vault": 8200}
 
 
 def well_known_port(image: Optional[str]) -> Optional[int]:

@@ -5,8 +5,8 @@ are part 2 of issue 12), so without this the app would look up `db` and fail.
 
 Only a name standing as a host is rewritten: `NAME:PORT` as the whole value or an item of a comma-separated
 list, a name after `//` or `@` (before `:`, `/` or the end), or the bare name as the whole value of a
-variable whose name says it holds an address (`DB_HOST`, `BROKER_URL`...). A reference that would make services call each other in a cycle (which app.yaml
-refuses) is left as written, with a warning.
+variable whose name says it holds an address (`DB_HOST`, `BROKER_URL`...). A reference that would make
+services call each other in a cycle (which app.yaml refuses) is left as written, with a warning.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ def _where(svc: Any, key: str) -> tuple:
     return ("environment", key) if key in (svc.data.get("environment") or {}) else ("env_file",)
 
 
-def _rewrite(key: str, value: str, names: dict[str, str], services: dict[str, dict[str, Any]], own: str) -> tuple[str, set]:
+def _rewrite(key: str, value: str, names: dict[str, str], services: dict[str, dict[str, Any]],
+             own: str) -> tuple[str, set]:
     used: set[str] = set()
     for compose, app in sorted(names.items(), key=lambda item: -len(item[0])):
         if app == own or app not in services or "${" in compose:

@@ -156,7 +156,7 @@ def _store_command(ctx: Context, parameter: str, source: str, declared: Any) -> 
         path = path if os.path.isabs(path) else os.path.normpath(os.path.join(str(ctx.project.dir), path))
         shown = os.path.relpath(path, ctx.out_dir)
         return (f"{base} --value {shlex.quote('file://' + shown)}",
-                f"Store the file's content with the command in app.yaml's comment (run from app.yaml's directory).")
+                "Store the file's content with the command in app.yaml's comment (run from app.yaml's directory).")
     if declared.get("environment"):
         var = str(declared["environment"])
         return f'{base} --value "${var}"', f"Store the value of ${var} with the command in app.yaml's comment."
