@@ -30,6 +30,10 @@ The map (data flows down; nothing reaches back up). ARCHITECTURE.md walks throug
                   emulated AWS), local/ (the rehearsal: emulator, registry, stand-in hosts running the
                   user-data, gate, the load-balancer stand-in lbproxy*)
 
+    migrate/      moving an app in: compose_load (a compose file with lines, interpolation, .env, env_file,
+                  extends, profiles) -> compose_map (pure: app.yaml data and warnings) -> appyaml_write
+                  (app.yaml with decision comments); `liftshift import compose` (cli/import_compose.py)
+
     errors        LiftshiftError and its kinds, each carrying its exit code (1 failed, 2 bad input,
                   3 unhealthy, 4 locked); each class lives where it is raised
     progress      what long work prints (terminal, CI log, nothing with --output json)

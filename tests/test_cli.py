@@ -47,8 +47,9 @@ def params(name: str) -> dict[str, Any]:
 
 def test_the_commands_and_their_order():
     assert list(commands()) == ["validate", *STACK_COMMANDS[:3], "render", "destroy", "history", "rollback",
-                                "unlock", "local"]
+                                "unlock", "local", "import"]
     assert sorted(commands()["local"].commands) == ["endpoint", "stop"]
+    assert sorted(commands()["import"].commands) == ["compose"]
 
 
 @pytest.mark.parametrize("command", STACK_COMMANDS)
