@@ -352,19 +352,6 @@ def test_json_output_is_one_document(case):
     assert data["app"]["services"]["db"]["port"] == 5432 and "region" not in data["app"]
 
 
-def test_without_the_internal_field_unpublished_services_are_limited_to_the_vpc(case, monkeypatch):
-    import liftshift.migrate as migrate
-
-    monkeypatch.setattr(migrate, "has_internal_field", lambda: False)
-    where = case("depends-on")
-    result = run("-o", "json")
-    assert result.exit_code == 0, result.output
-    db = load_spec(where / "app.yaml")[0].services["db"]
-    assert db.instances.ingress == ["172.31.0.0/16"] and not db.internal
-    assert any("part 2 of issue 12" in w["message"] and w["key"] == "services.db"
-               for w in json.loads(result.stdout)["warnings"])
-
-
 # --------------------------------------------------------------------------- the parts, directly
 
 @pytest.mark.parametrize("text,env,expected", [

@@ -1,4 +1,4 @@
-"""`liftshift import compose`: write an app.yaml from a docker compose file (issue 12, part 1).
+"""`liftshift import compose`: write an app.yaml from a docker compose file.
 
 `import` is a Python keyword, so the command group is a typer sub-app registered under that name.
 """

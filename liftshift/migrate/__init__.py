@@ -1,4 +1,4 @@
-"""Migrating apps to liftshift: `liftshift import compose` (issue 12, part 1).
+"""Migrating apps to liftshift: `liftshift import compose`.
 
     compose_env       interpolation (${VAR:-default} ...) and dotenv files, pure
     compose_load      the compose file read with the line of every key; .env, extends, env_file, profiles
@@ -44,7 +44,7 @@ def import_compose(file: Optional[Path], out: Optional[str], name: Optional[str]
     project = load_project(compose, environ, profiles)
     out_dir = (out_path.parent if out_path is not None else compose.parent).resolve()
     stack, renamed = stack_name(project, name)
-    imported = map_project(project, stack, out_dir, has_internal_field())
+    imported = map_project(project, stack, out_dir)
     if renamed:
         imported.findings.insert(0, Finding("note", project.located.file, project.located.line_of(("name",))
                                             if project.name else None, "name" if project.name else "", renamed))
@@ -65,13 +65,6 @@ def import_compose(file: Optional[Path], out: Optional[str], name: Optional[str]
             "services": imported.services, "excluded_by_profiles": project.excluded,
             "app": {k: v for k, v in imported.app.items() if v is not None}, "app_yaml": text,
             "warnings": [f.as_dict() for f in imported.findings], "commands": imported.commands}
-
-
-def has_internal_field() -> bool:
-    """Whether app.yaml has the service field `internal` (added by issue 12's part 2)."""
-    from ..spec.model import ServiceSpec
-
-    return "internal" in ServiceSpec.model_fields
 
 
 def check_text(text: str, directory: Path, compose_name: str) -> None:

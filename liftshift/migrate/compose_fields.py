@@ -14,7 +14,6 @@ from .compose_parts import (LOCAL_IPS, PartError, as_argv, as_int, parse_health_
 from .compose_storage import map_secrets, map_volumes
 
 HEALTH_BOUNDS = {"interval": (1, 3600), "timeout": (1, 3600), "retries": (1, 100), "start_period": (0, 3600)}
-VPC_CIDR = "172.31.0.0/16"
 SSH_PORT = 22  # the default VPC's range in every region
 
 
@@ -56,7 +55,7 @@ def map_service(ctx: Context, svc: Service, name: str) -> dict[str, Any]:
                      "warning" if dep in ctx.project.excluded else "error")
         ctx.note(svc, ("depends_on",), "liftshift starts services independently (start order"
                  + (f" and waiting for {', '.join(waits)} to be healthy" if waits else "")
-                 + " is part 2 of issue 12): the app must retry until its dependencies answer")
+                 + " is not supported yet): the app must retry until its dependencies answer")
     return out
 
 
@@ -145,7 +144,7 @@ def _ports(ctx: Context, svc: Service, here: tuple, out: dict[str, Any]) -> bool
         i, first = ports[0]
         out["port"] = first.target
         if first.ranged:
-            ctx.note(svc, ("ports", i), "a range of ports: only its first port is imported (several ports are part 2)")
+            ctx.note(svc, ("ports", i), "a range of ports: only its first port is imported (several ports are not supported yet)")
         if first.protocol != "tcp":
             ctx.note(svc, ("ports", i), f"{first.protocol.upper()}: liftshift opens TCP only; the port is opened "
                      "for TCP")
@@ -164,7 +163,7 @@ def _ports(ctx: Context, svc: Service, here: tuple, out: dict[str, Any]) -> bool
                      f"another port in the compose file (e.g. \"2222:{first.target}\")", "error")
         for j, port in ports[1:]:
             ctx.note(svc, ("ports", j), f"{port.published or port.target}:{port.target} is not imported: app.yaml has "
-                     "one port per service (several ports are part 2 of issue 12); put it behind the first port or "
+                     "one port per service (several ports are not supported yet); put it behind the first port or "
                      "split the service")
         return published
     for i, item in enumerate(svc.data.get("expose") or []):
@@ -247,7 +246,7 @@ def _health(ctx: Context, svc: Service, port: Optional[int]) -> Optional[dict[st
         return None
     if test.kind == "other":
         ctx.note(svc, ("healthcheck", "test"), f"not an HTTP check ({test.text[:80]}): app.yaml's health is an HTTP "
-                 "path (health commands are part 2 of issue 12); until then liftshift checks the port with a TCP "
+                 "path (health commands are not supported yet); until then liftshift checks the port with a TCP "
                  "connect")
         return None
     if not valid_health_path(test.path):
@@ -329,19 +328,12 @@ def _instances(ctx: Context, svc: Service, here: tuple, published: bool) -> dict
 
 
 def _internal(ctx: Context, svc: Service, here: tuple, instances: dict[str, Any]) -> None:
-    if ctx.has_internal:
-        instances["_internal"] = True  # moved to the service by the caller
-        if not svc.data.get("ports") and not svc.data.get("expose"):
-            return  # said with the port written for it
-        ctx.note(svc, ("ports",) if "ports" in svc.data else (), "publishes no port in compose: imported as "
-                 "internal: true (reachable only from the stack's other services)", "note")
-        return
-    instances["ingress"] = [VPC_CIDR]
-    ctx.comment(here + ("instances", "ingress"), "decide: compose publishes no port; only addresses in the "
-                "default VPC may connect (check your VPC's range)")
-    ctx.note(svc, ("ports",) if "ports" in svc.data else (), "publishes no port in compose: app.yaml has no "
-             "internal services yet (part 2 of issue 12); the port is opened to the default VPC's range "
-             f"{VPC_CIDR} only, not to the internet")
+    """A service compose publishes nowhere is reachable only from the stack's other services (`internal`)."""
+    instances["_internal"] = True  # moved to the service by the caller
+    if not svc.data.get("ports") and not svc.data.get("expose"):
+        return  # said with the port written for it
+    ctx.note(svc, ("ports",) if "ports" in svc.data else (), "publishes no port in compose: imported as "
+             "internal: true (reachable only from the stack's other services)", "note")
 
 
 def _networks(ctx: Context, svc: Service) -> None:
@@ -359,7 +351,7 @@ def _networks(ctx: Context, svc: Service) -> None:
     if custom:
         ctx.note(svc, ("networks",), f"networks {', '.join(map(str, custom))} are not imported: the stack's services "
                  "share the VPC; who may connect is set by the security groups (internal: true admits only the "
-                 "stack's services)" + ("; network aliases are not host names on EC2 (part 2 of issue 12)"
+                 "stack's services)" + ("; network aliases are not host names on EC2"
                                         if isinstance(networks, dict) and any(
                                             isinstance(v, dict) and v.get("aliases") for v in networks.values())
                                         else ""))

@@ -40,7 +40,7 @@ UNSUPPORTED = {
     "ulimits": "app.yaml has no ulimits: set them in the image's entrypoint (ulimit) or Docker's daemon "
                "default-ulimits on a custom AMI",
     "sysctls": "app.yaml has no sysctls: the container gets the instance's defaults",
-    "links": "not needed: reach a peer with ${service.NAME.host} in env (service names as host names are part 2)",
+    "links": "not needed: reach a peer with ${service.NAME.host} in env (service names are not host names on EC2 yet)",
     "external_links": "dropped: reach other stacks by address, not by container name",
     "pid": "dropped: the container gets its own PID namespace",
     "ipc": "dropped: the container gets its own IPC namespace",
@@ -112,7 +112,6 @@ class Context:
     project: Project
     stack: str
     out_dir: Path
-    has_internal: bool  # app.yaml has the service field `internal` (issue 12, part 2)
     imported: Imported
     names: dict[str, str]
 
@@ -143,12 +142,12 @@ def stack_name(project: Project, given: Optional[str]) -> tuple[str, Optional[st
     return name, (None if name == written else f"{what} {written!r} is not a stack name; using {name!r}")
 
 
-def map_project(project: Project, stack: str, out_dir: Path, has_internal: bool = False) -> Imported:
+def map_project(project: Project, stack: str, out_dir: Path) -> Imported:
     from .compose_fields import map_service
 
     imported = Imported(stack, {"version": 1, "name": stack})
     imported.findings.extend(project.findings)
-    ctx = Context(project, stack, out_dir, has_internal, imported, {})
+    ctx = Context(project, stack, out_dir, imported, {})
     imported.header = [f"app.yaml imported from {project.located.file} by `liftshift import compose`.",
                        "Lines marked `decide:` need a decision before the first deploy."]
     imported.app["region"] = None  # written as a commented-out line: a decision

@@ -1,7 +1,7 @@
 """Peers named as hosts in env values (`postgres://db:5432/app`, `REDIS_HOST: redis`) become app.yaml's
 peer references (`${service.db.host}:${service.db.port}`), which liftshift resolves when the container
-starts. Compose resolves service names through its network's DNS; app.yaml v1 does not (names as hosts
-are part 2 of issue 12), so without this the app would look up `db` and fail.
+starts. Compose resolves service names through its network's DNS; app.yaml v1 does not resolve names as
+hosts, so without this the app would look up `db` and fail.
 
 Only a name standing as a host is rewritten: `NAME:PORT` as the whole value or an item of a comma-separated
 list, a name after `//` or `@` (before `:`, `/` or the end), or the bare name as the whole value of a
@@ -32,7 +32,7 @@ def rewrite_peers(ctx: Context, services: dict[str, dict[str, Any]]) -> None:
             if any(_reaches(edges, peer, name) for peer in peers):
                 ctx.note(svc, _where(svc, key), f"{key} names {', '.join(sorted(peers))} as a host, but a reference "
                          "would make services call each other in a cycle, which app.yaml refuses: left as written "
-                         "(names as hosts are part 2 of issue 12); set the address yourself")
+                         "(service names are not host names on EC2 yet); set the address yourself")
                 continue
             edges[name] |= peers
             service["env"][key] = new

@@ -2,8 +2,8 @@
 
 app.yaml v1 has bind mounts of instance paths and secrets delivered as environment variables from SSM or
 Secrets Manager. Named volumes, bind mounts of the developer's files and secret files are mapped onto
-those, each with a warning saying what is lost (stack-owned volumes and secret files are part 2 of
-issue 12). A secret's value is never written: the output names an SSM parameter and the command that
+those, each with a warning saying what is lost (stack-owned volumes and secret files are not supported
+yet). A secret's value is never written: the output names an SSM parameter and the command that
 stores it.
 """
 
@@ -98,7 +98,7 @@ def _named_host(ctx: Context, svc: Service, where: tuple, name: str, declared: A
         elif declared.get("driver") not in (None, "local") or declared.get("driver_opts"):
             extra = "; its driver and driver_opts (e.g. NFS) are not imported"
     ctx.note(svc, where, f"named volume `{name}`: app.yaml has no stack-owned volumes yet; mapped to a bind mount of "
-             f"{host}, which does not survive instance replacement{extra} (part 2 of issue 12 adds EBS volumes)")
+             f"{host}, which does not survive instance replacement{extra} (stack-owned volumes are not supported yet)")
     return host
 
 
@@ -142,8 +142,8 @@ def map_secrets(ctx: Context, svc: Service, service_name: str, env: dict[str, st
         if by_file:
             continue
         ctx.note(svc, where, f"secret {source!r} is delivered as the environment variable {var} (fetched from SSM "
-                 f"parameter {parameter}), not as the file /run/secrets/{target or source} (secret files are part 2 "
-                 f"of issue 12): make the app read ${var}. {how}")
+                 f"parameter {parameter}), not as the file /run/secrets/{target or source} (secret files are not "
+                 f"supported yet): make the app read ${var}. {how}")
     return out
 
 
