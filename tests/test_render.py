@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from liftshift.model import user_data as render
+from liftshift.spec.grammar import char_problem
 from liftshift.model.user_data import (
     Health,
     UserDataContext,
@@ -748,3 +749,77 @@ def test_template_code_clean_without_file_wide_disable(ecr: bool, tmp_path: Path
     # the health probe is a quoted literal with '%s' inside: keep it out of this check
     out = out.replace(shell_quote(health_probe(c.port, c.health.path)), "'probe'")
     shellcheck(out.replace(directive, ""), tmp_path)
+
+
+# --------------------------------------------------------------------------- health commands (issue 12)
+
+HEALTH_COMMANDS = [
+    # (health.command as the context holds it, the exact --health-cmd argument docker gets)
+    (("pg_isready", "-U", "app"), "pg_isready -U app"),
+    (("redis-cli", "-a", "it's $HOME", "ping", "", "if"), "redis-cli -a 'it'\"'\"'s $HOME' ping '' 'if'"),
+    ("redis-cli ping | grep -q PONG || exit 1", "redis-cli ping | grep -q PONG || exit 1"),
+]
+
+
+@pytest.mark.parametrize("command,expected", HEALTH_COMMANDS)
+def test_a_health_command_is_the_exact_health_cmd_argument(command, expected, tmp_path: Path) -> None:
+    """The exec form as a shell-quoted command line, the shell form as it is; the timings as with a path."""
+    c = ctx(health=Health("/", interval=7, timeout=4, retries=2, start_period=9, command=command))
+    h = run_stand_in(c, tmp_path, LIFTSHIFT_INSTANCE_ID="i-test", LIFTSHIFT_PUBLISH_PORT="18080")
+    (run,) = h.calls_of("docker", "run")
+    at = run.index("--health-cmd")
+    assert run[at:at + 10] == ["--health-cmd", expected, "--health-interval", "7s", "--health-timeout", "4s",
+                               "--health-retries", "2", "--health-start-period", "9s"]
+    assert run.count("--health-cmd") == 1 and "http://127.0.0.1" not in " ".join(run)
+    assert render.health_command_line(command) == expected
+
+
+def test_an_exec_form_health_command_reaches_the_program_argument_by_argument(tmp_path: Path) -> None:
+    """What docker does with --health-cmd (/bin/sh -c): each argument of the exec form arrives as written."""
+    args = ("printf", "[%s]", "it's", "$HOME", "`x`", "a b", "", "*", "if", "é ☃")
+    out = subprocess.run([shutil.which("sh"), "-c", render.health_command_line(args)], capture_output=True,
+                         text=True, env={"PATH": "/usr/bin:/bin", "HOME": "/nowhere"}, cwd=tmp_path)
+    assert out.returncode == 0 and out.stdout == "".join(f"[{a}]" for a in args[2:])
+
+
+@needs_shellcheck
+@pytest.mark.parametrize("command", [c for c, _ in HEALTH_COMMANDS] + [
+    ("probe", *(v for v in HOSTILE if not char_problem(v))),  # every hostile value validate lets through
+    "; ".join(v for v in HOSTILE if v and not char_problem(v))])
+def test_a_health_command_renders_shellcheck_clean(command, tmp_path: Path) -> None:
+    for c in (ctx(health=Health("/", 5, 3, 3, 5, command=command)),
+              ecr_ctx(health=Health("/", 5, 3, 3, 5, command=command))):
+        shellcheck(render_user_data(c), tmp_path)
+    assert_no_injection()
+
+
+def test_a_service_without_a_health_command_renders_as_before() -> None:
+    """`command=None` is the default: the HTTP probe, byte for byte what a Health without the field rendered."""
+    h = Health("/healthz", 10, 3, 3, 5)
+    assert h.command is None
+    out = render_user_data(ctx(health=h))
+    assert f"--health-cmd {shell_quote(health_probe(8080, '/healthz'))}" in out
+
+
+@pytest.mark.parametrize("command", [(), ("",), "", ("a\nb",), "a\tb", "x\x00", ("ok", "\x1b[31m"), ["list"]])
+def test_validation_rejects_bad_health_commands(command) -> None:
+    with pytest.raises(ValueError, match="health command"):
+        render_user_data(ctx(health=Health("/", 1, 1, 1, 0, command=command)))
+
+
+def test_the_in_place_update_finds_a_health_command_in_the_rendered_user_data() -> None:
+    """health_command_container reads the release's own user-data: the container's EC2 name and config
+    for a health command; None for the HTTP probe and for no health check."""
+    find = render.health_command_container
+    assert find(render_user_data(ctx())) is None
+    assert find(render_user_data(ctx(health=Health("/", 1, 1, 1, 0)))) is None
+    assert find(render_user_data(hostile_ctx(Path("/tmp/x")))) is None
+    for command, _ in HEALTH_COMMANDS:
+        out = render_user_data(ecr_ctx(health=Health("/", 1, 1, 1, 0, command=command)))
+        assert find(out) == ("liftshift-shop-web", "0123abcd")
+    # a reserved word as a name is quoted in the header; env values (even multi-line) come after the check
+    out = render_user_data(ctx(service="done", env=(("A", "\n  --health-cmd x\n"),),
+                               health=Health("/", 1, 1, 1, 0, command=("pg_isready",))))
+    assert find(out) == ("liftshift-shop-done", "0123abcd")
+    assert find(render_user_data(ctx(env=(("A", "\n  --health-cmd x\n"),)))) is None
+    assert find("#!/bin/bash\necho not ours\n") is None

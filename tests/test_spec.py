@@ -501,3 +501,66 @@ def test_an_internal_service_needs_a_rule_per_other_service_within_the_quota(rep
     assert_spec_error(path, 10, "services.db.internal", "needs 61 IPv4 inbound rules")
     load_spec(write(repo, _with_db("internal: true") + "".join(
         f"  s{i}:\n    image: nginx\n    port: 80\n" for i in range(59))))  # 60 rules: the quota
+
+
+# --------------------------------------------------------------------------- health commands (issue 12)
+
+def test_a_health_command_in_exec_form_keeps_its_arguments_as_written(repo):
+    spec, _ = load_spec(write(repo, ok("health:", "  command: [redis-cli, -p, 6379, ping]", "  interval: 5")))
+    health = spec.services["web"].health
+    assert health.command == ["redis-cli", "-p", "6379", "ping"]  # the number as written, a string
+    assert health.interval == 5
+    assert health.model_dump()["command"] == ["redis-cli", "-p", "6379", "ping"]
+
+
+def test_a_health_command_in_shell_form_is_one_string(repo):
+    spec, _ = load_spec(write(repo, ok("health:", "  command: \"redis-cli ping | grep -q PONG || exit 1\"")))
+    assert spec.services["web"].health.command == "redis-cli ping | grep -q PONG || exit 1"
+
+
+def test_without_a_health_command_the_settings_dump_as_before():
+    """The config hash hashes the service's settings: a service without a command must not change it."""
+    from liftshift.spec.model import HealthSpec
+
+    assert HealthSpec().model_dump() == {"path": "/", "interval": 10, "timeout": 5, "retries": 3, "start_period": 30}
+    assert "command" in HealthSpec(command="true").model_dump(mode="json")
+
+
+def test_a_health_command_behind_a_load_balancer_is_allowed(repo):
+    """The target group keeps its HTTP check (load_balancer.health.path); the command is the container's own."""
+    spec, _ = load_spec(write(repo, ok("health: {command: [pg_isready]}", "load_balancer:",
+                                       "  health: {path: /healthz}")))
+    web = spec.services["web"]
+    assert web.health.command == ["pg_isready"] and web.load_balancer.health.path == "/healthz"
+
+
+def test_health_path_and_command_together_are_refused_at_the_command(repo):
+    from support.appyaml import assert_validate_refuses
+
+    path = write(repo, ok("health:", "  path: /healthz", "  interval: 5", "  command: [pg_isready]"))
+    assert_spec_error(path, 10, "services.web.health.command", "exclusive")
+    assert_validate_refuses(path, 10, "services.web.health.command", "health.command and health.path")
+    # written the other way round, or with the default path written out: still both
+    assert_spec_error(write(repo, ok("health: {command: 'true', path: /}")), 7, "services.web.health.command",
+                      "exclusive")
+
+
+@pytest.mark.parametrize("lines,line,dotted,word", [
+    P(("health:", '  command: "redis-cli\\tping"'), 8, "services.web.health.command", "control character",
+      id="tab-in-shell-form"),
+    P(("health:", '  command: [sh, -c, "true\\nfalse"]'), 8, "services.web.health.command[2]", "control character",
+      id="newline-in-an-argument"),
+    P(("health:", '  command: ["pg_isready\\0"]'), 8, "services.web.health.command[0]", "NUL", id="nul"),
+    P(("health:", "  command: \"\\e[31m\""), 8, "services.web.health.command", "control character", id="escape"),
+    P(("health:", "  command: []"), 8, "services.web.health.command", "must not be empty", id="empty-list"),
+    P(("health:", "  command: '  '"), 8, "services.web.health.command", "must not be empty", id="blank-string"),
+    P(("health:", "  command: ['', x]"), 8, "services.web.health.command", "first item", id="empty-program"),
+    P(("health:", "  command: {test: x}"), 8, "services.web.health.command", "list of arguments", id="mapping"),
+    P(("health:", "  command: 5"), 8, "services.web.health.command", "list of arguments", id="number"),
+    P(("health:", "  command: [pg, {a: 1}]"), 8, "services.web.health.command", "string", id="item-mapping"),
+    P(("health:", f"  command: '{'x' * 4097}'"), 8, "services.web.health.command", "at most 4096", id="too-long"),
+    P(("health:", "  command: [" + ", ".join(["abcdefg"] * 600) + "]"), 8, "services.web.health.command",
+      "at most 4096", id="too-long-list"),
+])
+def test_bad_health_commands_are_refused(repo, lines, line, dotted, word):
+    assert_spec_error(write(repo, ok(*lines)), line, dotted, word)

@@ -92,15 +92,20 @@ def in_place_script(user_data: bytes, port: int, path: str | None, timeout: int,
     """What SSM Run Command runs on an instance: the release's user-data (it pulls the image by digest
     and restarts the container), then the probe on the instance itself, within `timeout` seconds.
     The user-data lands in a root-only file (mode 0600 in a 0700 directory, umask 077 before anything is
-    written, an older world-readable copy removed first): it names the stack's secrets and holds env values."""
+    written, an older world-readable copy removed first): it names the stack's secrets and holds env values.
+
+    The probe is `path` over HTTP (else a TCP connect to `port`), unless the release runs its container with a
+    health command (health.command, read from the user-data itself: a service that need not speak HTTP); then
+    it is Docker's health status of that release's container (its config label), `healthy`, and `unhealthy`
+    fails at once."""
     import base64
     import shlex
 
-    probe = (f"curl -fsS -o /dev/null --max-time 3 {shlex.quote(f'http://127.0.0.1:{port}{path}')}" if path
-             else f"(exec 3<>/dev/tcp/127.0.0.1/{port})")
+    from ..model.user_data import health_command_container
+
     where = shlex.quote(directory)
     script = shlex.quote(f"{directory}/release.sh")
-    return "\n".join([
+    lines = [
         "set -euo pipefail",
         "umask 077",
         f"mkdir -p {where}",
@@ -109,6 +114,25 @@ def in_place_script(user_data: bytes, port: int, path: str | None, timeout: int,
         f"printf '%s' '{base64.b64encode(user_data).decode()}' | base64 -d >{script}",
         f"bash {script}",
         f"deadline=$((SECONDS + {int(timeout)}))",
+    ]
+    container = health_command_container(user_data.decode("utf-8", errors="replace"))
+    if container is not None:
+        name, config = container
+        status = shlex.quote('{{index .Config.Labels "liftshift.config"}} {{.State.Health.Status}}')
+        return "\n".join(lines + [
+            "status=''",
+            f"until status=$(docker inspect --format {status} {shlex.quote(name)} 2>/dev/null) &&"
+            f" [ \"$status\" = {shlex.quote(f'{config} healthy')} ]; do",
+            f"  if [ \"$status\" = {shlex.quote(f'{config} unhealthy')} ]; then"
+            f" echo 'container {name} is unhealthy: its health command failed' >&2; exit 1; fi",
+            f"  if [ \"$SECONDS\" -ge \"$deadline\" ]; then echo \"container {name} not healthy within {int(timeout)} s"
+            " (docker health status: ${status:-none})\" >&2; exit 1; fi",
+            "  sleep 2",
+            "done",
+        ])
+    probe = (f"curl -fsS -o /dev/null --max-time 3 {shlex.quote(f'http://127.0.0.1:{port}{path}')}" if path
+             else f"(exec 3<>/dev/tcp/127.0.0.1/{port})")
+    return "\n".join(lines + [
         f"until {probe} 2>/dev/null; do",
         f"  if [ \"$SECONDS\" -ge \"$deadline\" ]; then echo 'no healthy answer on port {port} within {int(timeout)} s' >&2;"
         " exit 1; fi",

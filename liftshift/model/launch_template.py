@@ -53,12 +53,17 @@ def user_data_context(spec: AppSpec, name: str, want_image_ref: str, registry: R
         command=tuple(service.command) if service.command else None,
         env=tuple(sorted(service.env.items())),
         volumes=tuple(Volume(v.host, v.container, v.read_only) for v in service.volumes),
-        health=Health(health.path, health.interval, health.timeout, health.retries, health.start_period)
-        if health else None,
+        health=Health(health.path, health.interval, health.timeout, health.retries, health.start_period,
+                      command=_health_command(health.command)) if health else None,
         config_hash=chash,
         peers=tuple(Peer(p, spec.services[p].published_port, peer_hashes[p]) for p in peers_of(service)),
         secrets=tuple(Secret(n, *parse_secret(ref)) for n, ref in sorted(service.secrets.items())),
     )
+
+
+def _health_command(command: list[str] | str | None) -> tuple[str, ...] | str | None:
+    """health.command as the renderer takes it: the exec form as a tuple, the shell form as its string."""
+    return tuple(command) if isinstance(command, list) else command
 
 
 def launch_template_data(service: ServiceSpec, ami: Ami, profile_name: str, group: Ref,

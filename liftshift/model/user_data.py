@@ -28,10 +28,13 @@ from typing import Any
 
 import jinja2
 
-from ..spec.grammar import ENV_NAME_RE, HTTP_PATH_RE, NAME_RE, PEER_FIELDS, PEER_REF_RE
+from ..spec.grammar import (ENV_NAME_RE, HEALTH_COMMAND_MAX, HTTP_PATH_RE, NAME_RE, PEER_FIELDS, PEER_REF_RE,
+                            char_problem)
 
 __all__ = [
     "Health",
+    "health_command_container",
+    "health_command_line",
     "Peer",
     "Secret",
     "UserDataContext",
@@ -54,11 +57,14 @@ class Volume:
 
 @dataclass(frozen=True)
 class Health:
-    path: str  # HTTP path probed inside the container, e.g. "/healthz"
+    path: str  # HTTP path probed inside the container, e.g. "/healthz" (unless there is a command)
     interval: int  # seconds
     timeout: int  # seconds
     retries: int
     start_period: int  # seconds
+    # The container's own health command instead of the HTTP probe: a tuple is the exec form (rendered as a
+    # shell-quoted command line), a string the shell form (as it is); docker runs either with /bin/sh -c.
+    command: tuple[str, ...] | str | None = None
 
 
 @dataclass(frozen=True)
@@ -258,6 +264,18 @@ def _validate(ctx: UserDataContext) -> None:
         _check_text("health path", h.path)
         if not HTTP_PATH_RE.fullmatch(h.path):
             _fail(f"health path {h.path!r} must start with '/' and be printable ASCII without spaces")
+        if h.command is not None:
+            # One line of printable text, as validate demands (health.command): the in-place update finds it
+            # again in the rendered script (health_command_container).
+            if not isinstance(h.command, (tuple, str)) or not h.command or (
+                    isinstance(h.command, tuple) and not h.command[0]):
+                _fail("health command must be a non-empty tuple of strings or a non-empty string")
+            for i, arg in enumerate((h.command,) if isinstance(h.command, str) else h.command):
+                _check_text(f"health command[{i}]", arg)
+                if char_problem(arg):
+                    _fail(f"health command[{i}] {char_problem(arg)}")
+            if len(health_command_line(h.command)) > 2 * HEALTH_COMMAND_MAX:
+                _fail(f"health command is longer than {2 * HEALTH_COMMAND_MAX} characters")
         _check_int("health interval", h.interval, 1, 86400)
         _check_int("health timeout", h.timeout, 1, 86400)
         _check_int("health retries", h.retries, 1, 1000)
@@ -287,6 +305,53 @@ def health_probe(port: int, path: str) -> str:
     )
 
 
+def health_command_line(command: tuple[str, ...] | str) -> str:
+    """What docker's --health-cmd gets for a health command (docker runs it with /bin/sh -c, its CMD-SHELL):
+    the shell form as it is; the exec form as a command line of shell-quoted words, so each argument
+    arrives as written (reserved words quoted too: a first argument `if` stays a program name)."""
+    if isinstance(command, str):
+        return command
+    return " ".join(shell_quote(arg) for arg in command)
+
+
+# The start of every HTTP probe health_probe makes (and made): what tells it apart from a health command.
+HTTP_PROBE_START = "if command -v curl >/dev/null 2>&1; then curl "
+_HEADER_RE = re.compile(rf"# liftshift user-data for stack '?({NAME_RE.pattern})'?, "  # a reserved word is quoted
+                        rf"service '?({NAME_RE.pattern})'?, config '?([0-9a-f]{{6,64}})'?")
+
+
+def health_command_container(user_data: str) -> tuple[str, str] | None:
+    """(the container's name on EC2, the release's config hash) when the rendered `user_data` runs its container
+    with a health command, else None (an HTTP probe, or no health check): what an in-place update waits on.
+
+    Read from the script's fixed shape: the header's second line names stack, service and config (names and
+    hex only), and `--health-cmd` follows `run_args=(` and the template's own lines there (no value is rendered
+    before it: env values, which may hold newlines, come after), its value one quoted word on that line."""
+    lines = user_data.splitlines()
+    header = _HEADER_RE.fullmatch(lines[1]) if len(lines) > 1 else None
+    if header is None or "run_args=(" not in lines:
+        return None
+    for line in lines[lines.index("run_args=(") + 1:]:
+        if line.startswith(_RUN_ARGS_BEFORE_HEALTH):
+            continue
+        if line.startswith("  --health-cmd "):
+            try:
+                words = shlex.split(line)
+            except ValueError:
+                return None
+            if len(words) != 2 or words[1].startswith(HTTP_PROBE_START):
+                return None
+            stack, service, config = header.groups()
+            return f"liftshift-{stack}-{service}", config
+        return None
+    return None
+
+
+# The template's lines of run_args before the health options: literal text, no rendered value.
+_RUN_ARGS_BEFORE_HEALTH = ('  --name "$container_name"', '  -p "$publish_port:$container_port"',
+                           '  --label "liftshift.', '  "${log_args[@]}"')
+
+
 def _env_parts(name: str, value: str, peers: tuple[Peer, ...]) -> list[tuple[str, Any]]:
     """NAME=VALUE as ("lit", text) and ("host", peer index) parts; hosts are found at boot."""
     index = {p.service: i for i, p in enumerate(peers)}
@@ -309,6 +374,10 @@ def _env_parts(name: str, value: str, peers: tuple[Peer, ...]) -> list[tuple[str
         last = match.end()
     parts.append(("lit", value[last:]))
     return [p for p in parts if p != ("lit", "")]
+
+
+def _health_cmd(port: int, health: Health) -> str:
+    return health_probe(port, health.path) if health.command is None else health_command_line(health.command)
 
 
 def _volume_spec(vol: Volume) -> str:
@@ -336,6 +405,6 @@ def render_user_data(ctx: UserDataContext) -> str:
         bind_dirs=[v.host for v in ctx.volumes if v.host.startswith("/")],
         volume_specs=[_volume_spec(v) for v in ctx.volumes],
         health=ctx.health,
-        health_cmd=health_probe(ctx.port, ctx.health.path) if ctx.health else "",
+        health_cmd=_health_cmd(ctx.port, ctx.health) if ctx.health else "",
         config_hash=ctx.config_hash,
     )

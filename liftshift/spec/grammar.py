@@ -46,6 +46,7 @@ REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 ARM64_FAMILY_RE = re.compile(r"[a-z]+\d+g[a-z]*")
 KEY_NAME_RE = re.compile(r"[\x20-\x7e]{1,255}")  # EC2: up to 255 ASCII characters
 HTTP_PATH_RE = re.compile(r"/[\x21-\x7e]*")  # an HTTP request path: printable ASCII, no spaces or controls
+HEALTH_COMMAND_MAX = 4096  # characters of a container health command (docker's --health-cmd); user-data holds 16 KB
 BUILD_TARGET_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,127}")  # a Dockerfile stage name
 BUILD_ARG_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,255}")
 CERTIFICATE_ARN_RE = re.compile(r"arn:(aws(?:-[a-z]+)*):acm:([a-z]{2}(?:-[a-z]+)+-\d{1,2}):(\d{12}):"

@@ -151,7 +151,9 @@ def _check_user_data(spec: AppSpec, region: Optional[str], registry: Optional[Re
             if size > USER_DATA_LIMIT:
                 sizes = {k: len(repr(getattr(service, k)).encode()) for k in ("env", "command", "volumes", "secrets")
                          if getattr(service, k)}
+                if service.health is not None and service.health.command is not None:
+                    sizes["health"] = len(repr(service.health.command).encode())
                 biggest = max(sizes, key=sizes.get) if sizes else None
                 fail(here + ((biggest,) if biggest else ()),
                      f"the rendered user-data would be up to {size} bytes; EC2 allows {USER_DATA_LIMIT}: shorten "
-                     "env values or the command, or move large values into secrets:")
+                     "env values, the command or the health command, or move large values into secrets:")

@@ -35,6 +35,7 @@ def load_spec(path: Path | str) -> tuple[AppSpec, Path]:
         raise SpecError(located.file, 1, (), "must be a mapping with version, name and services")
     _check_unknown_keys(located, located.data, AppSpec, ())
     _check_text(located, located.data, ())
+    _check_health_checks(located)
     _keep_written_text(located)
     try:
         spec = AppSpec.model_validate(located.data)
@@ -56,6 +57,26 @@ def _free_text(path: tuple) -> bool:
         len(path) == 5 and path[0] == "services" and path[2:4] == ("build", "args"))
 
 
+def _health_command_item(path: tuple) -> bool:
+    """An argument of a health command's exec form (services.NAME.health.command[i]): text as written."""
+    return len(path) == 5 and path[0] == "services" and path[2:4] == ("health", "command")
+
+
+def _check_health_checks(located: LocatedData) -> None:
+    """health.path and health.command are two kinds of check: one or the other. `path` has a default, so
+    the file itself says whether it was given."""
+    services = located.data.get("services")
+    if not isinstance(services, dict):
+        return
+    for name, service in services.items():
+        health = service.get("health") if isinstance(service, dict) else None
+        if isinstance(health, dict) and "path" in health and "command" in health:
+            raise SpecError.at(located, ("services", name, "health", "command"),
+                               "health.command and health.path are exclusive: the container's health is either an "
+                               "HTTP GET of path or this command; remove one (behind a load_balancer the target "
+                               "group keeps checking load_balancer.health.path either way)")
+
+
 def _check_text(located: LocatedData, data: Any, path: tuple) -> None:
     """No control characters (NUL, newlines, escapes...) in any key or string value, before anything else
     looks at them: a trailing newline in a name or region must not pass as part of it."""
@@ -75,12 +96,13 @@ def _check_text(located: LocatedData, data: Any, path: tuple) -> None:
 
 
 def _keep_written_text(located: LocatedData) -> None:
-    """Env values, build args and command arguments are strings: where YAML saw a bool or a number
-    (`true`, `1.10`, `0x1F`), use the text as written rather than Python's rendering of the value.
+    """Env values, build args and command arguments (the service's and its health command's) are strings:
+    where YAML saw a bool or a number (`true`, `1.10`, `0x1F`), use the text as written rather than Python's
+    rendering of the value.
     Elsewhere a number YAML 1.1 read as a string (`1e3`, `0o17`) stays that string: a setting that
     needs a number then refuses it rather than guess which YAML the author meant."""
     for path, text in located.texts.items():
-        if not _free_text(path) and path not in located.ambiguous:
+        if not _free_text(path) and not _health_command_item(path) and path not in located.ambiguous:
             continue
         parent = located.data
         try:

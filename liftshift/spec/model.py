@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import ipaddress
 import posixpath
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator,
-                      model_validator)
+                      model_serializer, model_validator)
 
 from .grammar import (AMI_ALIASES, AMI_ID_RE, ARM64_FAMILY_RE, BUILD_ARG_RE, BUILD_TARGET_RE, CERTIFICATE_ARN_RE,
-                      ENV_NAME_RE, HTTP_PATH_RE, IMAGE_NAME_MAX, IMAGE_REF_RE, INSTANCE_TYPE_RE, KEY_NAME_RE,
-                      REGION_RE, SUBNET_RE, char_problem, check_name, parse_secret, parse_volume, partition,
-                      stringify_map, volume_path, whole_number)
+                      ENV_NAME_RE, HEALTH_COMMAND_MAX, HTTP_PATH_RE, IMAGE_NAME_MAX, IMAGE_REF_RE, INSTANCE_TYPE_RE,
+                      KEY_NAME_RE, REGION_RE, SUBNET_RE, char_problem, check_name, parse_secret, parse_volume,
+                      partition, stringify_map, volume_path, whole_number)
 
 
 class _Model(BaseModel):
@@ -92,7 +92,13 @@ class BuildSpec(_Model):
 
 
 class HealthSpec(_Model):
+    """The container's own health check (docker run --health-*): an HTTP GET of `path` inside the container, or
+    `command` for services that do not speak HTTP (compose's healthcheck.test): a list is the exec form (CMD),
+    a string the shell form (CMD-SHELL, run with sh -c). A load balancer's target-group check is separate
+    (load_balancer.health)."""
+
     path: str = "/"
+    command: Optional[Union[list[str], str]] = None
     interval: Int = Field(10, ge=1, le=3600)
     timeout: Int = Field(5, ge=1, le=3600)
     retries: Int = Field(3, ge=1, le=100)
@@ -102,6 +108,55 @@ class HealthSpec(_Model):
     @classmethod
     def _path(cls, value: str) -> str:
         return _url_path(value)
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _command_shape(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError('must not be empty: a list such as ["pg_isready", "-U", "app"] or a shell command '
+                             'such as "redis-cli ping | grep -q PONG" (leave it out to check health.path)')
+        if isinstance(value, list):
+            if not value:
+                raise ValueError('must not be empty: a list such as ["pg_isready", "-U", "app"] (leave it out to '
+                                 "check health.path)")
+            for i, item in enumerate(value):
+                if not isinstance(item, str):
+                    raise ValueError(f"argument {i} must be a string, got {type(item).__name__}")
+            if not value[0].strip():
+                raise ValueError("the program (the list's first item) must not be empty")
+        elif value is not None and not isinstance(value, str):
+            raise ValueError('must be a list of arguments (exec form, e.g. ["pg_isready", "-U", "app"]) or a string '
+                             '(shell form, run with sh -c)')
+        return value
+
+    @field_validator("command")
+    @classmethod
+    def _command_text(cls, value: Optional[Union[list[str], str]]) -> Optional[Union[list[str], str]]:
+        items = [value] if isinstance(value, str) else (value or [])
+        for i, item in enumerate(items):
+            problem = char_problem(item)
+            if problem:
+                raise ValueError(problem if isinstance(value, str) else f"argument {i} {problem}")
+        size = len(value) if isinstance(value, str) else sum(len(item) + 1 for item in items)
+        if size > HEALTH_COMMAND_MAX:
+            raise ValueError(f"is {size} characters long; at most {HEALTH_COMMAND_MAX} (put a longer check in a "
+                             "script in the image)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_check(self) -> "HealthSpec":
+        if self.command is not None and "path" in self.model_fields_set:
+            raise ValueError("give health.path (an HTTP check) or health.command, not both")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler) -> dict[str, Any]:
+        # Without a command the settings dump as they did before the field existed: the config hash (which
+        # hashes them) of a service without one does not change.
+        data = handler(self)
+        if self.command is None:
+            data.pop("command", None)
+        return data
 
 
 class InstancesSpec(_Model):

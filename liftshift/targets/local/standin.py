@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ...model.observed import Observed, ObservedInstance, ObservedLoadBalancer
+from ...model.user_data import health_command_container
 from ...spec.model import AppSpec
 from ... import http_probe
 from . import lbproxy
@@ -193,6 +194,8 @@ class StandInHosts:
         if result.exit_code != 0:
             tail = "\n".join(result.output.decode(errors="replace").splitlines()[-20:])
             return False, f"its user-data exited {result.exit_code}:\n{tail}"
+        # A release whose container has a health command is healthy when Docker says so (as on EC2).
+        by_command = health_command_container(user_data.decode("utf-8", errors="replace")) is not None
         deadline = time.monotonic() + timeout
         while True:
             app = self._app_container(stack, host)
@@ -200,7 +203,7 @@ class StandInHosts:
             if state in ("exited", "dead", "unhealthy", "missing") or (
                     app is not None and app.attrs.get("RestartCount", 0) >= 3):
                 break
-            if _answers(host.port, path):
+            if _docker_healthy(app) if by_command else _answers(host.port, path):
                 return True, ""
             if time.monotonic() > deadline:
                 state = f"no healthy answer within {timeout:.0f} s"
@@ -236,8 +239,13 @@ class StandInHosts:
             while True:
                 state = _container_state(app)
                 if state in ("exited", "dead", "unhealthy", "missing"):
-                    raise self._unhealthy(spec.name, host, f"its container is {state}")
-                if _answers(host.port, health.path if health else None):
+                    raise self._unhealthy(spec.name, host, f"its container is {state}"
+                                          + (" (its health command failed)" if state == "unhealthy" and health
+                                             and health.command is not None else ""))
+                if health is not None and health.command is not None:
+                    if _docker_healthy(app):  # the container's own health command, which need not be HTTP
+                        break
+                elif _answers(host.port, health.path if health else None):
                     break
                 if time.monotonic() > deadline:
                     raise self._unhealthy(spec.name, host, f"no healthy answer within {budget:.0f} s")
@@ -347,6 +355,11 @@ def _container_state(container) -> str:
     container.reload()
     health = (container.attrs.get("State", {}).get("Health") or {}).get("Status")
     return "unhealthy" if health == "unhealthy" else container.status
+
+
+def _docker_healthy(container) -> bool:
+    """Docker reports the container's health check (its health command) passing: status `healthy`."""
+    return container is not None and (container.attrs.get("State", {}).get("Health") or {}).get("Status") == "healthy"
 
 
 def _answers(port: int, path: str | None) -> bool:
