@@ -86,14 +86,11 @@ OK_CASES = {
                 ("compose.yaml", 11, "services.db.secrets[2]", "$API_KEY"),
                 ("compose.yaml", 15, "services.app.secrets[0]", "environment variable DB_PASSWORD")],
     "depends-on": [("compose.yaml", 5, "services.web.depends_on", "starts services independently"),
-                   ("compose.yaml", 10, "services.api.depends_on", "waiting for db to be healthy"),
-                   ("compose.yaml", 19, "services.db.healthcheck.test", "not an HTTP check")],
+                   ("compose.yaml", 10, "services.api.depends_on", "waiting for db to be healthy")],
     "health-http": [("compose.yaml", 10, "services.api.healthcheck.start_period", "3600 is used"),
                     ("compose.yaml", 11, "services.api.healthcheck.start_interval", "not imported"),
                     ("compose.yaml", 21, "services.other-port.healthcheck.test", "checks port 9000")],
-    "health-other": [("compose.yaml", 5, "services.db.healthcheck.test", "mysqladmin ping"),
-                     ("compose.yaml", 9, "services.cache.healthcheck.test", "redis-cli ping"),
-                     ("compose.yaml", 18, "services.disabled.healthcheck", "disabled"),
+    "health-other": [("compose.yaml", 18, "services.disabled.healthcheck", "disabled"),
                      ("compose.yaml", 14, "services.none.healthcheck.test", "NONE"),
                      ("compose.yaml", 24, "services.bad.healthcheck.test", "CMD, CMD-SHELL or NONE")],
     "replicas": [("compose.yaml", 15, "services.web.deploy.placement", "not imported"),
@@ -395,6 +392,19 @@ def test_durations_sizes_and_instance_types():
     assert parts.suggest_instance_type(3, 1024)[0] == "t3.xlarge"
     with pytest.raises(parts.PartError):
         parts.duration_seconds("soon")
+
+
+def test_health_tests_that_are_not_http_become_health_commands(case):
+    """compose's CMD form becomes health.command's exec form, CMD-SHELL and plain strings its shell form; no warning."""
+    where = case("health-other")
+    result = run("-o", "json")
+    assert result.exit_code == 0, result.output
+    services = load_spec(where / "app.yaml")[0].services
+    assert services["db"].health.command == ["mysqladmin", "ping", "-h", "localhost"]
+    assert services["cache"].health.command == "redis-cli ping"
+    assert services["none"].health is None and services["disabled"].health is None
+    keys = {w["key"] for w in json.loads(result.stdout)["warnings"]}
+    assert "services.db.healthcheck.test" not in keys and "services.cache.healthcheck.test" not in keys
 
 
 @pytest.mark.parametrize("test,kind,path,port", [

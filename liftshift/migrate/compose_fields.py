@@ -245,21 +245,23 @@ def _health(ctx: Context, svc: Service, port: Optional[int]) -> Optional[dict[st
         ctx.note(svc, ("healthcheck", "test"), "NONE: no health check imported", "note")
         return None
     if test.kind == "other":
-        ctx.note(svc, ("healthcheck", "test"), f"not an HTTP check ({test.text[:80]}): app.yaml's health is an HTTP "
-                 "path (health commands are not supported yet); until then liftshift checks the port with a TCP "
-                 "connect")
-        return None
-    if not valid_health_path(test.path):
+        if not (test.argv or test.text.strip()):
+            ctx.note(svc, ("healthcheck", "test"), "an empty command: not imported")
+            return None
+        # health.command: the same command, run in the container by Docker (exec form, or shell form under sh -c)
+        health: dict[str, Any] = {"command": test.argv if test.argv else test.text}
+    elif not valid_health_path(test.path):
         ctx.note(svc, ("healthcheck", "test"), f"the path {test.path!r} cannot be an app.yaml health path: not "
                  "imported")
         return None
-    health: dict[str, Any] = {"path": test.path}
-    if test.scheme == "https":
-        ctx.note(svc, ("healthcheck", "test"), "an HTTPS check: liftshift checks the path over plain HTTP")
-    checked = test.port or (443 if test.scheme == "https" else 80)
-    if port is not None and checked != port:
-        ctx.note(svc, ("healthcheck", "test"), f"checks port {checked}, but liftshift checks the service's port "
-                 f"{port}: the path is imported for port {port}")
+    else:
+        health = {"path": test.path}
+        if test.scheme == "https":
+            ctx.note(svc, ("healthcheck", "test"), "an HTTPS check: liftshift checks the path over plain HTTP")
+        checked = test.port or (443 if test.scheme == "https" else 80)
+        if port is not None and checked != port:
+            ctx.note(svc, ("healthcheck", "test"), f"checks port {checked}, but liftshift checks the service's port "
+                     f"{port}: the path is imported for port {port}")
     for key, (low, high) in HEALTH_BOUNDS.items():
         if check.get(key) is None:
             continue

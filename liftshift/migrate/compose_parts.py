@@ -142,6 +142,7 @@ class HealthTest:
     scheme: str = "http"
     port: Optional[int] = None
     path: str = "/"
+    argv: Optional[list[str]] = None  # the exec form (CMD), else None: `text` runs under sh -c
 
 
 def parse_health_test(test: Any) -> HealthTest:
@@ -152,19 +153,21 @@ def parse_health_test(test: Any) -> HealthTest:
         head = str(test[0]).upper()
         if head == "NONE":
             return HealthTest("none")
+        argv = None
         if head == "CMD":
-            text = " ".join(shlex.quote(str(a)) for a in test[1:])
+            argv = [str(a) for a in test[1:]]
+            text = " ".join(shlex.quote(a) for a in argv)
         elif head == "CMD-SHELL":
             text = " ".join(str(a) for a in test[1:])
         else:
             raise PartError(f"a healthcheck test list starts with CMD, CMD-SHELL or NONE, not {test[0]!r}")
     elif isinstance(test, str):
-        text = test
+        text, argv = test, None
     else:
         raise PartError("a healthcheck test is a list or a string")
     match = HTTP_CHECK_RE.search(text)
     if not match:
-        return HealthTest("other", text)
+        return HealthTest("other", text, argv=argv)
     path = match.group(3) or "/"
     return HealthTest("http", text, match.group(1), int(match.group(2)) if match.group(2) else None, path)
 
