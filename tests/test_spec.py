@@ -13,7 +13,8 @@ import pytest
 
 from liftshift.spec.errors import SpecError
 from liftshift.spec.load import load_spec
-from liftshift.spec.model import AppSpec, BuildSpec, InstancesSpec
+from liftshift.spec.model import AppSpec
+from liftshift.spec.settings import BuildSpec, InstancesSpec
 from liftshift.spec.yamlsource import MAX_FILE_BYTES
 from support.appyaml import HEAD, app_repo, assert_spec_error, svc, top, write
 
@@ -520,7 +521,7 @@ def test_a_health_command_in_shell_form_is_one_string(repo):
 
 def test_without_a_health_command_the_settings_dump_as_before():
     """The config hash hashes the service's settings: a service without a command must not change it."""
-    from liftshift.spec.model import HealthSpec
+    from liftshift.spec.settings import HealthSpec
 
     assert HealthSpec().model_dump() == {"path": "/", "interval": 10, "timeout": 5, "retries": 3, "start_period": 30}
     assert "command" in HealthSpec(command="true").model_dump(mode="json")
