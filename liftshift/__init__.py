@@ -8,9 +8,10 @@ The map (data flows down; nothing reaches back up). ARCHITECTURE.md walks throug
       |           status, destroy, history, rollback (orchestration only), lock (stack_lock), describe
       |           (steps and plans as data for -o json)
       |
-    spec/         app.yaml -> validated AppSpec: load (located errors), model (pydantic), grammar (names,
-      |           image, secret and peer references: one definition each), limits (AWS limits known before
-      |           any call), checks (warnings; --strict refuses), yamlsource (YAML 1.2, lines of keys)
+    spec/         app.yaml -> validated AppSpec: load (located errors), model and settings (pydantic),
+      |           grammar (names, image, secret and peer references: one definition each), limits (AWS
+      |           limits known before any call), checks (warnings; --strict refuses), yamlsource (YAML 1.2,
+      |           lines of keys)
     model/        pure data: names (every resource name and tag, the DynamoDB table), desired (what the
       |           stack should have), policies (the instance roles' IAM documents), launch_template (its
       |           data, the AMI, the user-data context and EC2's 16 KB limit), observed (what it has),
