@@ -62,3 +62,18 @@ def emulated(work: Path) -> Iterator[tuple[str, str]]:
         registry.terminate()
         registry.wait()
         server.stop()
+        _untag(f"127.0.0.1:{reg_port}")
+
+
+def _untag(registry: str) -> None:
+    """Remove the local tags made for pushes to `registry`: it is gone with this run, so they would only pile up
+    (the images themselves stay, shared with other tags or cleaned up by Docker's own prune)."""
+    with contextlib.suppress(Exception):
+        import docker
+
+        client = docker.from_env()
+        for image in client.images.list():
+            for tag in image.tags:
+                if tag.startswith(registry + "/"):
+                    with contextlib.suppress(Exception):
+                        client.images.remove(tag, noprune=True)
