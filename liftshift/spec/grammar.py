@@ -37,6 +37,11 @@ def check_name(value: Any, what: str) -> str:
     return value
 
 
+# A name a service is reached by inside its peers' containers (compose's network aliases), besides its own.
+ALIAS_RE = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?")
+# A data volume's name: part of the EBS volume's Name tag and of the local rehearsal's Docker volume name.
+DATA_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+
 # --- identifiers of the container, EC2 and HTTP ------------------------------------------------
 ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 INSTANCE_TYPE_RE = re.compile(r"[a-z][a-z0-9-]*\.[a-z0-9]+")
@@ -221,12 +226,14 @@ PEER_FIELDS = ("url", "host", "port")
 
 
 def peers_of(service: ServiceSpec) -> list[str]:
-    """Services named in env values as ${service.NAME.url|host|port}, in order of first use."""
+    """The services this one calls: named in env values as ${service.NAME.url|host|port}, in order of first
+    use, then those in depends_on."""
     found: list[str] = []
     for value in service.env.values():
         for match in PEER_REF_RE.finditer(value):
             if match.group(1) not in found:
                 found.append(match.group(1))
+    found += [name for name in service.depends_on if name not in found]
     return found
 
 

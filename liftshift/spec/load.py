@@ -240,6 +240,16 @@ def _check_references(located: LocatedData, spec: AppSpec) -> None:
                                        f"{match.group(0)} names no service of this stack ({', '.join(spec.services)})")
                 if peer == name:
                     raise SpecError.at(located, where, f"{match.group(0)}: a service cannot call itself this way")
+    for name, service in spec.services.items():
+        for peer in service.depends_on:
+            where = ("services", name, "depends_on", peer)
+            if peer not in spec.services:
+                raise SpecError.at(located, where, f"{peer!r} is no service of this stack ({', '.join(spec.services)})")
+            if peer == name:
+                raise SpecError.at(located, where, "a service cannot depend on itself")
+            if spec.services[peer].instances.count == 0 and service.instances.count > 0:
+                raise SpecError.at(located, where, f"{peer} has instances.count 0: nothing would answer for it")
+    _check_aliases(located, spec)
     state: dict[str, str] = {}
 
     def visit(name: str, trail: list[str]) -> None:
@@ -247,8 +257,10 @@ def _check_references(located: LocatedData, spec: AppSpec) -> None:
             return
         if state.get(name) == "active":
             cycle = trail[trail.index(name):] + [name]
-            where = ("services", cycle[0], "env")
-            raise SpecError.at(located, where, "services call each other in a cycle: " + " -> ".join(cycle))
+            first = spec.services[cycle[0]]
+            where = ("services", cycle[0], "depends_on" if cycle[1] in first.depends_on else "env")
+            raise SpecError.at(located, where, "services call or depend on each other in a cycle: "
+                               + " -> ".join(cycle) + " (each is started once the next answers)")
         state[name] = "active"
         for peer in peers_of(spec.services[name]):
             visit(peer, trail + [name])
@@ -256,6 +268,21 @@ def _check_references(located: LocatedData, spec: AppSpec) -> None:
 
     for name in spec.services:
         visit(name, [])
+
+
+def _check_aliases(located: LocatedData, spec: AppSpec) -> None:
+    """Each name resolves to one service: an alias is no other service's name or alias."""
+    owner: dict[str, str] = {name: name for name in spec.services}
+    for name, service in spec.services.items():
+        for i, alias in enumerate(service.aliases):
+            if alias in owner:
+                what = "its own name" if owner[alias] == name else f"a name of service {owner[alias]}"
+                raise SpecError.at(located, ("services", name, "aliases", i), f"{alias!r} is {what} already")
+            owner[alias] = name
+        if service.ports[1:] and service.load_balancer is not None:
+            raise SpecError.at(located, ("services", name, "ports"),
+                               "a load balancer forwards one port: a service behind one has one port "
+                               "(port/publish, or one entry in ports)")
 
 
 def _check_resource_names(located: LocatedData, spec: AppSpec) -> None:

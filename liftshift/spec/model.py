@@ -9,14 +9,20 @@ and error reporting in spec/load.py, the AWS limits in spec/limits.py.
 from __future__ import annotations
 
 import posixpath
+import re
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BeforeValidator, Field, PrivateAttr, field_validator, model_validator
+from pydantic import BeforeValidator, Field, PrivateAttr, field_validator, model_serializer, model_validator
 
 from .grammar import (ENV_NAME_RE, IMAGE_NAME_MAX, IMAGE_REF_RE, REGION_RE, char_problem, check_name,
                       parse_secret, parse_volume, stringify_map)
-from .settings import (BuildSpec, HealthSpec, InstancesSpec, Int, LoadBalancerSpec, RolloutSpec, SecretRef,
-                       VolumeSpec, SpecModel)
+from .settings import (BuildSpec, DataVolumeSpec, DependsOnSpec, HealthSpec, InstancesSpec, Int, LoadBalancerSpec,
+                       PortItem, RolloutSpec, SecretFileItem, SecretRef, SpecModel, VolumeSpec, check_alias,
+                       check_data_name, _depends_short, _port_short)
+
+# Fields added after app.yaml v1 was first released: left out of a service's dump while empty, so the config
+# hash (desired.config_hash) of a service that does not use them is what it was, and nothing is replaced.
+_LATER_FIELDS = ("ports", "depends_on", "aliases", "secret_files", "data")
 
 
 class ServiceSpec(SpecModel):
@@ -24,6 +30,9 @@ class ServiceSpec(SpecModel):
     image: Optional[str] = Field(None, min_length=1, max_length=512)  # a Docker image reference
     port: Int = Field(ge=1, le=65535)
     publish: Optional[Int] = Field(None, ge=1, le=65535)
+    # Every port, compose's way ("PUBLISH:CONTAINER" or CONTAINER); the first is the main one (health, load
+    # balancer, ${service.NAME.port}). Instead of port/publish, which are the one-port form.
+    ports: list[PortItem] = Field(default_factory=list)
     # Reachable only from the stack's other services: the instances' security group admits their security
     # groups on `publish` and no CIDR (plain true/false: a flag that closes a port takes no "yes").
     internal: bool = Field(False, strict=True)
@@ -35,6 +44,79 @@ class ServiceSpec(SpecModel):
     secrets: dict[str, SecretRef] = Field(default_factory=dict)
     load_balancer: Optional[LoadBalancerSpec] = None
     rollout: RolloutSpec = Field(default_factory=RolloutSpec)
+    # The services this one needs (compose's depends_on): launched first, reached by name from the container.
+    depends_on: dict[str, DependsOnSpec] = Field(default_factory=dict)
+    # More names the stack's other services reach this one by (compose's network aliases).
+    aliases: list[Annotated[str, BeforeValidator(check_alias)]] = Field(default_factory=list)
+    # Secrets as files (default /run/secrets/NAME, mode 0400): NAME: REF, or NAME: {ref, path, mode, uid, gid}.
+    secret_files: dict[str, SecretFileItem] = Field(default_factory=dict)
+    # Storage that outlives the instance (compose's named volumes): NAME: {path, size_gb}.
+    data: dict[Annotated[str, BeforeValidator(check_data_name)], DataVolumeSpec] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ports_form(cls, value: Any) -> Any:
+        """`ports` alone: its first entry is the main port (port/publish)."""
+        if not isinstance(value, dict) or "ports" not in value:
+            return value
+        if "port" in value or "publish" in value:
+            raise ValueError("give port (and publish) or ports, not both: ports lists every port, the first is "
+                             "the main one")
+        ports = value["ports"]
+        if not isinstance(ports, list) or not ports:
+            return value  # the field reports its own type, or emptiness below
+        try:
+            first = _port_short(ports[0])
+        except ValueError:
+            return {**value, "port": 1}  # ports.0 reports the problem
+        if isinstance(first, dict):
+            value = {**value, "port": first.get("container")}
+            if first.get("publish") is not None:
+                value["publish"] = first["publish"]
+        return value
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler) -> dict[str, Any]:
+        data = handler(self)
+        for name in _LATER_FIELDS:
+            if not data.get(name):
+                data.pop(name, None)
+        return data
+
+    @field_validator("ports")
+    @classmethod
+    def _distinct_ports(cls, value: list) -> list:
+        published: set[int] = set()
+        inside: set[int] = set()
+        for port in value:
+            if port.published in published:
+                raise ValueError(f"publishes port {port.published} twice")
+            if port.container in inside:
+                raise ValueError(f"lists container port {port.container} twice")
+            published.add(port.published)
+            inside.add(port.container)
+        return value
+
+    @field_validator("depends_on", mode="before")
+    @classmethod
+    def _depends(cls, value: Any) -> Any:
+        return _depends_short(value)
+
+    @field_validator("aliases")
+    @classmethod
+    def _distinct_aliases(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("lists a name twice")
+        return value
+
+    @field_validator("secret_files")
+    @classmethod
+    def _secret_file_names(cls, value: dict) -> dict:
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}", name):
+                raise ValueError(f"{name!r} is not a secret file name: letters, digits, '_', '.' and '-', starting "
+                                 "with a letter or digit")
+        return value
 
     @field_validator("image")
     @classmethod
@@ -126,6 +208,17 @@ class ServiceSpec(SpecModel):
                              "releases go out blue-green")
         if self.load_balancer is not None and self.instances.subnets and len(self.instances.subnets) < 2:
             raise ValueError("a load_balancer needs instances.subnets in at least two availability zones")
+        if self.data and (self.load_balancer is not None or self.instances.count > 1):
+            raise ValueError("data volumes are for a single instance without a load_balancer (an EBS volume "
+                             "attaches to one instance): set instances.count to 1, or keep the data elsewhere")
+        mounts: dict[str, str] = {posixpath.normpath(v.container): "volumes" for v in self.volumes}
+        for kind, paths in (("data", [d.path for d in self.data.values()]),
+                            ("secret_files", [f.path or f"/run/secrets/{n}" for n, f in self.secret_files.items()])):
+            for path in paths:
+                target = posixpath.normpath(path)
+                if target in mounts:
+                    raise ValueError(f"{kind} and {mounts[target]} both mount onto {target} in the container")
+                mounts[target] = kind
         return self
 
     @property
@@ -140,6 +233,14 @@ class ServiceSpec(SpecModel):
     @property
     def published_port(self) -> int:
         return self.publish if self.publish is not None else self.port
+
+    @property
+    def extra_ports(self) -> list[tuple[int, int]]:
+        """(published, container) of the ports besides the main one."""
+        return [(p.published, p.container) for p in self.ports[1:]]
+
+    def secret_file_path(self, name: str) -> str:
+        return self.secret_files[name].path or f"/run/secrets/{name}"
 
 
 def _no_bool(value: Any) -> Any:
