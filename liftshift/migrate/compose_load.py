@@ -126,7 +126,7 @@ def find_compose_file(directory: Path) -> Path:
 def read_yaml(path: Path, name: str) -> LocatedData:
     """One YAML document with the line of every key; merge keys expanded, `!reset` keys dropped."""
     try:  # the same limits as app.yaml: a regular file (a FIFO is refused unread) of at most 1 MiB
-        raw = yamlsource._read_limited(path, name)
+        raw = yamlsource.read_limited(path, name)
     except SourceError as exc:
         raise ComposeError(exc.file, exc.line, exc.path, exc.message.replace("app.yaml must be a file",
                                                                              "a compose file must be a file")) from None
@@ -146,7 +146,7 @@ def read_yaml(path: Path, name: str) -> LocatedData:
     _flatten(documents[0], set(), name)
     located = LocatedData(file=name, data=None)
     try:
-        located.data = yamlsource._Builder(located).build(documents[0], ())
+        located.data = yamlsource.Builder(located).build(documents[0], ())
     except SourceError as exc:
         raise ComposeError(exc.file, exc.line, exc.path, exc.message) from None
     _written_text(located)

@@ -125,7 +125,7 @@ class LocatedData:
 def load_yaml(path: Path, display_name: str | None = None) -> LocatedData:
     """Load one YAML document from `path`, or raise SourceError."""
     name = display_name or str(path)
-    raw = _read_limited(path, name)
+    raw = read_limited(path, name)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -134,7 +134,7 @@ def load_yaml(path: Path, display_name: str | None = None) -> LocatedData:
     return load_yaml_text(text, name)
 
 
-def _read_limited(path: Path, name: str) -> bytes:
+def read_limited(path: Path, name: str) -> bytes:
     """The file's bytes, refusing before reading anything that is not a regular file of at most
     MAX_FILE_BYTES (a FIFO would block, /dev/zero never ends). The checks are made on the opened
     file itself (fstat), so a file swapped after a check is judged as what is read."""
@@ -197,12 +197,14 @@ def load_yaml_text(text: str, name: str) -> LocatedData:
     if len(documents) != 1 or documents[0] is None:
         raise SourceError(name, 1, (), "must hold exactly one YAML document (a mapping)")
     located = LocatedData(file=name, data=None)
-    builder = _Builder(located)
+    builder = Builder(located)
     located.data = builder.build(documents[0], ())
     return located
 
 
-class _Builder:
+class Builder:
+    """YAML nodes to plain data, recording the line of every key (compose_load.py uses it too)."""
+
     def __init__(self, located: LocatedData):
         self.located = located
         self.count = 0
