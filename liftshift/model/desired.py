@@ -18,7 +18,7 @@ from typing import Any
 
 from . import names, refs
 from .launch_template import USER_DATA_LIMIT, Ami, UserDataTooLarge, launch_template_data, user_data_context
-from .policies import managed_policies, role_policy
+from .policies import managed_policies, role_policy, secret_refs
 from ..errors import BadInput
 from ..spec.model import AppSpec, ServiceSpec
 from ..spec.grammar import parse_secret, partition, peers_of, service_order
@@ -164,6 +164,12 @@ class StackWant:
     log_group: str
     registry: Registry
     services: dict[str, ServiceWant] = field(hash=False, compare=False)
+    # Every service after the ones it calls or depends on: the order their instances are launched in.
+    order: tuple[str, ...] = ()
+
+    def in_launch_order(self) -> list[ServiceWant]:
+        return [self.services[n] for n in self.order if n in self.services] + [
+            s for n, s in self.services.items() if n not in self.order]
 
 
 def ecr_registry(account: str, region: str) -> Registry:
@@ -237,7 +243,7 @@ def desired_stack(
             arn=f"arn:{part}:iam::{account}:role{names.iam_path(spec.name)}{role_name}",
             policy_name=names.role_policy_name(),
             policy=role_policy(spec.name, name, account, region, finds_peers=bool(peers),
-                               secrets=[parse_secret(ref)[:2] for ref in service.secrets.values()]),
+                               secrets=secret_refs(service)),
             managed=managed_policies(service, region),
             owner=f"{spec.name}/{name}",
         )
@@ -296,7 +302,7 @@ def desired_stack(
     services = {name: services[name] for name in spec.services}  # app.yaml's order for plans and reports
     return StackWant(
         stack=spec.name, region=region, account=account, log_group=names.log_group(spec.name),
-        registry=registry, services=services,
+        registry=registry, services=services, order=tuple(service_order(spec)),
     )
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import names
 from .refs import Ref
+from .secret_files import secret_files_of
 from ..errors import BadInput
 from ..spec.grammar import parse_secret, peers_of
 from ..spec.model import AppSpec, ServiceSpec
@@ -36,7 +37,7 @@ class Ami:
 
 def user_data_context(spec: AppSpec, name: str, want_image_ref: str, registry: Registry, region: str,
                       chash: str, peer_hashes: dict[str, str]):
-    from .user_data import Health, Peer, Secret, UserDataContext, Volume
+    from .user_data import Health, Secret, UserDataContext, Volume
 
     service = spec.services[name]
     health = service.health
@@ -56,9 +57,22 @@ def user_data_context(spec: AppSpec, name: str, want_image_ref: str, registry: R
         health=Health(health.path, health.interval, health.timeout, health.retries, health.start_period,
                       command=_health_command(health.command)) if health else None,
         config_hash=chash,
-        peers=tuple(Peer(p, spec.services[p].published_port, peer_hashes[p]) for p in peers_of(service)),
+        peers=tuple(_peer(spec, service, p, peer_hashes[p]) for p in peers_of(service)),
         secrets=tuple(Secret(n, *parse_secret(ref)) for n, ref in sorted(service.secrets.items())),
+        extra_ports=tuple(service.extra_ports),
+        secret_files=secret_files_of(service),
     )
+
+
+def _peer(spec: AppSpec, service: ServiceSpec, name: str, chash: str):
+    """A peer as the user-data sees it: where it answers, the names it has, and whether to wait for it."""
+    from .user_data import Peer
+
+    peer = spec.services[name]
+    wait = name in service.depends_on and service.depends_on[name].condition == "healthy"
+    http = peer.health is not None and peer.health.command is None
+    return Peer(name, peer.published_port, chash, tuple(peer.aliases), wait,
+                peer.health.path if wait and http and peer.health else "")
 
 
 def _health_command(command: list[str] | str | None) -> tuple[str, ...] | str | None:

@@ -28,7 +28,8 @@ from typing import Any
 
 import jinja2
 
-from ..spec.grammar import (ENV_NAME_RE, HEALTH_COMMAND_MAX, HTTP_PATH_RE, NAME_RE, PEER_FIELDS, PEER_REF_RE,
+from .secret_files import SecretFile, check_secret_files
+from ..spec.grammar import (ALIAS_RE, ENV_NAME_RE, HEALTH_COMMAND_MAX, HTTP_PATH_RE, NAME_RE, PEER_FIELDS, PEER_REF_RE,
                             char_problem)
 
 __all__ = [
@@ -74,6 +75,11 @@ class Peer:
     service: str
     port: int  # its published port
     config_hash: str  # only its instances running this configuration are used
+    aliases: tuple[str, ...] = ()  # more names it resolves by in this service's container (besides its own)
+    # depends_on with condition healthy: the container starts once the peer answers (an HTTP GET of this
+    # path answering 2xx/3xx, or "" for a TCP connect when its health check is a command or absent)
+    wait: bool = False
+    wait_path: str = ""
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,8 @@ class UserDataContext:
     config_hash: str
     peers: tuple[Peer, ...] = ()
     secrets: tuple[Secret, ...] = ()
+    extra_ports: tuple[tuple[int, int], ...] = ()  # (published, container) besides the main port
+    secret_files: tuple[SecretFile, ...] = ()
 
 
 # --------------------------------------------------------------------------- quoting
@@ -243,10 +251,19 @@ def _validate(ctx: UserDataContext) -> None:
             _fail(f"secret {secret.name}: unknown kind {secret.kind!r}")
         _check_text(f"secret {secret.name} id", secret.id)
         _check_text(f"secret {secret.name} key", secret.key or "")
+    for published, container in ctx.extra_ports:
+        _check_int("extra published port", published, 1, 65535)
+        _check_int("extra container port", container, 1, 65535)
+    check_secret_files(ctx.secret_files)
     for peer in ctx.peers:
         if not NAME_RE.fullmatch(peer.service) or not _HEX_RE.fullmatch(peer.config_hash):
             _fail(f"peer {peer!r} is not a service name with a config hash")
         _check_int(f"peer {peer.service} port", peer.port, 1, 65535)
+        for alias in peer.aliases:
+            if not ALIAS_RE.fullmatch(alias):
+                _fail(f"peer {peer.service} alias {alias!r} is not a host name")
+        if peer.wait_path and not HTTP_PATH_RE.fullmatch(peer.wait_path):
+            _fail(f"peer {peer.service} health path {peer.wait_path!r} is not an HTTP path")
     for vol in ctx.volumes:
         _check_text("volume host", vol.host)
         _check_text("volume container", vol.container)
@@ -348,8 +365,8 @@ def health_command_container(user_data: str) -> tuple[str, str] | None:
 
 
 # The template's lines of run_args before the health options: literal text, no rendered value.
-_RUN_ARGS_BEFORE_HEALTH = ('  --name "$container_name"', '  -p "$publish_port:$container_port"',
-                           '  --label "liftshift.', '  "${log_args[@]}"')
+# The template's own run_args lines before --health-cmd: the name, published ports, labels, and arrays it built.
+_RUN_ARGS_BEFORE_HEALTH = ('  --name "$container_name"', '  -p ', '  --label "liftshift.', '  "${')
 
 
 def _env_parts(name: str, value: str, peers: tuple[Peer, ...]) -> list[tuple[str, Any]]:
@@ -401,7 +418,10 @@ def render_user_data(ctx: UserDataContext) -> str:
         command=tuple(ctx.command or ()),
         env_parts=[_env_parts(name, value, ctx.peers) for name, value in ctx.env],
         peers=ctx.peers,
+        peer_hostnames=[(name, i) for i, peer in enumerate(ctx.peers) for name in (peer.service, *peer.aliases)],
         secrets=ctx.secrets,
+        extra_ports=ctx.extra_ports,
+        secret_files=ctx.secret_files,
         bind_dirs=[v.host for v in ctx.volumes if v.host.startswith("/")],
         volume_specs=[_volume_spec(v) for v in ctx.volumes],
         health=ctx.health,

@@ -41,7 +41,7 @@ def plan_stack(want: StackWant, observed: Observed, *, keep_images: bool = True,
     phases = Phases()
     new_instances: list[Ref] = []
     cleanups: list[Step] = []
-    for service in want.services.values():
+    for service in want.in_launch_order():  # a service's dependencies are launched before it
         shared += plan_role(want.stack, service, observed)
         shared += plan_groups(want.stack, service, observed)
         if service.fleet is not None:

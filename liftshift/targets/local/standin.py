@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 from ...model.observed import Observed, ObservedInstance, ObservedLoadBalancer
 from ...model.user_data import health_command_container
+from ...spec.grammar import service_order
 from ...spec.model import AppSpec
 from ... import http_probe
 from . import lbproxy
@@ -33,6 +34,7 @@ from .standin_image import BOOT, standin_image, tar_files
 from ...errors import LiftshiftError, Unhealthy
 
 HOST_LABEL = "liftshift.host"  # value: instance id
+ADDRESS_LABEL = "liftshift.address"  # the address its app's published ports listen on
 
 
 class HealthCheckFailed(Unhealthy):
@@ -52,6 +54,9 @@ class Host:
     service: str
     port: int
     container: Any
+    # Where its published ports listen: 127.0.0.1 and every address of this machine, or for an internal
+    # service only the bridge's gateway, which the stack's containers reach and the outside does not.
+    address: str = "127.0.0.1"
 
 
 class StandInHosts:
@@ -65,8 +70,8 @@ class StandInHosts:
 
     def _hosts(self, stack: str) -> list[Host]:
         containers = self.docker().containers.list(all=True, filters={"label": f"liftshift.host.stack={stack}"})
-        return [Host(c.labels[HOST_LABEL], c.labels["liftshift.service"], int(c.labels["liftshift.port"]), c)
-                for c in containers]
+        return [Host(c.labels[HOST_LABEL], c.labels["liftshift.service"], int(c.labels["liftshift.port"]), c,
+                     c.labels.get(ADDRESS_LABEL, "127.0.0.1")) for c in containers]
 
     def check_ports(self, spec: AppSpec) -> None:
         """Before anything starts: each published port (a load balancer's: its listener port) must be free
@@ -115,10 +120,13 @@ class StandInHosts:
                 removed.append(host.instance)
             elif host.container.status != "running":  # a stand-in that died is booted again
                 self._remove(spec.name, host)
+            elif host.service in spec.services and host.address != self._address(spec, host.service):
+                self._remove(spec.name, host)  # internal was turned on or off: published elsewhere now
             else:
                 kept.append(host)
         started = []
-        for instance in sorted(live.values(), key=lambda i: i.id):
+        order = {name: i for i, name in enumerate(service_order(spec))}  # depends_on: dependencies boot first
+        for instance in sorted(live.values(), key=lambda i: (order.get(i.service, len(order)), i.id)):
             if any(h.instance == instance.id for h in kept) or instance.service not in spec.services:
                 continue
             used = {h.port for h in kept if h.service == instance.service}
@@ -126,7 +134,8 @@ class StandInHosts:
             wanted = settings.published_port
             # Behind a load balancer only the stand-in balancer listens on a declared port.
             port = wanted if wanted not in used and settings.load_balancer is None else _free_port()
-            host = self._boot(spec.name, instance, port, spec.services[instance.service].secrets)
+            host = self._boot(spec.name, instance, port, spec.services[instance.service].secrets,
+                              self._address(spec, instance.service))
             kept.append(host)
             started.append(host)
         for host in started:
@@ -203,7 +212,7 @@ class StandInHosts:
             if state in ("exited", "dead", "unhealthy", "missing") or (
                     app is not None and app.attrs.get("RestartCount", 0) >= 3):
                 break
-            if _docker_healthy(app) if by_command else _answers(host.port, path):
+            if _docker_healthy(app) if by_command else _answers(host.address, host.port, path):
                 return True, ""
             if time.monotonic() > deadline:
                 state = f"no healthy answer within {timeout:.0f} s"
@@ -223,7 +232,7 @@ class StandInHosts:
             container.remove(force=True)
 
     def addresses(self, stack: str) -> dict[str, str]:
-        return {h.instance: f"http://127.0.0.1:{h.port}" for h in self._hosts(stack)}
+        return {h.instance: f"http://{h.address}:{h.port}" for h in self._hosts(stack)}
 
     def wait_healthy(self, spec: AppSpec, timeout: float | None = None) -> None:
         for host in self._hosts(spec.name):
@@ -235,7 +244,7 @@ class StandInHosts:
                                  if health else 60)
             app = self._app_container(spec.name, host)
             deadline = time.monotonic() + budget
-            self.progress.note(f"waiting for {host.service} on {host.instance} at 127.0.0.1:{host.port}")
+            self.progress.note(f"waiting for {host.service} on {host.instance} at {host.address}:{host.port}")
             while True:
                 state = _container_state(app)
                 if state in ("exited", "dead", "unhealthy", "missing"):
@@ -245,7 +254,7 @@ class StandInHosts:
                 if health is not None and health.command is not None:
                     if _docker_healthy(app):  # the container's own health command, which need not be HTTP
                         break
-                elif _answers(host.port, health.path if health else None):
+                elif _answers(host.address, host.port, health.path if health else None):
                     break
                 if time.monotonic() > deadline:
                     raise self._unhealthy(spec.name, host, f"no healthy answer within {budget:.0f} s")
@@ -267,10 +276,14 @@ class StandInHosts:
         app = self._app_container(stack, host)
         logs = app.logs(tail=20).decode(errors="replace").rstrip() if app else "(no container)"
         return HealthCheckFailed(
-            f"service {host.service} on {host.instance} (127.0.0.1:{host.port}) is not healthy: {why}\n"
+            f"service {host.service} on {host.instance} ({host.address}:{host.port}) is not healthy: {why}\n"
             f"--- last log lines of its container ---\n{logs}")
 
-    def _boot(self, stack: str, instance: ObservedInstance, port: int, secrets: dict[str, str]) -> Host:
+    def _address(self, spec: AppSpec, service: str) -> str:
+        return _service_host(self.docker()) if spec.services[service].internal else "127.0.0.1"
+
+    def _boot(self, stack: str, instance: ObservedInstance, port: int, secrets: dict[str, str],
+              address: str = "127.0.0.1") -> Host:
         client = self.docker()
         secret_values = read_secrets(self.aws, secrets)
         user_data = read_user_data(self.aws, instance.id)
@@ -284,17 +297,18 @@ class StandInHosts:
             standin_image(client), ["/bin/bash", "-c", BOOT], name=name, detach=True,
             network_mode="host",
             environment={"LIFTSHIFT_STAND_IN": "1", "LIFTSHIFT_INSTANCE_ID": instance.id,
-                         "LIFTSHIFT_PUBLISH_PORT": str(port), "LIFTSHIFT_SERVICE_HOST": _service_host(client)},
+                         "LIFTSHIFT_PUBLISH_PORT": str(port), "LIFTSHIFT_SERVICE_HOST": _service_host(client),
+                         **({"LIFTSHIFT_PUBLISH_ADDRESS": address} if address != "127.0.0.1" else {})},
             volumes={_socket_path(): {"bind": "/var/run/docker.sock", "mode": "rw"}},
             labels={HOST_LABEL: instance.id, "liftshift.host.stack": stack, "liftshift.service": instance.service,
-                    "liftshift.port": str(port)},
+                    "liftshift.port": str(port), ADDRESS_LABEL: address},
         )
         container.put_archive("/var/lib/liftshift", tar_files({"user-data": (user_data, 0o700)}))
         if secret_values:  # files, not env: they do not show in `docker inspect` of the stand-in
             container.put_archive("/run", tar_files({f"liftshift/secrets/{n}": (v.encode(), 0o400)
                                                 for n, v in secret_values.items()}))
         container.start()
-        return Host(instance.id, instance.service, port, container)
+        return Host(instance.id, instance.service, port, container, address)
 
     def _wait_boot(self, host: Host) -> None:
         deadline = time.monotonic() + self.boot_timeout
@@ -362,9 +376,9 @@ def _docker_healthy(container) -> bool:
     return container is not None and (container.attrs.get("State", {}).get("Health") or {}).get("Status") == "healthy"
 
 
-def _answers(port: int, path: str | None) -> bool:
+def _answers(address: str, port: int, path: str | None) -> bool:
     """HTTP GET of `path` answering 2xx/3xx, or (no health declared) a TCP connect."""
-    return http_probe.answers("127.0.0.1", port, path)
+    return http_probe.answers(address, port, path)
 
 
 # --- what EC2 would read with the instance role, read here from the emulator --------------------------------
