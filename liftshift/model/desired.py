@@ -21,7 +21,7 @@ from .launch_template import USER_DATA_LIMIT, Ami, UserDataTooLarge, launch_temp
 from .policies import managed_policies, role_policy, secret_refs
 from ..errors import BadInput
 from ..spec.model import AppSpec, ServiceSpec
-from ..spec.grammar import parse_secret, partition, peers_of, service_order
+from ..spec.grammar import partition, peers_of, service_order
 
 
 @dataclass(frozen=True)
@@ -253,12 +253,13 @@ def desired_stack(
             fleet = fleet_want(spec.name, name, service, chash, vpc_ids[name])
             ingress = {(port, LB_GROUP)}  # only the load balancer reaches the instances
             opened = f"port {port} from its load balancer"
-        elif service.internal:
-            ingress = {(port, source) for source in internal_sources(spec, name, vpc_ids)}
-            opened = f"port {port} from the stack's other services"
+        elif service.internal:  # every published port (compose's ports) from the same sources
+            ingress = {(p, source) for source in internal_sources(spec, name, vpc_ids)
+                       for p in published_ports(service)}
+            opened = f"{_ports_text(service)} from the stack's other services"
         else:
-            ingress = {(port, cidr) for cidr in service.instances.ingress}
-            opened = f"port {port} from the declared CIDRs"
+            ingress = {(p, cidr) for cidr in service.instances.ingress for p in published_ports(service)}
+            opened = f"{_ports_text(service)} from the declared CIDRs"
         ingress |= {(22, cidr) for cidr in service.instances.ssh_ingress}
         group = SecurityGroupWant(
             name=names.security_group(spec.name, name),
@@ -305,6 +306,17 @@ def desired_stack(
         registry=registry, services=services, order=tuple(service_order(spec)),
     )
 
+
+
+def published_ports(service: ServiceSpec) -> list[int]:
+    """The instance's ports a service publishes: the main one, then the others (a load balancer forwards
+    only the main one; spec/load.py refuses more ports with one)."""
+    return [service.published_port] + [published for published, _ in service.extra_ports]
+
+
+def _ports_text(service: ServiceSpec) -> str:
+    ports = published_ports(service)
+    return f"port {ports[0]}" if len(ports) == 1 else "ports " + ", ".join(map(str, ports))
 
 
 def internal_sources(spec: AppSpec, name: str, vpc_ids: dict[str, str]) -> list[ServiceGroup]:

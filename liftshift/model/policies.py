@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from . import names
-from ..spec.grammar import partition
+from ..spec.grammar import parse_secret, partition
 from ..spec.model import ServiceSpec
 
 SSM_MANAGED_POLICY = "arn:{partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"
@@ -80,6 +80,12 @@ def role_policy(stack: str, service: str, account: str, region: str, finds_peers
         },
         sort_keys=True,
     )
+
+
+def secret_refs(service: ServiceSpec) -> list[tuple[str, str]]:
+    """(kind, id) of every secret the instances read with the role: env secrets and secret files."""
+    refs = [*service.secrets.values(), *(f.ref for f in service.secret_files.values())]
+    return [parse_secret(ref)[:2] for ref in refs]
 
 
 def managed_policies(service: ServiceSpec, region: str) -> tuple[str, ...]:
