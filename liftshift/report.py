@@ -45,6 +45,9 @@ def status_text(data: dict[str, Any]) -> str:
         if lb:
             lines.append(f"    load balancer {lb['address'] or lb['name']}: release "
                          f"{'#' + str(lb['release']) if lb['release'] else 'none'} serving")
+        if svc.get("extra_ports"):
+            lines.append("    also publishes " + ", ".join(f"port {p['published']} (container {p['container']})"
+                                                         for p in svc["extra_ports"]))
         for i in svc["instances"]:
             where = (f"at {i['address']}" if i.get("address") else
                      f"public {i['public_ip'] or '-':<15} private {i['private_ip'] or '-'}")

@@ -32,6 +32,9 @@ def status_report(spec: AppSpec, target: Target, observed: Observed) -> dict[str
             "config": hashes[0] if len(hashes) == 1 else hashes,
             "launch_template": current.name if current else None,
             "load_balancer": _load_balancer_report(target, observed, name),
+            # the ports it publishes besides the main one, on each instance's address
+            "extra_ports": [{"published": p, "container": c} for p, c in spec.services[name].extra_ports]
+            if name in spec.services else [],
             "instances": [
                 {"id": i.id, "state": i.state, "subnet": i.subnet, "zone": i.zone, "public_ip": i.public_ip,
                  "private_ip": i.private_ip, "config": i.config_hash, "address": addresses.get(i.id)}

@@ -45,25 +45,34 @@ def check_limits(spec: AppSpec, region: Optional[str] = None, registry: Optional
     for name, service in spec.services.items():
         here = ("services", name)
         if service.published_port == SSH_PORT:
+            if service.ports:
+                fail(here + ("ports", 0), "port 22 on the instance is its SSH daemon's: publish another port, "
+                                          'e.g. "2222:22"')
             if service.publish is not None:
                 fail(here + ("publish",), "port 22 on the instance is its SSH daemon's: publish another port, "
                                           "e.g. publish: 2222")
             fail(here + ("port",), "port 22 is published on the instance by default, where the SSH daemon has it: "
                                    "set publish to another port, e.g. publish: 2222")
+        for i, (published, _) in enumerate(service.extra_ports, start=1):
+            if published == SSH_PORT:
+                fail(here + ("ports", i), "port 22 on the instance is its SSH daemon's: publish another port, "
+                                          'e.g. "2222:22"')
         _check_rule_counts(service, here, fail, peers=len(spec.services) - 1)
         lb = service.load_balancer
         if lb is not None and region and lb.certificate_region and lb.certificate_region != region:
             fail(here + ("load_balancer", "certificate_arn"),
                  f"the certificate is in {lb.certificate_region} but the stack deploys to {region}: a load balancer "
                  "can only use an ACM certificate of its own region")
-        for key, ref in service.secrets.items():
+        refs = [(("secrets", key), ref) for key, ref in service.secrets.items()]
+        refs += [(("secret_files", key), f.ref) for key, f in service.secret_files.items()]
+        for key, ref in refs:
             kind, ident, _ = parse_secret(ref)
             if kind == "ssm":
                 arn_region = region or LONGEST_REGION
                 part = partition(region) if region else LONGEST_PARTITION
                 arn = f"arn:{part}:ssm:{arn_region}:123456789012:parameter/{ident.lstrip('/')}"
                 if len(arn) > SSM_NAME_MAX:
-                    fail(here + ("secrets", key), f"the parameter's ARN would be {len(arn)} characters; AWS allows "
+                    fail(here + key, f"the parameter's ARN would be {len(arn)} characters; AWS allows "
                                                   f"{SSM_NAME_MAX} for the name with the ARN before it")
         _check_role_policy(spec, name, region, fail)
     _check_user_data(spec, region, registry, fail)
@@ -74,25 +83,27 @@ ROLE_POLICY_MAX = 10240  # IAM: a role's inline policies, whitespace not counted
 
 def _check_role_policy(spec: AppSpec, name: str, region: Optional[str], fail: Callable[[tuple, str], None]) -> None:
     """The instance role's policy names every secret's ARN (twice: allowed, and excepted from a Deny)."""
-    from ..model.policies import role_policy
+    from ..model.policies import role_policy, secret_refs
 
     service = spec.services[name]
-    if not service.secrets:
+    if not service.secrets and not service.secret_files:
         return
     policy = role_policy(spec.name, name, "123456789012", region or "us-gov-west-1",
-                         finds_peers=bool(peers_of(service)),
-                         secrets=[parse_secret(ref)[:2] for ref in service.secrets.values()])
+                         finds_peers=bool(peers_of(service)), secrets=secret_refs(service))
     size = len(re.sub(r"\s", "", policy))
     if size > ROLE_POLICY_MAX:
-        fail(("services", name, "secrets"), f"the instance role's policy, which names each secret, would be {size} "
-                                            f"characters; IAM allows {ROLE_POLICY_MAX}: use fewer or shorter names")
+        fail(("services", name, "secrets" if service.secrets else "secret_files"),
+             f"the instance role's policy, which names each secret, would be {size} characters; IAM allows "
+             f"{ROLE_POLICY_MAX}: use fewer or shorter names")
 
 
 def _check_rule_counts(service: ServiceSpec, here: tuple, fail: Callable[[tuple, str], None], peers: int = 0) -> None:
     def count(cidrs: list[str], version: int) -> int:
         return len({c for c in cidrs if ipaddress.ip_network(c).version == version})
 
-    merge = "merge CIDRs into larger blocks"
+    ports = 1 + len(service.extra_ports)  # a rule per published port and source
+    merge = "merge CIDRs into larger blocks" + (f" (each source takes a rule for each of the {ports} ports)"
+                                                if ports > 1 else "")
     inst = service.instances
     for version, family in ((4, "IPv4"), (6, "IPv6")):
         ssh = count(inst.ssh_ingress, version)
@@ -105,12 +116,13 @@ def _check_rule_counts(service: ServiceSpec, here: tuple, fail: Callable[[tuple,
         elif service.internal:
             # one rule per other service of the stack (a group reference, counted in each family, as the load
             # balancer's above) and SSH; no ingress CIDRs
-            groups = [("the instances' security group", peers + ssh,
-                       ("internal",) if peers >= ssh else ("instances", "ssh_ingress"),
-                       "it admits each of the stack's other services: split the stack" if peers >= ssh else merge)]
+            groups = [("the instances' security group", peers * ports + ssh,
+                       ("internal",) if peers * ports >= ssh else ("instances", "ssh_ingress"),
+                       "it admits each of the stack's other services on each port: split the stack"
+                       if peers * ports >= ssh else merge)]
         else:
-            groups = [("the instances' security group", ingress + ssh,
-                       ("instances", "ingress" if ingress >= ssh else "ssh_ingress"), merge)]
+            groups = [("the instances' security group", ingress * ports + ssh,
+                       ("instances", "ingress" if ingress * ports >= ssh else "ssh_ingress"), merge)]
         for group, rules, key, advice in groups:
             if rules > SG_RULES_PER_FAMILY:
                 fail(here + key,
@@ -143,9 +155,10 @@ def _check_user_data(spec: AppSpec, region: Optional[str], registry: Optional[Re
                 text = render_user_data(user_data_context(spec, name, digest_ref, reg, where_region, "f" * 12, hashes))
             except (ValueError, TypeError) as exc:
                 message = str(exc)
-                key = next((k for k in ("volume", "health", "command", "env", "secret") if k in message), None)
+                key = next((k for k in ("volume", "health", "command", "env", "secret file", "secret") if k in message),
+                           None)
                 path = here + ({"volume": ("volumes",), "health": ("health",), "command": ("command",),
-                                "env": ("env",), "secret": ("secrets",)}.get(key, ()))
+                                "env": ("env",), "secret file": ("secret_files",), "secret": ("secrets",)}.get(key, ()))
                 fail(path, f"cannot be rendered into the instance's user-data: {message}")
             size = len(text.encode("utf-8"))
             if size > USER_DATA_LIMIT:

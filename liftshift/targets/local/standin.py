@@ -28,7 +28,7 @@ from ...model.user_data import health_command_container
 from ...spec.grammar import service_order
 from ...spec.model import AppSpec
 from ... import http_probe
-from . import lbproxy
+from . import lbproxy, standin_files
 from .services import LocalSetupError, state_dir
 from .standin_image import BOOT, standin_image, tar_files
 from ...errors import LiftshiftError, Unhealthy
@@ -57,6 +57,7 @@ class Host:
     # Where its published ports listen: 127.0.0.1 and every address of this machine, or for an internal
     # service only the bridge's gateway, which the stack's containers reach and the outside does not.
     address: str = "127.0.0.1"
+    extra_ports: tuple[tuple[int, int], ...] = ()  # (published, container) beyond the main port
 
 
 class StandInHosts:
@@ -71,27 +72,30 @@ class StandInHosts:
     def _hosts(self, stack: str) -> list[Host]:
         containers = self.docker().containers.list(all=True, filters={"label": f"liftshift.host.stack={stack}"})
         return [Host(c.labels[HOST_LABEL], c.labels["liftshift.service"], int(c.labels["liftshift.port"]), c,
-                     c.labels.get(ADDRESS_LABEL, "127.0.0.1")) for c in containers]
+                     c.labels.get(ADDRESS_LABEL, "127.0.0.1"),
+                     standin_files.parse_label(c.labels.get(standin_files.EXTRA_PORTS_LABEL)))
+                for c in containers]
 
     def check_ports(self, spec: AppSpec) -> None:
         """Before anything starts: each published port (a load balancer's: its listener port) must be free
         or already this stack's."""
-        ours = {h.port for h in self._hosts(spec.name)}
+        ours = {p for h in self._hosts(spec.name) for p in (h.port, *(e for e, _ in h.extra_ports))}
         ours |= {p for p in (self._listener_port(spec.name, n) for n in spec.services) if p}
         seen: dict[int, str] = {}
         for name, service in spec.services.items():
             if service.instances.count == 0:
                 continue
             port = service.load_balancer.listener_port if service.load_balancer else service.published_port
-            if port in seen:
-                raise LocalSetupError(
-                    f"services {seen[port]} and {name} both publish port {port}; on one machine they need "
-                    "different 'publish' ports")
-            seen[port] = name
-            if port not in ours and not _port_free(port):
-                raise LocalSetupError(
-                    f"port {port} (service {name}) is already in use on this machine: stop what uses it or "
-                    "change 'publish' in app.yaml")
+            for port in (port, *(published for published, _ in service.extra_ports)):  # every one it publishes
+                if port in seen:
+                    raise LocalSetupError(
+                        f"services {seen[port]} and {name} both publish port {port}; on one machine they need "
+                        "different published ports ('publish', or PUBLISH in 'ports')")
+                seen[port] = name
+                if port not in ours and not _port_free(port):
+                    raise LocalSetupError(
+                        f"port {port} (service {name}) is already in use on this machine: stop what uses it or "
+                        "change the published port in app.yaml")
 
     def converge(self, spec: AppSpec, observed: Observed) -> dict[str, list[str]]:
         """After a plan ran (targets.base.Hosts): hosts for the live instances, load-balancer stand-ins, and
@@ -134,8 +138,12 @@ class StandInHosts:
             wanted = settings.published_port
             # Behind a load balancer only the stand-in balancer listens on a declared port.
             port = wanted if wanted not in used and settings.load_balancer is None else _free_port()
+            extra = standin_files.choose_ports(  # the others at their declared ports, unless taken by a kept one
+                settings.extra_ports, {p for h in kept if h.service == instance.service for p, _ in h.extra_ports},
+                _free_port)
             host = self._boot(spec.name, instance, port, spec.services[instance.service].secrets,
-                              self._address(spec, instance.service))
+                              self._address(spec, instance.service), extra_ports=extra,
+                              secret_files={n: f.ref for n, f in settings.secret_files.items()})
             kept.append(host)
             started.append(host)
         for host in started:
@@ -230,6 +238,7 @@ class StandInHosts:
             self._remove(stack, host)
         for container in self.docker().containers.list(all=True, filters={"label": f"liftshift.stack={stack}"}):
             container.remove(force=True)
+        standin_files.remove_stack(stack)
 
     def addresses(self, stack: str) -> dict[str, str]:
         return {h.instance: f"http://{h.address}:{h.port}" for h in self._hosts(stack)}
@@ -283,9 +292,16 @@ class StandInHosts:
         return _service_host(self.docker()) if spec.services[service].internal else "127.0.0.1"
 
     def _boot(self, stack: str, instance: ObservedInstance, port: int, secrets: dict[str, str],
-              address: str = "127.0.0.1") -> Host:
+              address: str = "127.0.0.1", *, extra_ports: list[tuple[int, int]] | None = None,
+              secret_files: dict[str, str] | None = None) -> Host:
         client = self.docker()
         secret_values = read_secrets(self.aws, secrets)
+        file_values = read_secrets(self.aws, secret_files or {})
+        extra_ports = extra_ports or []
+        volumes, environment = {}, standin_files.environment(extra_ports)
+        if secret_files:  # a directory of this machine for the files (standin_files.py)
+            volumes, more = standin_files.mount(standin_files.host_dir(stack, instance.id))
+            environment.update(more)
         user_data = read_user_data(self.aws, instance.id)
         if not user_data:
             raise BootFailed(f"instance {instance.id} has no user-data to run")
@@ -298,17 +314,20 @@ class StandInHosts:
             network_mode="host",
             environment={"LIFTSHIFT_STAND_IN": "1", "LIFTSHIFT_INSTANCE_ID": instance.id,
                          "LIFTSHIFT_PUBLISH_PORT": str(port), "LIFTSHIFT_SERVICE_HOST": _service_host(client),
-                         **({"LIFTSHIFT_PUBLISH_ADDRESS": address} if address != "127.0.0.1" else {})},
-            volumes={_socket_path(): {"bind": "/var/run/docker.sock", "mode": "rw"}},
+                         **({"LIFTSHIFT_PUBLISH_ADDRESS": address} if address != "127.0.0.1" else {}), **environment},
+            volumes={_socket_path(): {"bind": "/var/run/docker.sock", "mode": "rw"}, **volumes},
             labels={HOST_LABEL: instance.id, "liftshift.host.stack": stack, "liftshift.service": instance.service,
-                    "liftshift.port": str(port), ADDRESS_LABEL: address},
+                    "liftshift.port": str(port), ADDRESS_LABEL: address,
+                    standin_files.EXTRA_PORTS_LABEL: standin_files.label(extra_ports)},
         )
         container.put_archive("/var/lib/liftshift", tar_files({"user-data": (user_data, 0o700)}))
         if secret_values:  # files, not env: they do not show in `docker inspect` of the stand-in
             container.put_archive("/run", tar_files({f"liftshift/secrets/{n}": (v.encode(), 0o400)
                                                 for n, v in secret_values.items()}))
+        if file_values:
+            container.put_archive("/run", standin_files.values_archive(file_values))
         container.start()
-        return Host(instance.id, instance.service, port, container, address)
+        return Host(instance.id, instance.service, port, container, address, tuple(extra_ports))
 
     def _wait_boot(self, host: Host) -> None:
         deadline = time.monotonic() + self.boot_timeout
@@ -330,6 +349,7 @@ class StandInHosts:
     def _remove(self, stack: str, host: Host) -> None:
         for container in self._apps(stack, host.instance):
             container.remove(force=True)
+        standin_files.remove(stack, host.instance, host.container)  # its secret files, while it can help
         with contextlib.suppress(Exception):
             host.container.remove(force=True)
 

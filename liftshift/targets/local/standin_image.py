@@ -16,7 +16,7 @@ import tarfile
 
 from .services import LocalSetupError
 
-TOOLS = ("bash", "docker", "sleep", "mkdir", "rm", "mv", "cat", "chmod", "env", "timeout")
+TOOLS = ("bash", "docker", "sleep", "mkdir", "rm", "mv", "cat", "chmod", "chown", "env", "timeout")
 BOOT = (
     "mkdir -p /var/log/liftshift; "
     "bash /var/lib/liftshift/user-data >/var/log/liftshift/user-data.log 2>&1; "
