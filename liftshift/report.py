@@ -40,6 +40,7 @@ def status_text(data: dict[str, Any]) -> str:
     for name, svc in data["services"].items():
         running = sum(1 for i in svc["instances"] if i["state"] == "running")
         flag = "" if svc["declared"] else "  (not in app.yaml)"
+        flag += "  (internal: only the stack's services reach it)" if svc.get("internal") else ""
         lines.append(f"  {name}: {running}/{svc['count']} running, image {svc['image'] or '-'}{flag}")
         lb = svc.get("load_balancer")
         if lb:
@@ -50,6 +51,7 @@ def status_text(data: dict[str, Any]) -> str:
                                                          for p in svc["extra_ports"]))
         for i in svc["instances"]:
             where = (f"at {i['address']}" if i.get("address") else
+                     f"private {i['private_ip'] or '-'}" if svc.get("internal") else
                      f"public {i['public_ip'] or '-':<15} private {i['private_ip'] or '-'}")
             lines.append(f"    {i['id']}  {i['state']:<9} {i['zone']:<12} {where}")
     return "\n".join(lines)

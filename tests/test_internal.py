@@ -151,3 +151,16 @@ def test_an_internal_service_admits_only_the_other_services_group_and_converges(
     # destroy: app's group comes first and db's rule naming it is revoked before its deletion
     destroy(load_spec(app_yaml)[0], aws_target(None, None, Progress()), keep_images=False)
     assert stack_tagged(unique) == {}
+
+
+def test_status_shows_an_internal_service_by_its_private_address_only():
+    from liftshift import report
+
+    instance = {"id": "i-1", "state": "running", "zone": "eu-west-1a", "public_ip": "203.0.113.9",
+                "private_ip": "172.31.0.9", "address": None}
+    service = {"declared": True, "count": 1, "image": None, "load_balancer": None, "instances": [instance]}
+    text = report.status_text({"stack": "s", "region": "eu-west-1", "target": "aws", "services": {
+        "db": {**service, "internal": True}, "app": {**service, "internal": False}}})
+    db, app = text.split("\n  app:")
+    assert "internal: only the stack's services reach it" in db and "203.0.113.9" not in db
+    assert "172.31.0.9" in db and "public 203.0.113.9" in app

@@ -26,6 +26,7 @@ def status_report(spec: AppSpec, target: Target, observed: Observed) -> dict[str
         current = templates.get(hashes[-1]) if len(hashes) == 1 else None
         services[name] = {
             "declared": name in spec.services,
+            "internal": name in spec.services and spec.services[name].internal,
             "count": spec.services[name].instances.count if name in spec.services else 0,
             "image": current.image_digest if current else None,
             "repository": target.registry.repository_uri(spec.name, name),
