@@ -4,8 +4,11 @@
     compose_load      the compose file read with the line of every key; .env, extends, env_file, profiles
     compose_extends   short forms normalised, `extends` merged by the Compose Specification's rules
     compose_map       compose project -> app.yaml data, comments and findings (what maps, warns, is refused)
-    compose_fields    one service: image/build, port, command, env, health, instances
-    compose_storage   volumes and secrets (never a secret's value: the command that stores it)
+    compose_fields    one service: image/build, command, env, health, instances
+    compose_ports     ports and expose: port/publish, or ports
+    compose_storage   volumes: bind mounts and data volumes
+    compose_secrets   secrets as secret files (never a secret's value: the command that stores it)
+    compose_peers     depends_on, links, aliases, and the dependencies env and command imply
     compose_parts     the small grammars: ports, durations, sizes, health tests, names
     appyaml_write     the app.yaml text, with comments on what needs a decision
 

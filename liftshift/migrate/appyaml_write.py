@@ -78,6 +78,8 @@ def _mapping(data: dict[str, Any], path: tuple, depth: int, comments: dict[tuple
             lines.append(f"{pad}{key_text(key)}: [{', '.join(quoted(str(v)) for v in value)}]{note}")
         elif isinstance(value, list):
             lines.append(f"{pad}{key_text(key)}:{note}")
-            lines.extend(f"{pad}{INDENT}- {scalar(item)}" for item in value)
+            lines.extend(f"{pad}{INDENT}- {scalar(item)}" + (comment_text(comments[here + (i,)])
+                                                             if here + (i,) in comments else "")
+                         for i, item in enumerate(value))
         else:
             lines.append(f"{pad}{key_text(key)}: {scalar(value)}{note}")

@@ -9,53 +9,44 @@ from typing import Any, Optional
 from ..spec.grammar import BUILD_ARG_RE, BUILD_TARGET_RE, ENV_NAME_RE, IMAGE_REF_RE
 from .compose_load import URL_RE, Service
 from .compose_map import Context
-from .compose_parts import (LOCAL_IPS, PartError, as_argv, as_int, parse_health_test, parse_port,
-                            size_mib, suggest_instance_type, valid_health_path, well_known_port, whole_seconds)
-from .compose_storage import map_secrets, map_volumes
+from .compose_parts import (PartError, as_argv, as_int, parse_health_test, size_mib, suggest_instance_type,
+                            valid_health_path, whole_seconds)
+from .compose_ports import map_ports, port_pairs
+from .compose_secrets import map_secrets
+from .compose_storage import map_volumes
 
 HEALTH_BOUNDS = {"interval": (1, 3600), "timeout": (1, 3600), "retries": (1, 100), "start_period": (0, 3600)}
-SSH_PORT = 22  # the default VPC's range in every region
 
 
 def map_service(ctx: Context, svc: Service, name: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     here = ("services", name)
     _source(ctx, svc, here, out)
-    published = _ports(ctx, svc, here, out)
+    published = map_ports(ctx, svc, here, out)
     command = _command(ctx, svc)
     if command:
         out["command"] = command
     env = _env(ctx, svc)
     if env:
         out["env"] = env
-    health = _health(ctx, svc, out.get("port"))
+    main = port_pairs(out)
+    health = _health(ctx, svc, main[0][1] if main else None)
     if health:
         out["health"] = health
-    volumes = map_volumes(ctx, svc)
+    instances = _instances(ctx, svc, here, published)
+    internal = instances.pop("_internal", False)
+    volumes, data, mounted = map_volumes(ctx, svc, instances.get("count", 1))
     if volumes:
         out["volumes"] = volumes
-    secrets = map_secrets(ctx, svc, name, env)
-    if not env:
-        out.pop("env", None)
-    if secrets:
-        out["secrets"] = secrets
-    instances = _instances(ctx, svc, here, published)
-    if instances.pop("_internal", False):
+    if data:
+        out["data"] = data
+    secret_files = map_secrets(ctx, svc, name, mounted)
+    if secret_files:
+        out["secret_files"] = secret_files
+    if internal:
         out["internal"] = True
     out["instances"] = instances
     _networks(ctx, svc)
-    if "depends_on" in svc.data:
-        waits = [d for d, o in svc.data["depends_on"].items() if isinstance(o, dict) and o.get("condition") in
-                 ("service_healthy", "service_completed_successfully")]
-        missing = [d for d in svc.data["depends_on"] if d not in ctx.project.services]
-        for dep in missing:
-            why = (f"left out by its profiles ({', '.join(ctx.project.excluded[dep])})" if dep in ctx.project.excluded
-                   else "not a service of this compose file")
-            ctx.note(svc, ("depends_on", dep), f"depends on {dep}, which is {why}",
-                     "warning" if dep in ctx.project.excluded else "error")
-        ctx.note(svc, ("depends_on",), "liftshift starts services independently (start order"
-                 + (f" and waiting for {', '.join(waits)} to be healthy" if waits else "")
-                 + " is not supported yet): the app must retry until its dependencies answer")
     return out
 
 
@@ -129,61 +120,6 @@ def _build(ctx: Context, svc: Service, build: dict[str, Any]) -> Any:
         else:
             ctx.note(svc, ("build", "target"), f"{build['target']!r} is not a Dockerfile stage name", "error")
     return spec["context"] if list(spec) == ["context"] else spec
-
-
-def _ports(ctx: Context, svc: Service, here: tuple, out: dict[str, Any]) -> bool:
-    """Sets port (and publish); returns whether the service publishes a port to the outside."""
-    ports = []
-    for i, item in enumerate(svc.data.get("ports") or []):
-        try:
-            ports.append((i, parse_port(item)))
-        except PartError as exc:
-            ctx.note(svc, ("ports", i), f"{exc}: dropped")
-    published = False
-    if ports:
-        i, first = ports[0]
-        out["port"] = first.target
-        if first.ranged:
-            ctx.note(svc, ("ports", i), "a range of ports: only its first port is imported (several ports are not supported yet)")
-        if first.protocol != "tcp":
-            ctx.note(svc, ("ports", i), f"{first.protocol.upper()}: liftshift opens TCP only; the port is opened "
-                     "for TCP")
-        if first.host_ip in LOCAL_IPS:
-            ctx.note(svc, ("ports", i), f"published on {first.host_ip} only (this machine): imported as not published "
-                     "to the outside")
-        else:
-            published = True
-            if first.published is not None and first.published != first.target:
-                out["publish"] = first.published
-            if first.published is None:
-                ctx.note(svc, ("ports", i), f"no published port (compose picks a random one): published on "
-                         f"{first.target}", "note")
-        if out.get("publish", out["port"]) == SSH_PORT:
-            ctx.note(svc, ("ports", i), "port 22 on the instance belongs to its SSH daemon: publish the service on "
-                     f"another port in the compose file (e.g. \"2222:{first.target}\")", "error")
-        for j, port in ports[1:]:
-            ctx.note(svc, ("ports", j), f"{port.published or port.target}:{port.target} is not imported: app.yaml has "
-                     "one port per service (several ports are not supported yet); put it behind the first port or "
-                     "split the service")
-        return published
-    for i, item in enumerate(svc.data.get("expose") or []):
-        try:
-            port = parse_port(str(item).split("/")[0])
-        except PartError as exc:
-            ctx.note(svc, ("expose", i), f"{exc}: dropped")
-            continue
-        if "port" not in out:
-            out["port"] = port.target
-        else:
-            ctx.note(svc, ("expose", i), "app.yaml has one port per service: only the first exposed port is imported")
-    if "port" not in out:
-        guess = well_known_port(svc.data.get("image"))
-        out["port"] = guess or 8080
-        ctx.comment(here + ("port",), "decide: compose names no port; " + (
-            "the image's usual port" if guess else "a placeholder: the port the app listens on, if any"))
-        ctx.note(svc, (), f"publishes and exposes no port; app.yaml needs one: wrote port {out['port']} "
-                 f"({'the image usual port' if guess else 'a placeholder'}), not published to the outside")
-    return False
 
 
 def _command(ctx: Context, svc: Service) -> Optional[list[str]]:
@@ -345,7 +281,7 @@ def _networks(ctx: Context, svc: Service) -> None:
                           "make sure the app listens on the imported port",
                   "none": "the container gets Docker's default bridge network",
                   "bridge": ""}.get(str(mode), "services run on separate instances and cannot share a network "
-                                               "namespace; reach the peer with ${service.NAME.host} in env")
+                                               "namespace; reach the peer by its service name")
         if advice:
             ctx.note(svc, ("network_mode",), f"network_mode {mode} is not imported: {advice}")
     networks = svc.data.get("networks")
@@ -353,7 +289,4 @@ def _networks(ctx: Context, svc: Service) -> None:
     if custom:
         ctx.note(svc, ("networks",), f"networks {', '.join(map(str, custom))} are not imported: the stack's services "
                  "share the VPC; who may connect is set by the security groups (internal: true admits only the "
-                 "stack's services)" + ("; network aliases are not host names on EC2"
-                                        if isinstance(networks, dict) and any(
-                                            isinstance(v, dict) and v.get("aliases") for v in networks.values())
-                                        else ""))
+                 "stack's services); peers still reach each other by service name and network aliases")

@@ -29,7 +29,6 @@ NOTES = {
     "hostname": "ignored: the container gets Docker's default host name",
     "domainname": "ignored: the container gets Docker's default domain name",
     "profiles": "",  # handled when loading; no note
-    "depends_on": "",  # a finding of its own
     "extends": "",
 }
 UNSUPPORTED = {
@@ -40,7 +39,6 @@ UNSUPPORTED = {
     "ulimits": "app.yaml has no ulimits: set them in the image's entrypoint (ulimit) or Docker's daemon "
                "default-ulimits on a custom AMI",
     "sysctls": "app.yaml has no sysctls: the container gets the instance's defaults",
-    "links": "not needed: reach a peer with ${service.NAME.host} in env (service names are not host names on EC2 yet)",
     "external_links": "dropped: reach other stacks by address, not by container name",
     "pid": "dropped: the container gets its own PID namespace",
     "ipc": "dropped: the container gets its own IPC namespace",
@@ -51,7 +49,8 @@ UNSUPPORTED = {
     "shm_size": "dropped: /dev/shm is Docker's default 64 MiB",
     "tmpfs": "dropped: app.yaml mounts no tmpfs; the path is in the container's own filesystem",
     "read_only": "dropped: the container's root filesystem stays writable",
-    "extra_hosts": "dropped: app.yaml adds no /etc/hosts entries; use ${service.NAME.host} in env for peers",
+    "extra_hosts": "dropped: app.yaml adds no /etc/hosts entries (the stack's services resolve each other by name "
+                   "and aliases); set an address the app needs in env",
     "dns": "dropped: the container uses the VPC's resolver", "dns_search": "dropped", "dns_opt": "dropped",
     "mac_address": "dropped",
     "working_dir": "app.yaml has no working directory: set WORKDIR in the Dockerfile",
@@ -86,7 +85,8 @@ REFUSED = {
                "--allow-unsupported is given (then dropped)",
 }
 MAPPED = ("build", "image", "ports", "expose", "environment", "env_file", "command", "entrypoint", "volumes",
-          "secrets", "healthcheck", "deploy", "scale", "networks", "network_mode", "mem_limit", "cpus")
+          "secrets", "healthcheck", "deploy", "scale", "networks", "network_mode", "mem_limit", "cpus", "depends_on",
+          "links")
 TOP_LEVEL = ("services", "name", "version", "volumes", "secrets", "networks", "configs", "include")
 
 
@@ -166,9 +166,9 @@ def map_project(project: Project, stack: str, out_dir: Path) -> Imported:
         services[name] = map_service(ctx, svc, name)
     if not project.services:
         raise_no_services(project)
-    from .compose_peers import rewrite_peers
+    from .compose_peers import map_peers
 
-    rewrite_peers(ctx, services)
+    map_peers(ctx, services)
     return imported
 
 
@@ -229,7 +229,7 @@ def _top_level(ctx: Context) -> None:
             if custom:
                 ctx.add(project.finding("warning", (key,), f"custom networks ({', '.join(custom)}) are not imported: "
                                         "each service runs on its own instances in the VPC; peers reach each other "
-                                        "by address (${service.NAME.host}); network isolation is by security group"))
+                                        "by service name and aliases; network isolation is by security group"))
         elif key == "configs":
             ctx.add(project.finding("warning", (key,), UNSUPPORTED["configs"]))
         elif key == "include":

@@ -203,12 +203,6 @@ def is_name(name: str) -> bool:
     return bool(NAME_RE.fullmatch(name))
 
 
-def env_name(text: str) -> str:
-    """An environment variable name made from a secret's name: DB_PASSWORD from db-password."""
-    out = re.sub(r"[^A-Za-z0-9_]", "_", text).upper()
-    return out if re.match(r"[A-Z_]", out) else "_" + out
-
-
 def ssm_level(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "-", text) or "secret"
 

@@ -1,30 +1,31 @@
-"""Volumes and secrets: where a compose service keeps its data and gets its passwords, in app.yaml terms.
+"""Volumes: where a compose service keeps its data, in app.yaml terms.
 
-app.yaml v1 has bind mounts of instance paths and secrets delivered as environment variables from SSM or
-Secrets Manager. Named volumes, bind mounts of the developer's files and secret files are mapped onto
-those, each with a warning saying what is lost (stack-owned volumes and secret files are not supported
-yet). A secret's value is never written: the output names an SSM parameter and the command that
-stores it.
+A named volume becomes a data volume (`data:`, stack-owned storage that outlives the instance: EBS on EC2)
+when the service runs as one instance; a replicated service keeps it as a bind mount of an instance
+path, with a warning (an EBS volume attaches to one instance). Bind mounts of the developer's files become
+empty instance directories, with a warning; tmpfs and anonymous volumes stay in the container.
 """
 
 from __future__ import annotations
 
 import os
 import posixpath
-import shlex
+import re
 from typing import Any
 
-from ..spec.grammar import parse_secret
+from ..spec.grammar import DATA_NAME_RE
 from .compose_load import Service
 from .compose_map import Context
-from .compose_parts import env_name, ssm_level
 
 VOLUMES_ROOT = "/var/lib/liftshift/volumes"
 BINDS_ROOT = "/var/lib/liftshift/binds"
+DATA_SIZE_GB = 10  # app.yaml's default size_gb
 
 
-def map_volumes(ctx: Context, svc: Service) -> list[str]:
+def map_volumes(ctx: Context, svc: Service, count: int) -> tuple[list[str], dict[str, Any], set[str]]:
+    """The service's bind mounts (app.yaml `volumes`), data volumes (`data`), and every container path mounted."""
     out: list[str] = []
+    data: dict[str, Any] = {}
     seen: set[str] = set()
     declared = ctx.project.top.get("volumes") or {}
     for i, volume in enumerate(svc.data.get("volumes") or []):
@@ -45,22 +46,72 @@ def map_volumes(ctx: Context, svc: Service) -> list[str]:
             ctx.note(svc, where, f"a tmpfs at {target}: app.yaml mounts no tmpfs; the path is in the container's own "
                      "filesystem")
             continue
-        if kind == "bind":
-            host = _bind_host(ctx, svc, where, volume)
-        elif kind == "volume":
-            host = _named_host(ctx, svc, where, str(source), declared.get(source))
-        else:
-            ctx.note(svc, where, f"a volume of type {kind!r}: app.yaml has bind mounts only; dropped")
-            continue
-        if host is None:
-            continue
         if target in seen:
             ctx.note(svc, where, f"a second volume onto {target}: dropped (docker refuses two mounts at one path)")
             continue
-        seen.add(target)
         read_only = str(volume.get("read_only", False)).lower() == "true"
+        if kind == "volume" and count <= 1:
+            if _data_volume(ctx, svc, where, str(source), target, read_only, declared.get(source), data):
+                seen.add(target)
+            continue
+        if kind == "bind":
+            host = _bind_host(ctx, svc, where, volume)
+        elif kind == "volume":
+            host = _named_host(ctx, svc, where, str(source), declared.get(source), count)
+        else:
+            ctx.note(svc, where, f"a volume of type {kind!r}: app.yaml has bind mounts and data volumes only; dropped")
+            continue
+        if host is None:
+            continue
+        seen.add(target)
         out.append(f"{host}:{target}" + (":ro" if read_only else ""))
-    return out
+    return out, data, seen
+
+
+def data_name(name: str) -> str:
+    """A compose volume name in app.yaml's data volume grammar (a-z0-9, '-', '_', at most 32), or ''."""
+    text = re.sub(r"[^a-z0-9_-]+", "-", name.lower())
+    text = re.sub(r"-{2,}", "-", text).lstrip("-_")[:32]
+    return text if DATA_NAME_RE.fullmatch(text) else ""
+
+
+def _data_volume(ctx: Context, svc: Service, where: tuple, source: str, target: str, read_only: bool,
+                 declared: Any, data: dict[str, Any]) -> bool:
+    """Named volume `source` as a data volume of the service (added to `data`); False if it is not."""
+    name = data_name(source)
+    if not name:
+        ctx.note(svc, where, f"the volume name {source!r} has no letter or digit a data volume name can use: "
+                 "dropped; rename the volume in the compose file (a-z, 0-9, '-', '_')")
+        return False
+    if name in data:
+        ctx.note(svc, where, f"volume `{source}` is mounted a second time, at {target}: dropped (a data volume is "
+                 f"mounted at one path, here {data[name]['path']}); mount a sub-directory of it in the app instead")
+        return False
+    if name != source:
+        ctx.note(svc, where, f"volume `{source}` is named `{name}` in app.yaml (data volume names are 1-32 of a-z, "
+                 "0-9, '-', '_')", "note")
+    others = [other for other, s in ctx.project.services.items() if other != svc.name and any(
+        v.get("type") == "volume" and v.get("source") == source for v in s.data.get("volumes") or []
+        if isinstance(v, dict))]
+    if others:
+        ctx.note(svc, where, f"volume `{source}` is also mounted by {', '.join(others)}: in app.yaml each service "
+                 "gets a data volume of its own (an EBS volume attaches to one instance), so they do not share "
+                 "files; share through a service (a database, S3) instead")
+    if read_only:
+        ctx.note(svc, where, f"volume `{source}` is mounted read-only in compose: a data volume is mounted "
+                 "read-write")
+    if isinstance(declared, dict):
+        if str(declared.get("external", "")).lower() == "true":
+            ctx.note(svc, where, f"volume `{source}` is external in compose: liftshift makes a new, empty volume; "
+                     "copy the data onto it after the first deploy")
+        elif declared.get("driver") not in (None, "local") or declared.get("driver_opts"):
+            ctx.note(svc, where, f"volume `{source}`: its driver and driver_opts (e.g. NFS) are not imported: it "
+                     "becomes an EBS volume of the stack")
+    data[name] = {"path": target, "size_gb": DATA_SIZE_GB}
+    ctx.comment(("services", ctx.names[svc.name], "data", name, "size_gb"),
+                f"decide: the volume's size in GiB (compose's volumes have none; {DATA_SIZE_GB} is app.yaml's "
+                "default); it outlives instances and is kept by destroy unless --delete-data")
+    return True
 
 
 def _bind_host(ctx: Context, svc: Service, where: tuple, volume: dict[str, Any]) -> Any:
@@ -86,7 +137,7 @@ def _bind_host(ctx: Context, svc: Service, where: tuple, volume: dict[str, Any])
     return host
 
 
-def _named_host(ctx: Context, svc: Service, where: tuple, name: str, declared: Any) -> Any:
+def _named_host(ctx: Context, svc: Service, where: tuple, name: str, declared: Any, count: int) -> Any:
     if ":" in name or "/" in name:
         ctx.note(svc, where, f"the volume name {name!r} cannot be a directory name: dropped")
         return None
@@ -97,75 +148,8 @@ def _named_host(ctx: Context, svc: Service, where: tuple, name: str, declared: A
             extra = "; it is external in compose: copy its data onto the instance yourself"
         elif declared.get("driver") not in (None, "local") or declared.get("driver_opts"):
             extra = "; its driver and driver_opts (e.g. NFS) are not imported"
-    ctx.note(svc, where, f"named volume `{name}`: app.yaml has no stack-owned volumes yet; mapped to a bind mount of "
-             f"{host}, which does not survive instance replacement{extra} (stack-owned volumes are not supported yet)")
+    ctx.note(svc, where, f"named volume `{name}` of a service with {count} instances: data volumes are for "
+             f"single-instance services (an EBS volume attaches to one instance); mapped to a bind mount of {host} on "
+             f"each instance, which does not survive instance replacement{extra}. Keep the data elsewhere (a "
+             "database service, S3) or set the replicas to 1")
     return host
-
-
-def map_secrets(ctx: Context, svc: Service, service_name: str, env: dict[str, str]) -> dict[str, str]:
-    """The service's secrets as app.yaml secret references; `env` loses the NAME_FILE variables they replace."""
-    out: dict[str, str] = {}
-    declared = ctx.project.top.get("secrets") or {}
-    for i, item in enumerate(svc.data.get("secrets") or []):
-        where = ("secrets", i)
-        source, target = (item.get("source"), item.get("target")) if isinstance(item, dict) else (item, None)
-        if not isinstance(source, str) or not source:
-            ctx.note(svc, where, "a secret needs a name (source): dropped")
-            continue
-        if source not in declared:
-            ctx.note(svc, where, f"secret {source!r} is not declared under the top-level secrets: dropped", "error")
-            continue
-        file = str(target) if target and str(target).startswith("/") else f"/run/secrets/{target or source}"
-        # The official images' convention: POSTGRES_PASSWORD_FILE=/run/secrets/x reads POSTGRES_PASSWORD from
-        # the file (Grafana's: GF_..._PASSWORD__FILE).
-        by_file = [n for n, v in env.items() if v == file and n.endswith("_FILE") and _base(n) not in env]
-        if by_file:
-            var = _base(by_file[0])
-            del env[by_file[0]]
-            ctx.note(svc, where, f"{by_file[0]} named this secret's file: the secret is delivered as {var} instead "
-                     f"(the image's NAME_FILE convention), and {by_file[0]} is left out", "note")
-        else:
-            var = env_name(posixpath.basename(str(target)) if target else source)
-        if var in env or var in out:
-            var += "_SECRET"
-        parameter = f"/{ctx.stack}/{ssm_level(source)}"
-        try:
-            parse_secret("ssm:" + parameter)
-        except ValueError:
-            parameter = f"/app-{ctx.stack}/{ssm_level(source)}"
-        out[var] = "ssm:" + parameter
-        command, how = _store_command(ctx, parameter, source, declared[source])
-        if all(c["parameter"] != parameter for c in ctx.imported.commands):
-            ctx.imported.commands.append({"service": service_name, "secret": source, "parameter": parameter,
-                                          "command": command})
-        ctx.comment(("services", service_name, "secrets", var), f"decide: store it first: {command}")
-        if by_file:
-            continue
-        ctx.note(svc, where, f"secret {source!r} is delivered as the environment variable {var} (fetched from SSM "
-                 f"parameter {parameter}), not as the file /run/secrets/{target or source} (secret files are not "
-                 f"supported yet): make the app read ${var}. {how}")
-    return out
-
-
-def _store_command(ctx: Context, parameter: str, source: str, declared: Any) -> tuple[str, str]:
-    """The AWS CLI command that stores the secret's value, and where the value comes from. Never the value."""
-    base = f"aws ssm put-parameter --name {shlex.quote(parameter)} --type SecureString"
-    declared = declared if isinstance(declared, dict) else {}
-    if declared.get("file"):
-        path = str(declared["file"])
-        path = path if os.path.isabs(path) else os.path.normpath(os.path.join(str(ctx.project.dir), path))
-        shown = os.path.relpath(path, ctx.out_dir)
-        return (f"{base} --value {shlex.quote('file://' + shown)}",
-                "Store the file's content with the command in app.yaml's comment (run from app.yaml's directory).")
-    if declared.get("environment"):
-        var = str(declared["environment"])
-        return f'{base} --value "${var}"', f"Store the value of ${var} with the command in app.yaml's comment."
-    if "content" in declared:
-        return (f"{base} --value '<the content of secrets.{source}.content>'",
-                "Its value is written in the compose file: store it in SSM and remove it from the compose file.")
-    return (f"{base} --value '<its value>'",
-            "It is external in compose: store its value in SSM under that name.")
-
-
-def _base(name: str) -> str:
-    return name[:-6] if name.endswith("__FILE") else name[:-5]
