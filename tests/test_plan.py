@@ -1040,3 +1040,69 @@ def test_an_internal_service_and_its_peers_must_share_a_vpc():
             amis={s: Ami("ami-12345678") for s in spec.services}, subnets={s: SUBNETS for s in spec.services},
             vpc_ids={"db": "vpc-1", "web": "vpc-1", "worker": "vpc-2"}, template_hash="t")
     assert info.value.exit_code == 2 and "services.db.internal" in str(info.value) and "worker" in str(info.value)
+
+
+# --------------------------------------------------------------------------- more ports, secret files (issue 12)
+
+def ports_service(**over: Any) -> dict[str, Any]:
+    out = service_dict(**over)
+    del out["port"], out["publish"]
+    return {"ports": ["80:8080", "8443:443", 9000], **out}
+
+
+def test_every_published_port_is_admitted_from_the_declared_cidrs():
+    want = desired(make_spec({"web": ports_service()}))
+    group = want.services["web"].security_group
+    assert group.ingress == frozenset((port, cidr) for port in (80, 8443, 9000)
+                                      for cidr in ("10.0.0.0/8", "2001:db8::/32"))
+    assert "ports 80, 8443, 9000 from the declared CIDRs" in group.description
+    (auth,) = calls(plan.plan_infrastructure(want, Observed()), "authorize_security_group_ingress")
+    assert {(p["FromPort"], p["ToPort"]) for p in auth.params["IpPermissions"]} == {(80, 80), (8443, 8443),
+                                                                                   (9000, 9000)}
+    assert len(auth.params["IpPermissions"]) == 6
+    assert plan.plan_infrastructure(want, converged(want)) == []
+
+
+def test_an_internal_service_admits_the_other_services_on_every_port():
+    spec = make_spec({"db": {"image": "postgres", "ports": ["6432:5432", "9187"], "internal": True},
+                      "web": service_dict()})
+    group = desired(spec).services["db"].security_group
+    assert group.ingress == frozenset({(6432, resources.ServiceGroup("web")), (9187, resources.ServiceGroup("web"))})
+    assert "ports 6432, 9187 from the stack's other services" in group.description
+
+
+def test_one_port_keeps_the_description_and_rules_it_had():
+    assert desired(make_spec()).services["web"].security_group.description.endswith(
+        ": port 80 from the declared CIDRs")
+
+
+def test_a_new_extra_port_is_opened_in_place():
+    before = desired(make_spec({"web": ports_service(ports=["80:8080"])}))
+    after = desired(make_spec({"web": ports_service()}))
+    steps = [s for s in plan.plan_infrastructure(after, converged(before)) if s.kind == "security group"]
+    (step,) = steps
+    assert step.action == "update" and "8443 from 10.0.0.0/8" in step.detail and "close" not in step.detail
+
+
+def test_role_policy_allows_the_secret_files_refs_too():
+    want = want_web(secrets={"DB": "ssm:/shop/db"},
+                    secret_files={"tls.key": "secretsmanager:shop/tls:key",
+                                  "token": {"ref": "ssm:/shop/token", "path": "/etc/token", "mode": "0440"}})
+    statements = _statements(want, "web")
+    parameters = [f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/shop/db",
+                  f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/shop/token"]
+    secrets = [f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:shop/tls-??????"]
+    assert statements["ReadOwnParameters"]["Resource"] == parameters
+    assert statements["ReadNoOtherParameters"]["NotResource"] == parameters
+    assert statements["ReadOwnSecrets"]["Resource"] == secrets
+    assert statements["ReadNoOtherSecrets"]["NotResource"] == secrets
+
+
+def test_secret_files_and_ports_are_rendered_by_reference_and_number():
+    want = want_web(secret_files={"token": {"ref": "ssm:/shop/token", "path": "/etc/token", "mode": "0440",
+                                            "uid": 1000}})
+    text = want.services["web"].launch_template.user_data
+    assert "secret_file_ids=( /shop/token)" in text and "secret_file_modes=( 0440)" in text
+    assert "secret_file_owners=( 1000)" in text and '-v "$secret_file_dir/"token:/etc/token:ro' in text
+    text = desired(make_spec({"web": ports_service()})).services["web"].launch_template.user_data
+    assert "extra_ports=( 8443:443 9000:9000)" in text
