@@ -200,8 +200,9 @@ def _infer(peers: Peers, name: str) -> None:
     ctx, svc, service = peers.ctx, peers.svc(name), peers.services[name]
     hosts = {host: owner for host, owner in peers.owner.items() if owner != name}
     hosts.update({peers.compose_of[p]: p for p in peers.services if p != name})
+    ported: set[str] = set()  # peers named with a port somewhere
     for what, where, value, context, put in _texts(svc, service):
-        _, found, _ = _scan(peers, what, value, context, hosts, set())
+        _, found, _ = _scan(peers, what, value, context, hosts, set(), ported)
         for peer in found:
             if peer in peers.depends[name] or not _allowed(peers, name, peer, svc, where):
                 continue
@@ -213,11 +214,17 @@ def _infer(peers: Peers, name: str) -> None:
                 continue
             peers.depends[name][peer] = "started"
             peers.inferred[name][peer] = f"inferred: {what} names {peer} as a host"
-        new, _, changed = _scan(peers, what, value, context, hosts, set(peers.depends[name]))
+        new, _, changed = _scan(peers, what, value, context, hosts, set(peers.depends[name]), set())
         if changed:
             put(new)
             ctx.note(svc, where, f"{what}: {', '.join(changed)}: the peer publishes that container port on "
                      "another port, which is where the stack's services reach it", "note")
+    for peer in peers.depends[name]:
+        moved = [f"{c} on {p}" for p, c in port_pairs(peers.services[peer]) if p != c]
+        if moved and peer not in ported:
+            ctx.note(svc, ("depends_on",) if "depends_on" in svc.data else (), f"{peer} publishes container port "
+                     f"{', '.join(moved)}: the stack's services reach it on the published port, not on the container's "
+                     f"(as in compose); if this service calls {peer} on its default port, set the port it uses")
 
 
 def _texts(svc: Service, service: dict[str, Any]) -> Iterator[tuple[str, tuple, str, str, Any]]:
@@ -233,10 +240,10 @@ def _texts(svc: Service, service: dict[str, Any]) -> Iterator[tuple[str, tuple, 
         yield "command", where, arg, command[i - 1] if i else "", lambda v, i=i: command.__setitem__(i, v)
 
 
-def _scan(peers: Peers, what: str, value: str, context: str, hosts: dict[str, str],
-          fix: set[str]) -> tuple[str, list[str], list[str]]:
-    """The peers `value` names as a host (in order), and `value` with the container port of a peer in `fix`
-    replaced by the port it publishes it on (and what was replaced)."""
+def _scan(peers: Peers, what: str, value: str, context: str, hosts: dict[str, str], fix: set[str],
+          ported: set[str]) -> tuple[str, list[str], list[str]]:
+    """The peers `value` names as a host (in order; those named with a port go into `ported` too), and `value`
+    with the container port of a peer in `fix` replaced by the port it publishes it on (and what was replaced)."""
     found: list[str] = []
     changed: list[str] = []
     whole = [part.strip() for part in value.split(",")]
@@ -251,6 +258,8 @@ def _scan(peers: Peers, what: str, value: str, context: str, hosts: dict[str, st
 
         def repl(match: re.Match) -> str:
             found.append(peer)
+            if match.group(2) is not None:
+                ported.add(peer)
             if match.group(2) is None or peer not in fix:
                 return match.group(0)
             port = int(match.group(2))

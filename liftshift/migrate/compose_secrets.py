@@ -116,8 +116,8 @@ def _store_command(ctx: Context, parameter: str, source: str, declared: dict[str
     base = f"aws ssm put-parameter --name {shlex.quote(parameter)} --type SecureString"
     if declared.get("file"):
         path = str(declared["file"])
-        path = path if os.path.isabs(path) else os.path.normpath(os.path.join(str(ctx.project.dir), path))
-        shown = os.path.relpath(path, ctx.out_dir)
+        shown = path if os.path.isabs(path) else os.path.relpath(
+            os.path.normpath(os.path.join(str(ctx.project.dir), path)), ctx.out_dir)
         return f"{base} --value {shlex.quote('file://' + shown)}"
     if declared.get("environment"):
         return f'{base} --value "${declared["environment"]}"'
