@@ -77,9 +77,12 @@ class LocalGate:
         """What SSM Run Command does on EC2, done on the instance's stand-in host: run the release's
         user-data there, probe the container; on failure run the previous release's user-data."""
         ec2 = self.aws.client("ec2")
+        settings = self.spec.services.get(service)
+        files = {n: f.ref for n, f in settings.secret_files.items()} if settings else {}
         return update_or_restore(
             f"{service} #{release} on {instance}", self.progress,
-            lambda name: self.hosts.run_release(self.spec.name, instance, template_user_data(ec2, name), path, timeout),
+            lambda name: self.hosts.run_release(self.spec.name, instance, template_user_data(ec2, name), path, timeout,
+                                                secret_files=files),
             template, previous)
 
     def switched(self, service: str, serving: str, target_groups: list[str]) -> dict:

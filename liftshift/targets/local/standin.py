@@ -80,6 +80,7 @@ class StandInHosts:
         """Before anything starts: each published port (a load balancer's: its listener port) must be free
         or already this stack's."""
         ours = {p for h in self._hosts(spec.name) for p in (h.port, *(e for e, _ in h.extra_ports))}
+        ours |= standin_files.bound_ports(self.docker(), spec.name)
         ours |= {p for p in (self._listener_port(spec.name, n) for n in spec.services) if p}
         seen: dict[int, str] = {}
         for name, service in spec.services.items():
@@ -138,9 +139,10 @@ class StandInHosts:
             wanted = settings.published_port
             # Behind a load balancer only the stand-in balancer listens on a declared port.
             port = wanted if wanted not in used and settings.load_balancer is None else _free_port()
-            extra = standin_files.choose_ports(  # the others at their declared ports, unless taken by a kept one
-                settings.extra_ports, {p for h in kept if h.service == instance.service for p, _ in h.extra_ports},
-                _free_port)
+            taken = {p for h in kept if h.service == instance.service for p, _ in h.extra_ports}
+            taken |= standin_files.bound_ports(self.docker(), spec.name, instance.service)  # also in-place ones
+            extra = standin_files.choose_ports(  # the others at their declared ports, unless the service has them
+                settings.extra_ports, taken, _free_port)
             host = self._boot(spec.name, instance, port, spec.services[instance.service].secrets,
                               self._address(spec, instance.service), extra_ports=extra,
                               secret_files={n: f.ref for n, f in settings.secret_files.items()})
@@ -200,12 +202,17 @@ class StandInHosts:
         return ("\n" + "\n".join(out)) if out else ""
 
     def run_release(self, stack: str, instance: str, user_data: bytes, path: str | None,
-                    timeout: float) -> tuple[bool, str]:
+                    timeout: float, *, secret_files: dict[str, str] | None = None) -> tuple[bool, str]:
         """Run a release's user-data on an instance's stand-in host (as SSM Run Command would on EC2; it
         becomes the host's boot script too), then probe its container: (healthy, why not)."""
         host = next((h for h in self._hosts(stack) if h.instance == instance), None)
         if host is None:
             return False, f"no stand-in host for {instance}"
+        if secret_files:  # read again, as the instance does at each start: a new file, a rotated value
+            try:
+                host.container.put_archive("/run", standin_files.values_archive(read_secrets(self.aws, secret_files)))
+            except BootFailed as exc:
+                return False, str(exc)
         host.container.put_archive("/var/lib/liftshift", tar_files({"user-data": (user_data, 0o700)}))
         result = host.container.exec_run(["bash", "/var/lib/liftshift/user-data"])
         if result.exit_code != 0:
@@ -298,10 +305,11 @@ class StandInHosts:
         secret_values = read_secrets(self.aws, secrets)
         file_values = read_secrets(self.aws, secret_files or {})
         extra_ports = extra_ports or []
-        volumes, environment = {}, standin_files.environment(extra_ports)
-        if secret_files:  # a directory of this machine for the files (standin_files.py)
-            volumes, more = standin_files.mount(standin_files.host_dir(stack, instance.id))
-            environment.update(more)
+        environment = standin_files.environment(extra_ports)
+        # A directory of this machine for secret files (standin_files.py), also where a service has none yet:
+        # an in-place release (run_release) may bring some, and a container's mounts cannot be added later.
+        volumes, more = standin_files.mount(standin_files.host_dir(stack, instance.id))
+        environment.update(more)
         user_data = read_user_data(self.aws, instance.id)
         if not user_data:
             raise BootFailed(f"instance {instance.id} has no user-data to run")

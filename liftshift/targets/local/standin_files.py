@@ -113,3 +113,14 @@ def parse_label(text: str | None) -> tuple[tuple[int, int], ...]:
 
 def environment(ports: list[tuple[int, int]]) -> dict[str, str]:
     return {f"LIFTSHIFT_PUBLISH_PORT_{container}": str(published) for published, container in ports}
+
+
+def bound_ports(client, stack: str, service: str | None = None) -> set[int]:
+    """The host ports the stack's app containers (of `service`) publish, including ports a release brought in
+    place (the stand-in's label has those it was booted with)."""
+    labels = [f"liftshift.stack={stack}"] + ([f"liftshift.service={service}"] if service else [])
+    out = set()
+    for app in client.containers.list(all=True, filters={"label": labels}):
+        for bindings in (app.attrs.get("HostConfig", {}).get("PortBindings") or {}).values():
+            out |= {int(b["HostPort"]) for b in bindings or [] if str(b.get("HostPort", "")).isdigit()}
+    return out
