@@ -46,7 +46,8 @@ esac
 VALUES = {"db_password": 's3cr3t "word"\n', "tls.key": "-----BEGIN KEY-----\nabc\n"}
 
 
-def stand_in(tmp_path: Path, values: dict[str, str], **extra: str) -> tuple[Harness, subprocess.CompletedProcess, Path]:
+def stand_in(tmp_path: Path, values: dict[str, str],
+             **extra: str) -> tuple[Harness, subprocess.CompletedProcess, Path]:
     """The stand-in path with the values where the local rehearsal puts them (a test directory for /run's)."""
     given = tmp_path / "given"
     given.mkdir()
@@ -76,7 +77,8 @@ def test_the_stand_in_writes_each_file_with_its_mode_and_owner_and_binds_it_read
     assert stat.S_IMODE(written.stat().st_mode) == 0o700
     (run,) = h.calls_of("docker", "run")
     mounts = [run[i + 1] for i, arg in enumerate(run) if arg == "-v"]
-    assert mounts == [f"{written}/db_password:/run/secrets/db_password:ro", f"{written}/tls.key:/etc/tls/it's key.pem:ro"]
+    assert mounts == [f"{written}/db_password:/run/secrets/db_password:ro",
+                      f"{written}/tls.key:/etc/tls/it's key.pem:ro"]
     assert run.index("-v") < run.index(ctx().image)
     for value in VALUES.values():
         assert value.strip() not in (res.stdout + res.stderr).decode()
@@ -186,11 +188,13 @@ def write_stack(tmp_path: Path, stack: str, publish: int | None = None) -> Path:
                    "for f in /run/secrets/db_password /etc/app/token; do stat -c '%a %u %n' \"$f\"; cat \"$f\"; "
                    "echo; done\n")
     cgi.chmod(0o755)
-    (site / "Dockerfile").write_text('FROM busybox:1.36\nCOPY www /www\nCMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n')
+    (site / "Dockerfile").write_text('FROM busybox:1.36\nCOPY www /www\n'
+                                     'CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n')
     app_yaml = tmp_path / "app.yaml"
     app_yaml.write_text(
         f"version: 1\nname: {stack}\nservices:\n  web:\n    build: ./app\n    port: 8080\n"
-        f"    publish: {publish or 8080}\n    health: {{path: /, interval: 1, timeout: 2, retries: 3, start_period: 0}}\n"
+        f"    publish: {publish or 8080}\n"
+        "    health: {path: /, interval: 1, timeout: 2, retries: 3, start_period: 0}\n"
         "    secret_files:\n"
         f"      db_password: ssm:/{stack}/db-password\n"
         f"      token: {{ref: 'secretsmanager:{stack}/api:token', path: /etc/app/token, mode: '0440', uid: 1000}}\n")
@@ -200,7 +204,8 @@ def write_stack(tmp_path: Path, stack: str, publish: int | None = None) -> Path:
 def store(endpoint: str | None, stack: str, sentinel: str) -> None:
     kwargs = {"region_name": "eu-west-1" if endpoint is None else "us-east-1"}
     if endpoint:
-        kwargs.update(endpoint_url=endpoint, aws_access_key_id="liftshift-local", aws_secret_access_key="liftshift-local")
+        kwargs.update(endpoint_url=endpoint, aws_access_key_id="liftshift-local",
+                      aws_secret_access_key="liftshift-local")
     boto3.client("ssm", **kwargs).put_parameter(Name=f"/{stack}/db-password", Value=sentinel + "-db",
                                                 Type="SecureString", Overwrite=True)
     boto3.client("secretsmanager", **kwargs).create_secret(
@@ -225,7 +230,8 @@ def test_on_aws_the_role_reads_the_files_refs_and_no_artefact_has_a_value(deploy
     app_yaml = str(write_stack(tmp_path, unique))
     outputs = []
     try:
-        for args in (["plan", app_yaml], ["deploy", app_yaml, "-o", "json"], ["status", app_yaml], ["render", app_yaml]):
+        for args in (["plan", app_yaml], ["deploy", app_yaml, "-o", "json"], ["status", app_yaml],
+                     ["render", app_yaml]):
             result = CliRunner().invoke(app, args, catch_exceptions=False)
             assert result.exit_code == 0, result.output
             outputs.append(result.output)
@@ -285,3 +291,34 @@ def test_in_the_local_rehearsal_the_files_arrive_with_their_value_and_mode(local
 
     assert run_local("destroy", str(app_yaml), "--yes").exit_code == 0
     assert not source.parent.parent.exists()  # the stand-in's directory went with it
+
+
+def test_an_in_place_release_reads_the_files_again(local, tmp_path, unique, docker_client, destroyed) -> None:
+    """A rotated value and a new file reach the container of a release that updates the instance in place."""
+    import urllib.request
+
+    from liftshift.targets.local.services import ensure_emulator
+
+    sentinel = "sentinel-" + uuid.uuid4().hex
+    store(ensure_emulator(), unique, sentinel)
+    port = free_port()
+    app_yaml = write_stack(tmp_path, unique, port)
+    app_yaml.write_text(app_yaml.read_text().replace("    secret_files:\n",
+                                                     "    rollout: {strategy: in-place, timeout: 60}\n"
+                                                     "    secret_files:\n"))
+    destroyed.append((app_yaml, unique))
+    assert run_local("deploy", str(app_yaml)).exit_code == 0
+    boto3.client("ssm", endpoint_url=ensure_emulator(), region_name="us-east-1", aws_access_key_id="liftshift-local",
+                 aws_secret_access_key="liftshift-local").put_parameter(
+        Name=f"/{unique}/db-password", Value=sentinel + "-rotated", Type="SecureString", Overwrite=True)
+    app_yaml.write_text(app_yaml.read_text().replace("    secret_files:\n", "    env: {RELEASE: '2'}\n"
+                                                     "    secret_files:\n"
+                                                     f"      added: ssm:/{unique}/db-password\n"))
+    second = run_local("deploy", str(app_yaml), "-o", "json")
+    assert second.exit_code == 0, second.output
+    assert [c["kind"] for c in json.loads(second.stdout)["changes"]].count("instance in place") == 1
+    assert sentinel not in second.stdout
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/cgi-bin/files", timeout=10) as answer:
+        assert answer.read().decode().startswith(f"400 0 /run/secrets/db_password\n{sentinel}-rotated\n")
+    (app,) = docker_client.containers.list(filters={"label": f"liftshift.stack={unique}"})
+    assert app.exec_run(["cat", "/run/secrets/added"]).output.decode() == sentinel + "-rotated"
