@@ -97,6 +97,7 @@ def test_dependencies_are_inferred_from_hosts_in_env_and_command(case):
     assert list(services["web"].depends_on) == ["api", "auth"]
     assert list(services["api"].depends_on) == ["db", "search", "cache"]  # not web: a cycle; not research
     assert list(services["worker"].depends_on) == ["db", "cache"]  # env_file's DB_HOST; `-h cache`
+    assert list(services["waiter"].depends_on) == ["db"]  # `-h db` inside a shell command
     assert services["api"].env["SEARCH_URL"] == "http://search:19200"  # where search is published
     assert services["api"].env["MESSAGE"] == "the api talks to the db" and services["api"].env["NOTE"] == \
         "research:2024"

@@ -1,5 +1,7 @@
-"""One compose service to one app.yaml service: image or build, port, command, env, health, volumes,
-instances. Secrets and volumes are in compose_storage.py. Pure: findings and comments go to the Context."""
+"""One compose service to one app.yaml service: image or build, command, env, health, instances; its ports
+(compose_ports.py), volumes (compose_storage.py) and secrets (compose_secrets.py) put in. depends_on and
+aliases need every service, so compose_peers.py adds them afterwards. Pure: findings and comments go to the
+Context."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The mapping from a compose project (compose_load.py) to app.yaml data, comments and findings. Pure.
 
-Every compose key a service may hold is in exactly one of: MAPPED (handled by a function in
-compose_fields.py or here), NOTES (ignored, harmless: said once), UNSUPPORTED (no app.yaml field: a
+Every compose key a service may hold is in exactly one of: MAPPED (handled by compose_fields.py and
+the modules it calls, or compose_peers.py), NOTES (ignored, harmless: said once), UNSUPPORTED (no app.yaml field: a
 warning saying what to do), REFUSED (would make the app unsafe or wrong on EC2: exit 2 unless
 --allow-unsupported). Anything else is an unknown key: a warning. Problems that leave nothing valid to
 write (no image and no build, a name that cannot be mapped) are findings of level "error": exit 2.

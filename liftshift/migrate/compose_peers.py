@@ -90,7 +90,7 @@ def map_peers(ctx: Context, services: dict[str, dict[str, Any]]) -> None:
 def _own_aliases(peers: Peers, name: str) -> None:
     svc = peers.svc(name)
     compose = peers.compose_of[name]
-    if compose != name:  # a renamed service answers to its compose name too, as the app calls it
+    if compose.lower() != name:  # a renamed service answers to its compose name too, as the app calls it
         peers.alias(name, compose, svc, (), f"compose's name of the service ({name} in app.yaml)")
     networks = svc.data.get("networks")
     if not isinstance(networks, dict):
@@ -252,7 +252,8 @@ def _scan(peers: Peers, what: str, value: str, context: str, hosts: dict[str, st
         peer = hosts[host]
         name = re.escape(host)
         pattern = re.compile(rf"(?:^|(?<=//)|(?<=@)|(?<=[\s,=]))({name}):(\d{{1,5}})(?=$|[/?#;\s,])"
-                             rf"|(?:(?<=//)|(?<=@)|(?<=[Hh][Oo][Ss][Tt]=))({name})(?=$|[/?#;\s,])")
+                             rf"|(?:(?<=//)|(?<=@)|(?<=[Hh][Oo][Ss][Tt]=)|(?<=\s-h\s)|(?<=\s--host\s))({name})"
+                             rf"(?=$|[/?#;\s,])")
         if bare and host in whole:
             found.append(peer)
 
