@@ -115,6 +115,8 @@ def test_links_and_aliases(case):
     assert services["legacy-worker"].aliases == ["Legacy_Worker"]  # compose's name, as the app calls it
     assert list(services["legacy-worker"].depends_on) == ["cache"]  # named by its alias redis
     assert data["services"] == {"app": "app", "db": "db", "cache": "cache", "Legacy_Worker": "legacy-worker"}
+    _, services, _ = imported(case, "unsupported")  # `links: [db]`; db's alias on a custom network
+    assert list(services["app"].depends_on) == ["db"] and services["db"].aliases == ["database"]
 
 
 def test_secrets_become_files_with_the_command_that_stores_them(case):
