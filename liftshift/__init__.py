@@ -17,7 +17,7 @@ The map (data flows down; nothing reaches back up). ARCHITECTURE.md walks throug
       |           data, the AMI, the user-data context and EC2's 16 KB limit), observed (what it has),
       |           refs (values a planned call saves), steps (Step, Action, Kind; instructions Call, Wait,
       |           PushImage, GateCall), releases (the release record), user_data (the template, every
-      |           value shell-quoted)
+      |           value shell-quoted), secret_files (secrets delivered as files, as user_data takes them)
     plan/         desired vs observed -> ordered Steps, pure: stack (a deploy's plan), phases (prepare ->
       |           gates -> finishes, undo), images, roles, groups, instances, in_place, fleet (blue-green
       |           behind a load balancer), records (release-record writes), rollback, destroy
@@ -29,7 +29,8 @@ The map (data flows down; nothing reaches back up). ARCHITECTURE.md walks throug
       |           stack's resource), lock and release_store (DynamoDB)
     targets/      base (Target, and the Gate and Hosts interfaces the pipeline calls), aws (real or
                   emulated AWS), local/ (the rehearsal: emulator, registry, stand-in hosts running the
-                  user-data, gate, the load-balancer stand-in lbproxy*)
+                  user-data and standin_files (their secret-file directories, more ports), gate, the
+                  load-balancer stand-in lbproxy*)
 
     migrate/      moving an app in: compose_load (a compose file with lines, interpolation, .env, env_file,
                   extends, profiles) -> compose_map (pure: app.yaml data and warnings) -> appyaml_write

@@ -162,8 +162,8 @@ def _check_user_data(spec: AppSpec, region: Optional[str], registry: Optional[Re
                 fail(path, f"cannot be rendered into the instance's user-data: {message}")
             size = len(text.encode("utf-8"))
             if size > USER_DATA_LIMIT:
-                sizes = {k: len(repr(getattr(service, k)).encode()) for k in ("env", "command", "volumes", "secrets")
-                         if getattr(service, k)}
+                sizes = {k: len(repr(getattr(service, k)).encode())
+                         for k in ("env", "command", "volumes", "secrets", "secret_files") if getattr(service, k)}
                 if service.health is not None and service.health.command is not None:
                     sizes["health"] = len(repr(service.health.command).encode())
                 biggest = max(sizes, key=sizes.get) if sizes else None
