@@ -322,3 +322,23 @@ def test_an_in_place_release_reads_the_files_again(local, tmp_path, unique, dock
         assert answer.read().decode().startswith(f"400 0 /run/secrets/db_password\n{sentinel}-rotated\n")
     (app,) = docker_client.containers.list(filters={"label": f"liftshift.stack={unique}"})
     assert app.exec_run(["cat", "/run/secrets/added"]).output.decode() == sentinel + "-rotated"
+
+
+# --- app.yaml's limits ---------------------------------------------------------------------------------------------
+
+
+def test_a_files_parameter_arn_over_the_ssm_limit_is_refused_at_its_key(tmp_path: Path) -> None:
+    from support.appyaml import assert_spec_error, svc, write
+
+    name = "/" + "p" * 990
+    path = write(tmp_path, svc("image: nginx:1.27", "port: 8080", "secret_files:", "  ok: ssm:/short",
+                               f"  long: {{ref: 'ssm:{name}', mode: '0440'}}"))
+    assert_spec_error(path, 9, "services.web.secret_files.long", "the parameter's ARN would be")
+
+
+def test_the_role_policy_limit_counts_the_files_refs(tmp_path: Path) -> None:
+    from support.appyaml import assert_spec_error, svc, write
+
+    files = [f"  f{i}: ssm:/{'p' * 180}/{i}" for i in range(30)]
+    path = write(tmp_path, svc("image: nginx:1.27", "port: 8080", "secret_files:", *files))
+    assert_spec_error(path, 7, "services.web.secret_files", "the instance role's policy")
