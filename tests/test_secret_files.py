@@ -342,3 +342,27 @@ def test_the_role_policy_limit_counts_the_files_refs(tmp_path: Path) -> None:
     files = [f"  f{i}: ssm:/{'p' * 180}/{i}" for i in range(30)]
     path = write(tmp_path, svc("image: nginx:1.27", "port: 8080", "secret_files:", *files))
     assert_spec_error(path, 7, "services.web.secret_files", "the instance role's policy")
+
+
+def test_a_stand_ins_directory_is_private_and_on_the_runtime_tmpfs_where_there_is_one(tmp_path, monkeypatch) -> None:
+    from liftshift.targets.local import standin_files
+
+    runtime, state = tmp_path / "runtime", tmp_path / "state"
+    runtime.mkdir()
+    monkeypatch.setenv("LIFTSHIFT_STATE_DIR", str(state))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    path = standin_files.host_dir("shop", "i-1")
+    assert path == runtime / "liftshift" / "secret-files" / "shop.i-1"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o700 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    (path / "web").mkdir()
+    (path / "web" / "x").write_text("old")
+    assert list(standin_files.host_dir("shop", "i-1").iterdir()) == []  # a new stand-in starts empty
+    volumes, env = standin_files.mount(path)
+    assert volumes == {str(path): {"bind": str(path), "mode": "rw"}} and env == {"LIFTSHIFT_SECRET_FILE_DIR": str(path)}
+    standin_files.host_dir("shop", "i-2")
+    standin_files.remove("shop", "i-1")
+    assert not path.exists() and (path.parent / "shop.i-2").exists()
+    standin_files.remove_stack("shop")
+    assert list(path.parent.iterdir()) == []
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    assert standin_files.host_dir("shop", "i-3") == state / "secret-files" / "shop.i-3"
