@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-SYMBOLS = {"create": "+", "update": "~", "push": "^", "launch": "+", "terminate": "-", "delete": "-", "wait": "."}
+SYMBOLS = {"create": "+", "update": "~", "push": "^", "launch": "+", "terminate": "-", "delete": "-", "wait": ".",
+           "attach": "~"}
 
 
 def as_json(data: Any) -> str:
@@ -93,11 +94,21 @@ def render_text(data: dict[str, Any]) -> str:
 
 
 def nothing_to_destroy_text(data: dict[str, Any]) -> str:
+    if data.get("kept_data"):
+        return f"Nothing to remove but data: stack {data['stack']} owns only data volumes.\n" + kept_data_text(
+            data["kept_data"])
     return f"Nothing to remove: stack {data['stack']} owns nothing."
 
 
 def destroyed_text(data: dict[str, Any]) -> str:
-    return f"Removed {len(data['removed'])} resource group(s) of stack {data['stack']}."
+    text = f"Removed {len(data['removed'])} resource group(s) of stack {data['stack']}."
+    return text + ("\n" + kept_data_text(data["kept_data"]) if data.get("kept_data") else "")
+
+
+def kept_data_text(kept: list[str]) -> str:
+    """The data volumes destroy keeps, and how to delete them."""
+    return "\n".join([f"  kept: {line}" for line in kept]
+                     + ["Data volumes are kept; `liftshift destroy --delete-data` deletes them."])
 
 
 def rollback_text(data: dict[str, Any]) -> str:

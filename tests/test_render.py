@@ -341,7 +341,7 @@ def test_none_value_is_not_rendered_as_None() -> None:
     good = dict(
         stack="s", service="w", image="i", registry="r", registry_is_ecr=False, region="eu-west-1",
         log_group="g", port=1, publish=1, command=(), env_parts=[], peers=(), secrets=(), bind_dirs=[], volume_specs=[],
-        health=None, health_cmd="", config_hash="abcdef", extra_ports=(), secret_files=(),
+        health=None, health_cmd="", config_hash="abcdef", extra_ports=(), secret_files=(), data=(),
     )
     render_template("user-data.sh.j2", **good)
     with pytest.raises(TypeError):

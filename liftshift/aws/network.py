@@ -136,7 +136,7 @@ def network(aws, spec: AppSpec) -> Network:
     notes = () if not isinstance(offered, str) else (
         f"EC2 did not say which zones offer {', '.join(sorted(types))} (DescribeInstanceTypeOfferings: {offered}): "
         "every subnet is used",)
-    return Network(subnets, vpcs, tuple(left_out), notes)
+    return Network(subnets, vpcs, tuple(left_out), notes, zones=zone_of)
 
 
 def resolve_amis(aws, spec: AppSpec) -> dict[str, Ami]:

@@ -36,7 +36,7 @@ from typing import Any
 from ..model import names
 from ..model.observed import (
     HealthSettings, Observed, ObservedAutoScalingGroup, ObservedGroup, ObservedInstance, ObservedLoadBalancer,
-    ObservedProfile, ObservedRule, ObservedTargetGroup, ObservedTemplate,
+    ObservedProfile, ObservedRule, ObservedTargetGroup, ObservedTemplate, ObservedVolume,
 )
 from ..spec.model import AppSpec
 from .listeners import forward_target
@@ -98,6 +98,22 @@ def observe_stack(aws, stack: str, *, verify_tags: bool = False) -> Observed:
                 id=group["GroupId"], name=group["GroupName"], service=service, vpc_id=group.get("VpcId", ""),
                 ingress=ingress, other_rules=other,
             )
+
+    # Data volumes: the stack's EBS volumes with a liftshift:data tag (instances' root volumes carry the stack's
+    # tags too, but not that one). DescribeVolumes takes MaxResults 5-500 without volume ids (API reference).
+    for page in ec2.get_paginator("describe_volumes").paginate(
+            Filters=stack_filter(stack) + [{"Name": "tag-key", "Values": [names.TAG_DATA]}], PaginationConfig=pages):
+        for volume in page["Volumes"]:
+            tags = names.tag_dict(volume.get("Tags"))
+            if tags.get(names.TAG_STACK) != stack or volume.get("State") in ("deleting", "deleted"):
+                continue
+            seen.data_volumes.append(ObservedVolume(
+                id=volume["VolumeId"], service=tags.get(names.TAG_SERVICE, ""), name=tags.get(names.TAG_DATA, ""),
+                zone=volume.get("AvailabilityZone", ""), state=volume.get("State", ""),
+                size_gb=volume.get("Size", 0),
+                attached=tuple(a["InstanceId"] for a in volume.get("Attachments", [])
+                               if a.get("State") in ("attaching", "attached") and a.get("InstanceId")),
+            ))
 
     _observe_fleets(aws, stack, seen)
     seen.releases = read_releases(aws.client("dynamodb"), stack)

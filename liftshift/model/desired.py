@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import names, refs
+from .data_volumes import DataVolume, data_volumes_of
 from .launch_template import USER_DATA_LIMIT, Ami, UserDataTooLarge, launch_template_data, user_data_context
 from .policies import managed_policies, role_policy, secret_refs
 from ..errors import BadInput
@@ -150,6 +151,8 @@ class ServiceWant:
     fleet: FleetWant | None = None
     keep: int = 5  # releases kept for rollback
     in_place: InPlaceWant | None = None
+    data: tuple[DataVolume, ...] = ()  # data volumes (a single instance, no load balancer): plan/data.py
+    zones: dict[str, str] = field(default_factory=dict, hash=False, compare=False)  # its subnets' zones
 
     @property
     def image_reference(self) -> str | None:
@@ -222,8 +225,10 @@ def desired_stack(
     subnets: dict[str, tuple[str, ...]],
     vpc_ids: dict[str, str],
     template_hash: str,
+    zones: dict[str, str] | None = None,
 ) -> StackWant:
-    """Everything the stack should have. `amis`, `subnets`, `vpc_ids` are keyed by service."""
+    """Everything the stack should have. `amis`, `subnets`, `vpc_ids` are keyed by service; `zones` maps
+    subnet ids to availability zones (where a data volume is made)."""
     from .user_data import render_user_data
 
     part = partition(region)
@@ -299,6 +304,8 @@ def desired_stack(
             keep=service.rollout.keep,
             in_place=InPlaceWant(host, port, service.health.path if service.health else None,
                                  service.rollout.timeout) if service.in_place else None,
+            data=data_volumes_of(name, service),
+            zones={s: (zones or {})[s] for s in subnets[name] if s in (zones or {})},
         )
     services = {name: services[name] for name in spec.services}  # app.yaml's order for plans and reports
     return StackWant(

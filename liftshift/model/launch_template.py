@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import names
+from .data_volumes import data_volumes_of
 from .refs import Ref
 from .secret_files import secret_files_of
 from ..errors import BadInput
@@ -59,6 +60,7 @@ def user_data_context(spec: AppSpec, name: str, want_image_ref: str, registry: R
         config_hash=chash,
         peers=tuple(_peer(spec, service, p, peer_hashes[p]) for p in peers_of(service)),
         secrets=tuple(Secret(n, *parse_secret(ref)) for n, ref in sorted(service.secrets.items())),
+        data=data_volumes_of(name, service),
         extra_ports=tuple(service.extra_ports),
         secret_files=secret_files_of(service),
     )

@@ -15,6 +15,7 @@ TAG_IMAGE = "liftshift:image"
 TAG_RELEASE = "liftshift:release"
 TAG_HOST = "liftshift:host"  # hash of the instance-level settings: equal means a release can go out in place
 TAG_PART = "liftshift:part"  # "lb" on a load balancer's own security group
+TAG_DATA = "liftshift:data"  # the app.yaml name of a data volume (services.X.data.NAME) on its EBS volume
 RELEASE_HEADER = "X-Liftshift-Release"  # routes a probe through the load balancer to one release
 STACK_LEVEL = "-"  # liftshift:service value of resources shared by the stack (the log group)
 # The DynamoDB table of the deploy locks (aws.lock) and the release records (model.releases), one per account
@@ -46,6 +47,17 @@ def tag_list(values: dict[str, str]) -> list[dict[str, str]]:
 
 def tag_dict(values: list[dict[str, str]] | None) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in values or []}
+
+
+def data_volume(stack: str, service: str, name: str) -> str:
+    """A data volume's Name tag on EC2, and its Docker volume's name in the local rehearsal (stack, service and
+    volume names are [a-z0-9_-], which Docker's volume names allow; '-' alone may be ambiguous between stacks,
+    so the Docker volumes also carry labels, and destroy finds them by those)."""
+    return f"liftshift-{stack}-{service}-{name}"
+
+
+def data_volume_tags(stack: str, service: str, name: str) -> dict[str, str]:
+    return tags(stack, service, **{TAG_DATA: name, "Name": data_volume(stack, service, name)})
 
 
 def repository(stack: str, service: str) -> str:

@@ -99,6 +99,19 @@ class ObservedAutoScalingGroup:
     instances: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class ObservedVolume:
+    """A data volume of the stack (an EBS volume with the liftshift:data tag)."""
+
+    id: str
+    service: str
+    name: str  # its app.yaml name (services.SERVICE.data.NAME)
+    zone: str
+    state: str  # creating | available | in-use | deleting | error
+    size_gb: int
+    attached: tuple[str, ...] = ()  # ids of the instances it is attached (or attaching) to
+
+
 @dataclass
 class ObservedProfile:
     name: str
@@ -122,6 +135,7 @@ class Observed:
     target_groups: list[ObservedTargetGroup] = field(default_factory=list)
     auto_scaling_groups: list[ObservedAutoScalingGroup] = field(default_factory=list)
     releases: list[Release] = field(default_factory=list)  # oldest first (aws.release_store)
+    data_volumes: list[ObservedVolume] = field(default_factory=list)  # kept when their service goes (plan.data)
     # Every load balancer and target group name in the region, whoever owns it -> ARN: read anyway (ELBv2 cannot
     # filter by tag), kept so the ownership check knows without another call whether a name is taken.
     region_load_balancers: dict[str, str] = field(default_factory=dict)
@@ -161,6 +175,7 @@ class Network:
     vpcs: dict[str, str]
     left_out: tuple[LeftOut, ...] = ()
     notes: tuple[str, ...] = ()  # left-out subnets, and a zone check that could not be made
+    zones: dict[str, str] = field(default_factory=dict)  # subnet id -> availability zone (data volumes' zone)
 
     @property
     def messages(self) -> list[str]:

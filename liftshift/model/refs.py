@@ -75,3 +75,13 @@ def image_digest(service: str) -> Ref:
 def new_instances(service: str, subnet: str) -> Ref:
     """The ids of the instances one launch makes in `subnet`."""
     return Ref(f"new:{service}:{subnet}")
+
+
+def data_volume(service: str, name: str) -> Ref:
+    """The id of a data volume (services.SERVICE.data.NAME) this plan makes."""
+    return Ref(f"data:{service}:{name}")
+
+
+def data_instance(service: str) -> Ref:
+    """The id of the one instance a data service's launch makes (its data volumes are attached to it)."""
+    return Ref(f"new:{service}")

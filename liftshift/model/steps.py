@@ -32,6 +32,7 @@ class Action(_Text):
     TERMINATE = "terminate"
     DELETE = "delete"
     WAIT = "wait"
+    ATTACH = "attach"
 
 
 class Kind(_Text):
@@ -58,6 +59,7 @@ class Kind(_Text):
     PROBE = "probe"
     SWITCH = "switch"
     DRAIN = "drain"
+    DATA_VOLUME = "data volume"  # an EBS volume of services.X.data (plan/data.py)
 
 
 @dataclass(frozen=True)

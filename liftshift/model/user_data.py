@@ -28,6 +28,7 @@ from typing import Any
 
 import jinja2
 
+from .data_volumes import DataVolume, check_data_volumes
 from .secret_files import SecretFile, check_secret_files
 from ..spec.grammar import (ALIAS_RE, ENV_NAME_RE, HEALTH_COMMAND_MAX, HTTP_PATH_RE, NAME_RE, PEER_FIELDS, PEER_REF_RE,
                             char_problem)
@@ -112,6 +113,7 @@ class UserDataContext:
     secrets: tuple[Secret, ...] = ()
     extra_ports: tuple[tuple[int, int], ...] = ()  # (published, container) besides the main port
     secret_files: tuple[SecretFile, ...] = ()
+    data: tuple[DataVolume, ...] = ()  # data volumes: attached devices on EC2, Docker volumes on a stand-in
 
 
 # --------------------------------------------------------------------------- quoting
@@ -255,6 +257,7 @@ def _validate(ctx: UserDataContext) -> None:
         _check_int("extra published port", published, 1, 65535)
         _check_int("extra container port", container, 1, 65535)
     check_secret_files(ctx.secret_files)
+    check_data_volumes(ctx.data)
     for peer in ctx.peers:
         if not NAME_RE.fullmatch(peer.service) or not _HEX_RE.fullmatch(peer.config_hash):
             _fail(f"peer {peer!r} is not a service name with a config hash")
@@ -422,6 +425,7 @@ def render_user_data(ctx: UserDataContext) -> str:
         secrets=ctx.secrets,
         extra_ports=ctx.extra_ports,
         secret_files=ctx.secret_files,
+        data=ctx.data,
         bind_dirs=[v.host for v in ctx.volumes if v.host.startswith("/")],
         volume_specs=[_volume_spec(v) for v in ctx.volumes],
         health=ctx.health,

@@ -19,6 +19,7 @@ from ..model.observed import Observed
 from ..model.releases import Origin
 from ..model.steps import Step
 from ..plan.images import ImageWant, plan_images
+from ..plan.data import kept_data_notes
 from ..plan.phases import InfraPlan
 from ..plan.stack import plan_stack
 from ..spec.model import AppSpec
@@ -33,6 +34,7 @@ class Facts:
     subnets: dict[str, tuple[str, ...]]  # by service: in zones that offer its instance type
     vpc_ids: dict[str, str]  # by service
     template_hash: str  # the user-data templates (part of every config hash)
+    zones: dict[str, str] = field(default_factory=dict)  # subnet id -> availability zone (data volumes)
 
 
 @dataclass
@@ -91,13 +93,14 @@ def prepare(spec: AppSpec, base: Path, target: Target) -> Prepared:
         wants.append(ImageWant(name, names.repository(spec.name, name), uri, ImageInfo(info.image_id, digest)))
     image_steps = plan_images(spec.name, wants, observed)
     facts = Facts(amis=resolve_amis(target.aws, spec), subnets=net.subnets, vpc_ids=net.vpcs,
-                  template_hash=templates_hash(templates_dir()))
+                  template_hash=templates_hash(templates_dir()), zones=net.zones)
     made_by = origin(base)
     want, infra = plan_infra(spec, target, account, observed, {w.service: w.image for w in wants}, facts, made_by)
     # Before phase one pushes anything: phase two's creations do not depend on the digests (their names neither).
     check_ownership(target.aws, spec.name, image_steps + infra.steps, observed)
     found = warnings(spec, facts.amis)
-    return Prepared(spec, account, observed, wants, image_steps, want, infra, facts, found, made_by, net.messages)
+    notes = net.messages + kept_data_notes(spec.name, set(spec.services), observed)  # a removed service's data
+    return Prepared(spec, account, observed, wants, image_steps, want, infra, facts, found, made_by, notes)
 
 
 def replan(prepared: Prepared, target: Target, images: dict[str, ImageInfo]) -> InfraPlan:
@@ -113,7 +116,7 @@ def plan_infra(spec: AppSpec, target: Target, account: str, observed: Observed, 
                facts: Facts, made_by: Origin) -> tuple[StackWant, InfraPlan]:
     want = desired_stack(spec, account=account, region=target.aws.region, registry=target.registry, images=images,
                          amis=facts.amis, subnets=facts.subnets, vpc_ids=facts.vpc_ids,
-                         template_hash=facts.template_hash)
+                         template_hash=facts.template_hash, zones=facts.zones)
     return want, plan_stack(want, observed, origin=made_by)
 
 

@@ -11,17 +11,21 @@ from ..model import names
 from ..model.observed import Observed, ObservedGroup
 from ..model.releases import item_key, of_service
 from ..model.steps import Action, Call, Kind, Step, Wait
+from .data import delete_data_volumes
 from .records import forget_call
 from .roles import sweep_role
 
 
-def plan_destroy(stack: str, observed: Observed, *, keep_images: bool) -> list[Step]:
-    """Everything found with the stack's tags, removed in dependency order."""
+def plan_destroy(stack: str, observed: Observed, *, keep_images: bool, delete_data: bool = False) -> list[Step]:
+    """Everything found with the stack's tags, removed in dependency order; the data volumes only with
+    `delete_data` (destroy --delete-data), after the instances they were attached to are gone."""
     services = observed.services() | {r.split("/", 1)[1] for r in observed.repositories}
     steps = []
     for service in sorted(services):
         steps += plan_fleet_removal(stack, service, observed, "destroy")
     steps += _terminate_and_wait([i.id for i in observed.instances], None, "destroy")
+    if delete_data:
+        steps += delete_data_volumes(stack, observed, "destroy --delete-data")
     for service in sorted(services):
         steps += sweep_service(stack, service, observed, keep_images=keep_images, reason="destroy", terminate=False)
     swept = {names.role(stack, s) for s in services}

@@ -15,7 +15,9 @@ from ..model.desired import ServiceWant
 from ..model.observed import Observed, ObservedInstance
 from ..model.releases import LIVE, PENDING, RETIRED, ROLLED_BACK, Origin, Release, of_service
 from ..model.refs import Ref, Refs
+from ..model.data_volumes import DataVolume
 from ..model.steps import NEW_GROUP_EC2, NEW_PROFILE_EC2, NEW_TEMPLATE_EC2, Action, Call, Kind, RunToken, Step, Wait
+from .data import data_subnets, data_zone, plan_attach, plan_create_volumes
 from .in_place import InPlaceRollout, plan_updates
 from .records import forget_call, new_release, record_call
 
@@ -39,9 +41,16 @@ class InstancesPlan:
 
 
 def plan_instances(stack: str, service: ServiceWant, observed: Observed, origin: Origin) -> InstancesPlan:
+    """A service's instance steps. With data volumes (plan/data.py), its instance lives in the volumes' zone
+    and is replaced old-first: the old one terminated and waited for, the new one launched and waited for,
+    then the volumes attached to it (an EBS volume attaches to one instance at a time)."""
     lt = service.launch_template
     mine = [i for i in observed.instances if i.service == service.name]
-    current = sorted(_live([i for i in mine if i.config_hash == lt.config_hash]),
+    zone, subnets = None, service.subnets
+    if service.data:
+        zone = data_zone(service.name, service.data, service.subnets, service.zones, observed, lt.config_hash)
+        subnets = data_subnets(service.name, service.subnets, service.zones, zone)
+    current = sorted(_live([i for i in mine if i.config_hash == lt.config_hash and zone in (None, i.zone)]),
                      key=lambda i: (i.state != "running", i.id))
     keep = current[: service.count]
     surplus = current[service.count:]
@@ -49,9 +58,12 @@ def plan_instances(stack: str, service: ServiceWant, observed: Observed, origin:
     steps: list[Step] = []
     updatable: list[ObservedInstance] = []
     if service.in_place is not None:  # same host settings: the new release's user-data runs on them
-        updatable = sorted([i for i in _live(outdated) if i.host_hash == service.in_place.host_hash],
-                           key=lambda i: i.id)[: max(0, service.count - len(keep))]
+        updatable = sorted([i for i in _live(outdated) if i.host_hash == service.in_place.host_hash
+                            and zone in (None, i.zone)], key=lambda i: i.id)[: max(0, service.count - len(keep))]
         outdated = [i for i in outdated if i not in updatable]
+    stale = outdated + surplus
+    if zone is not None:
+        steps += plan_create_volumes(stack, service.name, service.data, zone, observed)
 
     templates = [t for t in observed.templates if t.service == service.name]
     launch = service.count - len(keep) - len(updatable)
@@ -69,6 +81,12 @@ def plan_instances(stack: str, service: ServiceWant, observed: Observed, origin:
         template = template_step(service, observed, group_id, release.number)
         if template is not None:
             steps.append(template)
+    if zone is not None and stale:  # old-first: the volumes' attachment goes with the old instance
+        steps += terminate_first(service.name, [i.id for i in stale], _why(lt.config_hash, outdated))
+        stale = []
+    if zone is not None and (updatable or keep):
+        steps += plan_attach(stack, service.name, service.data, (updatable or keep)[0].id, observed,
+                             "updated in place" if updatable else "kept instance")
     in_place = None
     if updatable:
         assert service.in_place is not None
@@ -78,20 +96,28 @@ def plan_instances(stack: str, service: ServiceWant, observed: Observed, origin:
 
     new_refs: list[Ref] = []
     if launch > 0:
-        placed = spread(launch, service.subnets, keep)
+        placed = spread(launch, subnets, keep)
         for subnet, n in placed.items():
             ref = refs.new_instances(service.name, subnet)
             new_refs.append(ref)
+            save = {ref: "Instances[].InstanceId"}
+            if zone is not None:
+                save[refs.data_instance(service.name)] = "Instances[0].InstanceId"
             token = RunToken(f"run_instances {lt.name} {subnet} x{n}")  # fresh per run: see steps.RunToken
             steps.append(Step(Action.LAUNCH, Kind.INSTANCES, f"{n} x {service.name} in {subnet}", service.name, (
                 Call("ec2", "run_instances", {
                     "LaunchTemplate": {"LaunchTemplateName": lt.name, "Version": "1"},
                     "MinCount": n, "MaxCount": n, "SubnetId": subnet, "ClientToken": token,
                     **{key: lt.data[key] for key in RUN_INSTANCES_REPEATS},
-                }, save={ref: "Instances[].InstanceId"},
+                }, save=save,
                     # a new profile, group or template takes seconds to be usable
                     retry=NEW_PROFILE_EC2 + NEW_GROUP_EC2 + NEW_TEMPLATE_EC2),
             ), f"config {lt.config_hash}"))
+        if zone is not None:  # its own wait: the volumes attach to a running instance, before anything else
+            steps.append(wait_running(new_refs, service.name))
+            steps += plan_attach(stack, service.name, service.data, refs.data_instance(service.name), observed,
+                                 "new instance")
+            new_refs = []
 
     cleanup: list[Step] = []
     current_record = next((r for r in records if r.config == lt.config_hash), None)
@@ -102,15 +128,11 @@ def plan_instances(stack: str, service: ServiceWant, observed: Observed, origin:
                   if r.outcome == LIVE and r.config != lt.config_hash]
         cleanup.append(Step(Action.UPDATE, Kind.RELEASE, f"{service.name} #{live.number}", service.name, tuple(calls),
                             "live (instances running)"))
-    stale = outdated + surplus
     if stale:
-        why = "replaced by config " + lt.config_hash if outdated else "more than the declared count"
-        if outdated and any(i.config_hash != lt.config_hash for i in outdated):
-            why += " (instances are replaced, not rolled: put the service behind a load_balancer for blue-green)"
         cleanup.append(Step(Action.TERMINATE, Kind.INSTANCES, ", ".join(i.id for i in stale), service.name, (
             Call("ec2", "terminate_instances", {"InstanceIds": [i.id for i in stale]},
                  ignore=("InvalidInstanceID.NotFound",)),
-        ), why))
+        ), _why(lt.config_hash, outdated)))
     # Templates of recorded releases are kept for rollback (the last `keep`); others are removed.
     kept = {r.launch_template for r in sorted(records, key=lambda r: -r.number)[: service.keep]}
     gone_records = [r for r in sorted(records, key=lambda r: -r.number)[service.keep:] if r.config != lt.config_hash]
@@ -127,6 +149,23 @@ def plan_instances(stack: str, service: ServiceWant, observed: Observed, origin:
         cleanup.append(Step(Action.DELETE, Kind.RELEASES, ", ".join(f"#{r.number}" for r in gone_records), service.name,
                             (forget_call(stack, gone_records),), f"keeps the last {service.keep} for rollback"))
     return InstancesPlan(steps, new_refs, cleanup, in_place)
+
+
+def _why(config: str, outdated: list[ObservedInstance]) -> str:
+    why = "replaced by config " + config if outdated else "more than the declared count"
+    if outdated and any(i.config_hash != config for i in outdated):
+        why += " (instances are replaced, not rolled: put the service behind a load_balancer for blue-green)"
+    return why
+
+
+def terminate_first(service: str, ids: list[str], why: str) -> list[Step]:
+    """A data service's old instances, terminated and waited for before the new one is launched: its volumes
+    are detached when it is terminated (only volumes of the launch's block-device mappings are deleted with it),
+    and attach to the new instance once free."""
+    return [Step(Action.TERMINATE, Kind.INSTANCES, ", ".join(ids), service, (
+        Call("ec2", "terminate_instances", {"InstanceIds": ids}, ignore=("InvalidInstanceID.NotFound",)),
+        Wait("ec2", "instance_terminated", {"InstanceIds": ids}),
+    ), why + "; first, as its data volumes move to the new instance")]
 
 
 def security_group_id(service: ServiceWant, observed: Observed) -> Any:
@@ -157,19 +196,34 @@ def template_step(service: ServiceWant, observed: Observed, group_id: Any, numbe
 
 
 def plan_instance_rollback(stack: str, service: str, release: Release, count: int, subnets: tuple[str, ...],
-                           observed: Observed) -> list[Step]:
+                           observed: Observed, data: tuple[DataVolume, ...] = (),
+                           zones: dict[str, str] | None = None) -> list[Step]:
     """A service without a load balancer back on a recorded release: new instances from its template,
-    then the others terminated (as a deploy replaces them)."""
+    then the others terminated (as a deploy replaces them). With data volumes (app.yaml's, at their
+    devices today) the others go first and the volumes are attached to the new instance, as a deploy does."""
     template = release.launch_template
+    old = [i.id for i in observed.instances if i.service == service]
+    zone = None
+    if data:
+        zone = data_zone(service, data, subnets, zones or {}, observed)
+        subnets = data_subnets(service, subnets, zones or {}, zone)
     tags = {**names.tags(stack, service), names.TAG_CONFIG: release.config, "Name": f"{stack}-{service}"}
     if release.host:
         tags[names.TAG_HOST] = release.host
     steps = [Step(Action.UPDATE, Kind.RELEASE, f"{service} #{release.number}", service,
                   (record_call(stack, release.with_outcome(PENDING)),), "rollback target")]
+    if zone is not None:
+        steps += plan_create_volumes(stack, service, data, zone, observed)
+        if old:
+            steps += terminate_first(service, old, f"rolled back to #{release.number}")
+            old = []
     launched: list[Ref] = []
     for subnet, n in spread(count, subnets, []).items():
         ref = refs.new_instances(service, subnet)
         launched.append(ref)
+        save = {ref: "Instances[].InstanceId"}
+        if zone is not None:
+            save[refs.data_instance(service)] = "Instances[0].InstanceId"
         steps.append(Step(Action.LAUNCH, Kind.INSTANCES, f"{n} x {service} in {subnet}", service, (
             Call("ec2", "run_instances", {
                 "LaunchTemplate": {"LaunchTemplateName": template, "Version": "1"},
@@ -180,15 +234,16 @@ def plan_instance_rollback(stack: str, service: str, release: Release, count: in
                 "IamInstanceProfile": {"Name": names.role(stack, service)},
                 "TagSpecifications": [{"ResourceType": "instance", "Tags": names.tag_list(tags)},
                                       {"ResourceType": "volume", "Tags": names.tag_list(tags)}],
-            }, save={ref: "Instances[].InstanceId"}, retry=NEW_PROFILE_EC2 + NEW_GROUP_EC2 + NEW_TEMPLATE_EC2),
+            }, save=save, retry=NEW_PROFILE_EC2 + NEW_GROUP_EC2 + NEW_TEMPLATE_EC2),
         ), f"release #{release.number} ({template})"))
     if launched:
         steps.append(wait_running(launched, service))
+        if zone is not None:
+            steps += plan_attach(stack, service, data, refs.data_instance(service), observed, "new instance")
     calls = [record_call(stack, release.with_outcome(LIVE))]
     calls += [record_call(stack, r.with_outcome(ROLLED_BACK)) for r in of_service(observed.releases, service)
               if r.outcome == LIVE and r.number != release.number]
     steps.append(Step(Action.UPDATE, Kind.RELEASE, f"{service} #{release.number}", service, tuple(calls), "live again"))
-    old = [i.id for i in observed.instances if i.service == service]
     if old:
         steps.append(Step(Action.TERMINATE, Kind.INSTANCES, ", ".join(old), service, (
             Call("ec2", "terminate_instances", {"InstanceIds": old}, ignore=("InvalidInstanceID.NotFound",)),

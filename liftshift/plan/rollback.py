@@ -11,6 +11,7 @@ deploy would do. Pure: the caller reads the stack and its network.
 from __future__ import annotations
 
 from ..errors import BadInput
+from ..model.data_volumes import data_volumes_of
 from ..model.desired import ListenerWant, TargetGroupWant
 from ..model.observed import Network, Observed
 from ..model.releases import FAILED, PENDING, Release, of_service
@@ -82,7 +83,8 @@ def plan_rollback(spec: AppSpec, observed: Observed, network: Network, service: 
             phases.add_fleet(plan_fleet(spec.name, recorded_candidate(spec, name, chosen, network), observed))
         elif not settings.fleet and not chosen.fleet:
             phases.prepare += plan_instance_rollback(spec.name, name, chosen, settings.instances.count,
-                                                     network.subnets[name], observed)
+                                                     network.subnets[name], observed,
+                                                     data_volumes_of(name, settings), network.zones)
         else:
             raise NoRelease(f"{name} #{chosen.number} was {'not ' if not chosen.fleet else ''}behind a load balancer "
                             "and app.yaml now says otherwise: deploy instead")

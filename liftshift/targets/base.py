@@ -57,6 +57,9 @@ class Hosts(Protocol):
     def remove_all(self, stack: str) -> None:
         """After destroy: nothing of the stack keeps running."""
 
+    def remove_data(self, stack: str) -> None:
+        """After destroy --delete-data: the target's own copies of the stack's data volumes go too."""
+
 
 class CloudHosts:
     """AWS: EC2 boots each instance from its launch template's user-data; nothing to do here."""
@@ -78,6 +81,9 @@ class CloudHosts:
 
     def remove_all(self, stack: str) -> None:
         return None
+
+    def remove_data(self, stack: str) -> None:
+        return None  # the EBS volumes are the data: destroy's steps delete them
 
 
 @dataclass

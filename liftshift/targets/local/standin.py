@@ -247,6 +247,13 @@ class StandInHosts:
             container.remove(force=True)
         standin_files.remove_stack(stack)
 
+    def remove_data(self, stack: str) -> None:
+        """destroy --delete-data: the Docker volumes that stood in for the stack's EBS data volumes."""
+        from .data_volumes import remove_data_volumes
+
+        for name in remove_data_volumes(self.docker(), stack):
+            self.progress.note(f"Docker volume {name} removed")
+
     def addresses(self, stack: str) -> dict[str, str]:
         return {h.instance: f"http://{h.address}:{h.port}" for h in self._hosts(stack)}
 
