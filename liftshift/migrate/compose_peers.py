@@ -244,7 +244,7 @@ def _scan(peers: Peers, what: str, value: str, context: str, hosts: dict[str, st
           ported: set[str]) -> tuple[str, list[str], list[str]]:
     """The peers `value` names as a host (in order; those named with a port go into `ported` too), and `value`
     with the container port of a peer in `fix` replaced by the port it publishes it on (and what was replaced)."""
-    found: list[str] = []
+    found: list[tuple[int, str]] = []  # (where in the value, peer)
     changed: list[str] = []
     whole = [part.strip() for part in value.split(",")]
     bare = bool(HOST_KEY_RE.search(context)) if what.startswith("env") else context in HOST_OPTIONS
@@ -255,10 +255,10 @@ def _scan(peers: Peers, what: str, value: str, context: str, hosts: dict[str, st
                              rf"|(?:(?<=//)|(?<=@)|(?<=[Hh][Oo][Ss][Tt]=)|(?<=\s-h\s)|(?<=\s--host\s))({name})"
                              rf"(?=$|[/?#;\s,])")
         if bare and host in whole:
-            found.append(peer)
+            found.append((value.find(host), peer))
 
         def repl(match: re.Match) -> str:
-            found.append(peer)
+            found.append((match.start(), peer))
             if match.group(2) is not None:
                 ported.add(peer)
             if match.group(2) is None or peer not in fix:
@@ -272,7 +272,7 @@ def _scan(peers: Peers, what: str, value: str, context: str, hosts: dict[str, st
             return match.group(0)
 
         value = pattern.sub(repl, value)
-    return value, list(dict.fromkeys(found)), changed
+    return value, list(dict.fromkeys(peer for _, peer in sorted(found))), changed
 
 
 def _write(peers: Peers, name: str, service: dict[str, Any]) -> None:
