@@ -12,7 +12,10 @@ import pytest
 
 from liftshift.migrate.compose_storage import data_name
 from liftshift.spec.load import load_spec
-from test_import_compose import case, run  # noqa: F401  (the fixture and the runner of the corpus tests)
+import test_import_compose as corpus
+
+case = corpus.case  # the fixture of the corpus tests: a case copied into tmp_path
+run = corpus.run
 
 WARNINGS = {
     "ports-several": [(7, "services.web.ports[2]", "127.0.0.1 only (this machine): app.yaml publishes a service's "

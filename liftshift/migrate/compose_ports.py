@@ -57,8 +57,9 @@ def map_ports(ctx: Context, svc: Service, here: tuple, out: dict[str, Any]) -> b
     for i, item in enumerate(svc.data.get("expose") or [] if parsed else []):
         text = str(item).split("/")[0]
         if not any(text == str(c) for _, c in pairs):
-            ctx.note(svc, ("expose", i), f"{text} is exposed beside ports: app.yaml opens a service's ports alike, so it "
-                     "is not imported; add it to ports if the stack's other services need it (it is then published)")
+            ctx.note(svc, ("expose", i), f"{text} is exposed beside ports: app.yaml opens a service's ports alike, "
+                     "so it is not imported; add it to ports if the stack's other services need it (it is then "
+                     "published)")
     if not parsed:
         for i, item in enumerate(svc.data.get("expose") or []):
             try:
