@@ -211,3 +211,20 @@ def test_in_the_local_rehearsal_a_service_answers_on_both_ports(local, tmp_path,
         refused = run_local("deploy", str(clash))
         assert refused.exit_code == 2 and f"port {taken} (service web) is already in use" in refused.output
     assert not docker_client.containers.list(all=True, filters={"label": f"liftshift.stack={other}"})
+
+
+def test_a_second_instance_on_one_machine_publishes_its_other_ports_elsewhere(local, tmp_path, unique, docker_client,
+                                                                              destroyed):
+    main, admin = free_port(), free_port()
+    app_yaml = write_local(tmp_path, unique, main, admin)
+    app_yaml.write_text(app_yaml.read_text() + "    instances: {count: 2}\n")
+    destroyed.append((app_yaml, unique))
+    result = run_local("deploy", str(app_yaml))
+    assert result.exit_code == 0, result.output
+    apps = docker_client.containers.list(filters={"label": f"liftshift.stack={unique}"})
+    bound = sorted((int(c.attrs["HostConfig"]["PortBindings"]["8080/tcp"][0]["HostPort"]),
+                    int(c.attrs["HostConfig"]["PortBindings"]["9090/tcp"][0]["HostPort"])) for c in apps)
+    assert len(bound) == 2 and admin in {b for _, b in bound} and main in {m for m, _ in bound}
+    assert len({b for _, b in bound}) == 2
+    for main_port, admin_port in bound:
+        assert (get(main_port), get(admin_port)) == ("main\n", "admin\n")
