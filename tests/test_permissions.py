@@ -58,18 +58,19 @@ RARE_LB = {"autoscaling:UpdateAutoScalingGroup", "autoscaling:DescribeScalingAct
 
 
 def readme_permissions() -> dict[str, set[str]]:
-    """The README's permission table: category ("every", "lb", "in-place", "ecr") -> IAM actions."""
+    """The README's permission table: category ("every", "lb", "in-place", "ecr", "data") -> IAM actions."""
     text = README.read_text()
     start = text.index("## Permissions for the deployer")
     end = text.find("\n## ", start + 1)
     section = text[start: end if end > 0 else len(text)]
-    out: dict[str, set[str]] = {"every": set(), "lb": set(), "in-place": set(), "ecr": set()}
+    out: dict[str, set[str]] = {"every": set(), "lb": set(), "in-place": set(), "ecr": set(), "data": set()}
     for line in section.splitlines():
         if not line.startswith("|") or line.startswith("| ---"):
             continue
         when = line.split("|")[1]
         category = ("lb" if "load_balancer" in when else "in-place" if "in-place" in when
-                    else "ecr" if "ECR" in when else "every" if "every" in when else None)
+                    else "ecr" if "ECR" in when else "data" if "`data`" in when else "every" if "every" in when
+                    else None)
         if category is None:
             continue
         out[category] |= set(re.findall(r"`([a-z0-9-]+:[A-Za-z*]+)`", line))
@@ -248,5 +249,16 @@ def test_the_readme_lists_every_call_of_real_runs_in_its_rows(env, tmp_path, uni
                   "autoscaling:CreateOrUpdateTags"}
     assert table["lb"] - actions(fleet) - documented - RARE_LB == set(), "a load_balancer row no such run uses"
     assert table["in-place"] - actions(moved) == set(), "an in-place row no such run uses"
+
+    data = CallLog()  # data volumes: made, attached, moved to a replacement, deleted by destroy --delete-data
+    app_yaml = copy_stack("hello", tmp_path / "e", unique + "d", "    data: {files: {path: /www/files}}\n")
+    spec, base = load_spec(app_yaml)
+    deploy(spec, base, aws_target(None, None, Progress(), data))
+    app_yaml.write_text(app_yaml.read_text() + "    env: {CHANGED: '1'}\n")
+    spec, base = load_spec(app_yaml)
+    deploy(spec, base, aws_target(None, None, Progress(), data))
+    destroy(spec, aws_target(None, None, Progress(), data), keep_images=False, delete_data=True)
+    assert actions(data) - every - table["data"] == set(), "a data stack needs more than its rows"
+    assert table["data"] - actions(data) - documented == set(), "a data row no such run uses"
     assert table["every"] - actions(plain) - actions(secrets) - documented - RARE - NO_PERMISSION == set(), \
         "an 'every stack' row no such run uses"
