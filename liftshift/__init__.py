@@ -17,10 +17,12 @@ The map (data flows down; nothing reaches back up). ARCHITECTURE.md walks throug
       |           data, the AMI, the user-data context and EC2's 16 KB limit), observed (what it has),
       |           refs (values a planned call saves), steps (Step, Action, Kind; instructions Call, Wait,
       |           PushImage, GateCall), releases (the release record), user_data (the template, every
-      |           value shell-quoted), secret_files (secrets delivered as files, as user_data takes them)
+      |           value shell-quoted), secret_files (secrets delivered as files, as user_data takes them),
+      |           data_volumes (services.X.data with their device names)
     plan/         desired vs observed -> ordered Steps, pure: stack (a deploy's plan), phases (prepare ->
       |           gates -> finishes, undo), images, roles, groups, instances, in_place, fleet (blue-green
-      |           behind a load balancer), records (release-record writes), rollback, destroy
+      |           behind a load balancer), records (release-record writes), data (data volumes: made once,
+      |           attached, deleted only by destroy --delete-data), rollback, destroy
       |
     apply/        the only code that changes things: executor (runs instructions, dispatching by type),
       |           gate (AwsGate: health gates read from AWS), images (build and push, docker SDK)
@@ -29,8 +31,9 @@ The map (data flows down; nothing reaches back up). ARCHITECTURE.md walks throug
       |           stack's resource), lock and release_store (DynamoDB)
     targets/      base (Target, and the Gate and Hosts interfaces the pipeline calls), aws (real or
                   emulated AWS), local/ (the rehearsal: emulator, registry, stand-in hosts running the
-                  user-data and standin_files (their secret-file directories, more ports), gate, the
-                  load-balancer stand-in lbproxy*)
+                  user-data and standin_files (their secret-file directories, more ports), data_volumes
+                  (the Docker volumes standing in for EBS data volumes), gate, the load-balancer stand-in
+                  lbproxy*)
 
     migrate/      moving an app in: compose_load (a compose file with lines, interpolation, .env, env_file,
                   extends, profiles) -> compose_map (pure: app.yaml data and warnings) -> appyaml_write
