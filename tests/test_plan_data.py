@@ -195,3 +195,19 @@ def test_a_rollback_of_a_data_service_goes_old_first_too():
                             ("wait", "instances running"), ("attach", "data volume"), ("attach", "data volume"),
                             ("update", "release")]
     assert calls(steps, "run_instances")[0].params["SubnetId"] in ("subnet-aaaaaaaa", "subnet-cccccccc")
+
+
+def test_a_changed_size_replaces_nothing_and_is_noted():
+    from liftshift.plan.data import size_notes
+
+    w = want()
+    bigger = want(data={**DATA, "pg": {**DATA["pg"], "size_gb": 50}})
+    assert bigger.services["web"].launch_template.config_hash == w.services["web"].launch_template.config_hash
+    seen = converged_data(w)
+    assert plan.plan_infrastructure(bigger, seen) == []
+    notes = size_notes({"web": bigger.services["web"].data}, seen)
+    assert notes[1].startswith("services.web.data.pg.size_gb is 50 but its volume vol-web-pg has 20 GiB")
+    # files: 10 wanted, observed 20 in this fixture
+    assert size_notes({"web": w.services["web"].data}, seen) == [
+        "services.web.data.files.size_gb is 10 but its volume vol-web-files has 20 GiB: liftshift does not resize "
+        "data volumes (EBS ModifyVolume, then resize2fs on the instance, do)"]

@@ -197,6 +197,8 @@ def config_hash(service: ServiceSpec, image: ImageInfo, repository_uri: str, ami
         settings["instances"].pop(in_place, None)
     settings.pop("internal", None)  # only security group rules: changed in place
     settings.pop("rollout", None)  # how a release is rolled out is not part of it
+    for volume in (settings.get("data") or {}).values():
+        volume.pop("size_gb", None)  # used only when the volume is made (plan/data.py); no new instance for it
     blob = json.dumps(
         {"service": settings, "image": image.image_id, "repository": repository_uri, "ami": ami.image_id,
          "root": ami.root_device, "region": region, "templates": template_hash, "peers": peers or {}},

@@ -19,7 +19,7 @@ from ..model.observed import Observed
 from ..model.releases import Origin
 from ..model.steps import Step
 from ..plan.images import ImageWant, plan_images
-from ..plan.data import kept_data_notes
+from ..plan.data import kept_data_notes, size_notes
 from ..plan.phases import InfraPlan
 from ..plan.stack import plan_stack
 from ..spec.model import AppSpec
@@ -100,6 +100,7 @@ def prepare(spec: AppSpec, base: Path, target: Target) -> Prepared:
     check_ownership(target.aws, spec.name, image_steps + infra.steps, observed)
     found = warnings(spec, facts.amis)
     notes = net.messages + kept_data_notes(spec.name, set(spec.services), observed)  # a removed service's data
+    notes += size_notes({name: svc.data for name, svc in want.services.items()}, observed)
     return Prepared(spec, account, observed, wants, image_steps, want, infra, facts, found, made_by, notes)
 
 

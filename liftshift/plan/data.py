@@ -132,6 +132,20 @@ def kept_data(stack: str, observed: Observed, services: set[str] | None = None) 
             if services is None or v.service in services]
 
 
+def size_notes(want: dict[str, tuple[DataVolume, ...]], observed: Observed) -> list[str]:
+    """Data volumes whose size_gb differs from the volume's: liftshift makes a volume once and never resizes it."""
+    out = []
+    for service, data in want.items():
+        found = volumes_of(service, observed)
+        for volume in data:
+            seen = found.get(volume.name)
+            if seen is not None and seen.size_gb != volume.size_gb:
+                out.append(f"services.{service}.data.{volume.name}.size_gb is {volume.size_gb} but its volume "
+                           f"{seen.id} has {seen.size_gb} GiB: liftshift does not resize data volumes (EBS "
+                           "ModifyVolume, then resize2fs on the instance, do)")
+    return out
+
+
 def kept_data_notes(stack: str, declared: set[str], observed: Observed) -> list[str]:
     """A deploy's notes on the data volumes of services no longer in app.yaml: kept, and how to delete them."""
     gone = {v.service for v in observed.data_volumes} - declared
