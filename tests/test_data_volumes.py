@@ -189,3 +189,36 @@ def test_a_data_service_lives_in_its_volumes_zone_and_refuses_subnets_without_it
     assert [i["InstanceId"] for i in instances(unique)] == [first["InstanceId"]]
     destroy(spec, target(), keep_images=False, delete_data=True)
     assert volumes(unique) == [] and stack_tagged(unique) == {}
+
+
+def test_a_deploy_stopped_before_the_attachment_converges_on_the_next(env, tmp_path, unique, monkeypatch):
+    from moto.ec2.exceptions import EC2ClientError
+    from moto.ec2.responses.elastic_block_store import ElasticBlockStore
+
+    from liftshift.apply.executor import StepFailed
+
+    checked = ElasticBlockStore.attach_volume  # ebs_attach_rules' version
+    failures = [EC2ClientError("InternalError", "An internal error has occurred")]
+
+    def attach_volume(self):
+        if failures:
+            raise failures.pop()
+        return checked(self)
+
+    monkeypatch.setattr(ElasticBlockStore, "attach_volume", attach_volume)
+    app_yaml = write_app(tmp_path / "s", unique, "one")
+    with pytest.raises(StepFailed, match="attach data volume"):
+        run(app_yaml)
+    (volume,) = volumes(unique)
+    (first,) = instances(unique)
+    assert volume["Attachments"] == []
+
+    spec, base = load_spec(app_yaml)
+    steps = prepare(spec, base, target()).steps
+    assert [(s.action, s.kind) for s in steps if s.kind != "release"] == [("attach", "data volume")]
+    run(app_yaml)
+    (again,) = volumes(unique)
+    assert again["VolumeId"] == volume["VolumeId"]
+    assert [a["InstanceId"] for a in again["Attachments"]] == [first["InstanceId"]]
+    assert [i["InstanceId"] for i in instances(unique)] == [first["InstanceId"]]
+    assert prepare(spec, base, target()).steps == []
