@@ -117,3 +117,25 @@ def test_peer_aliases_and_paths_are_checked_before_rendering() -> None:
         render_user_data(ctx(peers=(Peer("db", 5432, "0123abcd", aliases=("bad name",)),)))
     with pytest.raises(ValueError, match="health path"):
         render_user_data(ctx(peers=(Peer("db", 5432, "0123abcd", wait=True, wait_path="no-slash"),)))
+
+
+def test_dependencies_are_launched_first_and_a_changed_dependency_replaces_its_dependents():
+    """depends_on orders the launches (web is first in app.yaml, db first in the plan), and, as for
+    ${service...} references, a dependent's config names its dependency's, so it is replaced with it."""
+    from liftshift.model.observed import Observed
+    from liftshift.plan.stack import plan_infrastructure
+    from test_plan import desired, make_spec, service_dict
+
+    def spec(db_env: dict[str, str]):
+        return make_spec({"web": service_dict(depends_on={"db": {"condition": "healthy"}}, instances={"count": 1}),
+                          "db": service_dict(port=5432, publish=5432, aliases=["database"], env=db_env,
+                                             instances={"count": 1})})
+
+    want = desired(spec({}))
+    steps = plan_infrastructure(want, Observed())
+    launched = [s.service for s in steps if s.kind.value == "instances" and s.action.value == "launch"]
+    assert launched == ["db", "web"]
+    user_data = want.services["web"].launch_template.user_data
+    assert "--add-host" in user_data and "database" in user_data
+    changed = desired(spec({"V": "2"}))
+    assert changed.services["web"].launch_template.config_hash != want.services["web"].launch_template.config_hash
