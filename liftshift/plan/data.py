@@ -113,7 +113,8 @@ def plan_attach(stack: str, service: str, data: tuple[DataVolume, ...], instance
         steps.append(Step(Action.ATTACH, Kind.DATA_VOLUME, names.data_volume(stack, service, volume.name), service, (
             Call("ec2", "attach_volume", {"VolumeId": volume_id, "InstanceId": instance, "Device": volume.device},
                  retry=ATTACH_NOT_YET),
-        ), f"at {volume.device} of {instance if isinstance(instance, str) else 'the new instance'} ({why})"))
+        ), f"at {volume.device} of {instance} ({why})" if isinstance(instance, str) else
+            f"at {volume.device} of the new instance, once it runs"))
     return steps
 
 
