@@ -314,6 +314,9 @@ def destroyed(docker_client):
         run_local("destroy", str(app_yaml), "--yes")
         for container in stack_containers(docker_client, stack):
             container.remove(force=True)
+        # data volumes' stand-ins, which a plain destroy keeps (targets/local/data_volumes.py)
+        for volume in docker_client.volumes.list(filters={"label": [f"liftshift.stack={stack}", "liftshift.data"]}):
+            volume.remove(force=True)
         untag_pushed(docker_client, stack)
 
 
