@@ -55,6 +55,9 @@ def status_text(data: dict[str, Any]) -> str:
                      f"private {i['private_ip'] or '-'}" if svc.get("internal") else
                      f"public {i['public_ip'] or '-':<15} private {i['private_ip'] or '-'}")
             lines.append(f"    {i['id']}  {i['state']:<9} {i['zone']:<12} {where}")
+        for v in svc.get("data", []):
+            held = f"attached to {', '.join(v['attached'])}" if v["attached"] else "not attached"
+            lines.append(f"    data {v['name']}: {v['id']}, {v['size_gb']} GiB in {v['zone']}, {held}")
     return "\n".join(lines)
 
 

@@ -110,6 +110,14 @@ def test_a_data_volume_is_made_once_attached_kept_across_a_replacement_and_delet
     assert (volume["Size"], volume["VolumeType"], volume["Encrypted"]) == (3, "gp3", True)
     assert volume["AvailabilityZone"] == first["Placement"]["AvailabilityZone"]
     assert [(a["InstanceId"], a["Device"]) for a in volume["Attachments"]] == [(first["InstanceId"], "/dev/sdf")]
+    # status shows it
+    from liftshift import report as text
+
+    assert report["services"]["web"]["data"] == [{
+        "name": "files", "id": volume["VolumeId"], "size_gb": 3, "zone": volume["AvailabilityZone"],
+        "state": "in-use", "attached": [first["InstanceId"]]}]
+    assert (f"    data files: {volume['VolumeId']}, 3 GiB in {volume['AvailabilityZone']}, attached to "
+            f"{first['InstanceId']}") in text.status_text(report).splitlines()
 
     # the rules the test relies on hold: EC2 refuses a second attachment and another zone
     other_zone = next(z["ZoneName"] for z in ec2().describe_availability_zones()["AvailabilityZones"]

@@ -19,7 +19,7 @@ def status(spec: AppSpec, target: Target) -> dict[str, Any]:
 def status_report(spec: AppSpec, target: Target, observed: Observed) -> dict[str, Any]:
     services: dict[str, Any] = {}
     addresses = target.hosts.addresses(spec.name)
-    for name in sorted(set(spec.services) | observed.services()):
+    for name in sorted(set(spec.services) | observed.services() | {v.service for v in observed.data_volumes}):
         instances = [i for i in observed.instances if i.service == name]
         templates = {t.config_hash: t for t in observed.templates if t.service == name}
         hashes = sorted({i.config_hash for i in instances if i.state in ("pending", "running")})
@@ -36,6 +36,10 @@ def status_report(spec: AppSpec, target: Target, observed: Observed) -> dict[str
             # the ports it publishes besides the main one, on each instance's address
             "extra_ports": [{"published": p, "container": c} for p, c in spec.services[name].extra_ports]
             if name in spec.services else [],
+            # data volumes (services.X.data): kept across replacements, and by destroy unless --delete-data
+            "data": [{"name": v.name, "id": v.id, "size_gb": v.size_gb, "zone": v.zone, "state": v.state,
+                      "attached": list(v.attached)}
+                     for v in sorted(observed.data_volumes, key=lambda v: (v.name, v.id)) if v.service == name],
             "instances": [
                 {"id": i.id, "state": i.state, "subnet": i.subnet, "zone": i.zone, "public_ip": i.public_ip,
                  "private_ip": i.private_ip, "config": i.config_hash, "address": addresses.get(i.id)}
