@@ -160,8 +160,10 @@ def _why(config: str, outdated: list[ObservedInstance]) -> str:
 
 def terminate_first(service: str, ids: list[str], why: str) -> list[Step]:
     """A data service's old instances, terminated and waited for before the new one is launched: its volumes
-    are detached when it is terminated (only volumes of the launch's block-device mappings are deleted with it),
-    and attach to the new instance once free."""
+    are detached when it is terminated and kept (a volume attached after launch has DeleteOnTermination false:
+    "Preserve data when an instance is terminated", https://docs.aws.amazon.com/ebs/latest/userguide/
+    ebs-attaching-volume.html and https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/preserving-volumes-on-
+    termination.html), and attach to the new instance once free."""
     return [Step(Action.TERMINATE, Kind.INSTANCES, ", ".join(ids), service, (
         Call("ec2", "terminate_instances", {"InstanceIds": ids}, ignore=("InvalidInstanceID.NotFound",)),
         Wait("ec2", "instance_terminated", {"InstanceIds": ids}),
