@@ -1,11 +1,12 @@
 """The user-data's data volumes section (templates/user-data.sh.j2, "data volumes"), rendered and run under bash
 with fake tools (tests/test_render.py's harness): shellcheck-clean renders; on a stand-in host a labelled Docker
 named volume per name; on EC2 the device (or its /dev/xvdX name) waited for, a file system made only when blkid
-finds none, an fstab entry with nofail, the mount, and the container's bind of it; a second run (an in-place
-release) makes no second file system and no second fstab line."""
+finds none, an fstab entry with nofail, the mount, and a Docker volume of the same name bound to a directory of
+it; a second run (an in-place release) makes no second file system and no second fstab line."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -90,17 +91,27 @@ def test_on_ec2_the_device_is_formatted_once_mounted_by_fstab_and_bound_into_the
     mounts = [line for line in run_script.splitlines() if line.startswith("mountpoint -q")]
     assert mounts == [f"mountpoint -q {root}/data/{n} || mount {root}/data/{n} || exit 1" for n in ("files", "pg")]
     last = run_script.splitlines()[-1]
-    assert last.startswith("exec docker run") and f"-v {root}/data/files:/srv/files " in last
-    assert f"-v {root}/data/pg:/var/lib/postgresql/data " in last
+    assert last.startswith("exec docker run") and "-v liftshift-shop-web-files:/srv/files " in last
+    assert "-v liftshift-shop-web-pg:/var/lib/postgresql/data " in last
+    # each a Docker volume bound to a directory of its mounted file system (empty at first: the image's files
+    # are copied in, as with compose's named volumes); made on both runs, which Docker answers with the same volume
+    creates = h.calls_of("docker", "volume")
+    assert creates[:2] == [
+        ["volume", "create", "--label", "liftshift.stack=shop", "--label", "liftshift.service=web", "--label",
+         f"liftshift.data={name}", "--driver", "local", "--opt", "type=none", "--opt", "o=bind", "--opt",
+         f"device={root}/data/{name}/volume", f"liftshift-shop-web-{name}"] for name in ("files", "pg")]
+    assert creates[2:] == creates[:2]
+    assert (root / "data" / "files" / "volume").is_dir()
     if shutil.which("shellcheck"):
         shellcheck(run_script, tmp_path)
 
 
 def test_on_ec2_a_volume_that_never_appears_fails_the_boot_after_waiting(tmp_path: Path) -> None:
     script = render_user_data(ecr_ctx(data=DATA[:1]))
-    script = script.replace('if [ "$tries" -ge 300 ]; then\n      die "data volume', 'if [ "$tries" -ge 2 ]; then\n'
-                            '      die "data volume').replace("    sleep 2\n  done\n  if [ ! -b", "    sleep 0\n  done\n"
-                                                            "  if [ ! -b")
+    # the wait made short: 2 tries without sleeping (the template's 300 tries, 2 s apart, are 10 minutes)
+    script, waits = re.subn(r'-ge 300 \]; then(\s+)die "data volume', r'-ge 2 ]; then\1die "data volume', script)
+    script, sleeps = re.subn(r'sleep 2(\s+)done(\s+)if \[ ! -b', r'sleep 0\1done\2if [ ! -b', script)
+    assert waits == sleeps == 1
     script = script.replace("/dev/sd", f"{tmp_path}/none/sd").replace("/dev/xvd", f"{tmp_path}/none/xvd")
     h = Harness(tmp_path / "h")
     res = subprocess.run(["bash", "-c", script], env=h.env(), capture_output=True, timeout=60)
