@@ -118,3 +118,28 @@ def test_on_ec2_a_volume_that_never_appears_fails_the_boot_after_waiting(tmp_pat
     assert res.returncode == 1
     assert b"data volume files was not attached at" in res.stderr
     assert h.calls_of("docker", "run") == [] and h.calls_of("systemctl", "restart") == []
+
+
+def test_the_bind_backed_docker_volume_gets_the_images_files_when_empty(docker_client, busybox_image, tmp_path,
+                                                                         unique) -> None:
+    """What the EC2 path relies on, on a real engine: a local-driver volume bound to an empty directory is filled
+    with the image's files at the mount path on first use (as a plain named volume is), and keeps what is written."""
+    import docker.errors
+
+    directory = tmp_path / "volume"
+    directory.mkdir()
+    name = f"liftshift-{unique}-web-files"
+    volume = docker_client.volumes.create(name, driver="local", driver_opts={
+        "type": "none", "o": "bind", "device": str(directory)}, labels={"liftshift.stack": unique})
+    try:
+        out = docker_client.containers.run(busybox_image, ["sh", "-c", "ls /etc && echo mine > /etc/written"],
+                                           volumes={name: {"bind": "/etc", "mode": "rw"}}, remove=True)
+        assert b"passwd" in out and (directory / "passwd").is_file()
+        again = docker_client.containers.run(busybox_image, ["cat", "/etc/written"],
+                                             volumes={name: {"bind": "/etc", "mode": "rw"}}, remove=True)
+        assert again == b"mine\n"
+    finally:
+        try:
+            volume.remove(force=True)
+        except docker.errors.NotFound:
+            pass
