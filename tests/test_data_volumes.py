@@ -230,3 +230,23 @@ def test_a_deploy_stopped_before_the_attachment_converges_on_the_next(env, tmp_p
     assert [a["InstanceId"] for a in again["Attachments"]] == [first["InstanceId"]]
     assert [i["InstanceId"] for i in instances(unique)] == [first["InstanceId"]]
     assert prepare(spec, base, target()).steps == []
+
+
+def test_a_rollback_moves_the_volume_to_the_earlier_releases_new_instance(env, tmp_path, unique):
+    from liftshift.pipeline.rollback import rollback
+
+    run(write_app(tmp_path / "s", unique, "one"))
+    (volume,) = volumes(unique)
+    app_yaml = write_app(tmp_path / "s", unique, "two")
+    run(app_yaml)
+    (second,) = instances(unique)
+    spec, _ = load_spec(app_yaml)
+    steps = rollback(spec, target(), None, None)
+    order = [(s.action, s.kind) for s in steps]
+    assert order.index(("terminate", "instances")) < order.index(("launch", "instances")) < order.index(
+        ("attach", "data volume"))
+    (third,) = instances(unique)
+    assert third["InstanceId"] != second["InstanceId"]
+    (again,) = volumes(unique)
+    assert again["VolumeId"] == volume["VolumeId"]
+    assert [a["InstanceId"] for a in again["Attachments"]] == [third["InstanceId"]]
