@@ -43,7 +43,7 @@ def volumes_of(service: str, observed: Observed) -> dict[str, ObservedVolume]:
 def data_zone(service: str, data: tuple[DataVolume, ...], subnets: tuple[str, ...], zones: dict[str, str],
               observed: Observed, config: str | None = None) -> str:
     """The zone a data service lives in: its existing volumes', else the zone of a live instance of its current
-    config (not replaced for a zone), else its first subnet's."""
+    config in one of its subnets' zones (not replaced for a zone), else its first subnet's."""
     found = volumes_of(service, observed)
     held = sorted({found[d.name].zone for d in data if d.name in found})
     if len(held) > 1:
@@ -53,8 +53,9 @@ def data_zone(service: str, data: tuple[DataVolume, ...], subnets: tuple[str, ..
             f"{names.TAG_DATA})")
     if held:
         return held[0]
+    usable = {zones[s] for s in subnets if s in zones}
     live = sorted((i for i in observed.instances if i.service == service and i.config_hash == config
-                   and i.state in ("pending", "running") and i.zone), key=lambda i: i.id)
+                   and i.state in ("pending", "running") and i.zone in usable), key=lambda i: i.id)
     if live:
         return live[0].zone
     if not subnets or subnets[0] not in zones:
