@@ -17,7 +17,7 @@ The map (data flows down; nothing reaches back up). ARCHITECTURE.md walks throug
       |           data, the AMI, the user-data context and EC2's 16 KB limit), observed (what it has),
       |           refs (values a planned call saves), steps (Step, Action, Kind; instructions Call, Wait,
       |           PushImage, GateCall), releases (the release record), user_data (the template, every
-      |           value shell-quoted), secret_files (secrets delivered as files, as user_data takes them),
+      |           value shell-quoted; templating: the Jinja2 environment and its sh filter), secret_files (secrets delivered as files, as user_data takes them),
       |           data_volumes (services.X.data with their device names)
     plan/         desired vs observed -> ordered Steps, pure: stack (a deploy's plan), phases (prepare ->
       |           gates -> finishes, undo), images, roles, groups, instances, in_place, fleet (blue-green
@@ -31,7 +31,7 @@ The map (data flows down; nothing reaches back up). ARCHITECTURE.md walks throug
       |           stack's resource), lock and release_store (DynamoDB)
     targets/      base (Target, and the Gate and Hosts interfaces the pipeline calls), aws (real or
                   emulated AWS), local/ (the rehearsal: emulator, registry, stand-in hosts running the
-                  user-data and standin_files (their secret-file directories, more ports), data_volumes
+                  user-data, emulated_reads (what EC2 would read for them), standin_files (their secret-file directories, more ports), data_volumes
                   (the Docker volumes standing in for EBS data volumes), gate, the load-balancer stand-in
                   lbproxy*)
 

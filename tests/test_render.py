@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from liftshift.model import user_data as render
+from liftshift.model import templating, user_data as render
 from liftshift.spec.grammar import char_problem
 from liftshift.model.user_data import (
     Health,
@@ -324,8 +324,8 @@ def test_shell_quote_rejects(value) -> None:
 
 
 def test_environment_settings() -> None:
-    env = render._environment()
-    assert env is render._environment()  # cached
+    env = templating._environment()
+    assert env is templating._environment()  # cached
     assert env.undefined is jinja2.StrictUndefined
     assert env.autoescape is False and env.keep_trailing_newline and env.trim_blocks and env.lstrip_blocks
     assert env.filters["sh"] is shell_quote

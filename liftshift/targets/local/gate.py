@@ -15,7 +15,7 @@ from ...apply.gate import (DRAIN_MARGIN_SECONDS, RolloutFailed, misconfigured, p
                     undrained_targets, update_or_restore)
 from ...aws.observe import observe_stack
 from . import lbproxy
-from .standin import BootFailed
+from .emulated_reads import BootFailed
 
 POLL_SECONDS = 0.5
 CRASH_RESTARTS = 3

@@ -9,12 +9,11 @@ machine. Terminated instances lose their host and their app containers.
 
 The stand-in image and the boot command are in standin_image.py. What EC2 would
 read with the instance role (user-data, secrets) is read from the emulator by
-the two functions at the end of this module, not in the host logic.
+emulated_reads.py, not in the host logic.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import os
 import socket
@@ -30,8 +29,9 @@ from ...spec.model import AppSpec
 from ... import http_probe
 from . import lbproxy, standin_files
 from .services import LocalSetupError, state_dir
+from .emulated_reads import BootFailed, read_secrets, read_user_data
 from .standin_image import BOOT, standin_image, tar_files
-from ...errors import LiftshiftError, Unhealthy
+from ...errors import Unhealthy
 
 HOST_LABEL = "liftshift.host"  # value: instance id
 ADDRESS_LABEL = "liftshift.address"  # the address its app's published ports listen on
@@ -39,10 +39,6 @@ ADDRESS_LABEL = "liftshift.address"  # the address its app's published ports lis
 
 class HealthCheckFailed(Unhealthy):
     """A service never became healthy: exit code 3."""
-
-
-class BootFailed(LiftshiftError):
-    """An instance's user-data failed on its stand-in host: the deployment failed (exit 1)."""
 
 
 # --- hosts ----------------------------------------------------------------------------
@@ -414,39 +410,3 @@ def _docker_healthy(container) -> bool:
 def _answers(address: str, port: int, path: str | None) -> bool:
     """HTTP GET of `path` answering 2xx/3xx, or (no health declared) a TCP connect."""
     return http_probe.answers(address, port, path)
-
-
-# --- what EC2 would read with the instance role, read here from the emulator --------------------------------
-
-
-def read_user_data(aws, instance: str) -> bytes:
-    """The user-data EC2 received for `instance` (empty when it has none)."""
-    attr = aws.client("ec2").describe_instance_attribute(InstanceId=instance, Attribute="userData")
-    return base64.b64decode(attr.get("UserData", {}).get("Value", ""))
-
-
-def read_secrets(aws, secrets: dict[str, str]) -> dict[str, str]:
-    """The secrets' values, as EC2 would read them with the instance role: from the emulator."""
-    import json
-
-    import botocore.exceptions
-
-    from ...spec.grammar import parse_secret
-
-    values = {}
-    for name, ref in secrets.items():
-        kind, ident, key = parse_secret(ref)
-        try:
-            if kind == "ssm":
-                value = aws.client("ssm").get_parameter(Name=ident, WithDecryption=True)["Parameter"]["Value"]
-            else:
-                value = aws.client("secretsmanager").get_secret_value(SecretId=ident)["SecretString"]
-                if key is not None:
-                    value = str(json.loads(value)[key])
-        except (botocore.exceptions.ClientError, ValueError, KeyError) as exc:
-            raise BootFailed(
-                f"secret {name} ({ref}) cannot be read from the local emulator ({type(exc).__name__}); store it "
-                "there first, e.g. AWS_ENDPOINT_URL=$(liftshift local endpoint) aws ssm put-parameter ..."
-            ) from None
-        values[name] = value
-    return values
