@@ -196,6 +196,7 @@ def config_hash(service: ServiceSpec, image: ImageInfo, repository_uri: str, ami
     for in_place in ("count", "subnets", "ingress", "ssh_ingress"):
         settings["instances"].pop(in_place, None)
     settings.pop("internal", None)  # only security group rules: changed in place
+    settings.pop("dns", None)  # a record that `cutover` moves, nothing on the instance
     settings.pop("rollout", None)  # how a release is rolled out is not part of it
     for volume in (settings.get("data") or {}).values():
         volume.pop("size_gb", None)  # used only when the volume is made (plan/data.py); no new instance for it

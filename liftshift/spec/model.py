@@ -16,13 +16,13 @@ from pydantic import BeforeValidator, Field, PrivateAttr, field_validator, model
 
 from .grammar import (ENV_NAME_RE, IMAGE_NAME_MAX, IMAGE_REF_RE, REGION_RE, char_problem, check_name,
                       parse_secret, parse_volume, stringify_map)
-from .settings import (BuildSpec, DataVolumeSpec, DependsOnSpec, HealthSpec, InstancesSpec, Int, LoadBalancerSpec,
+from .settings import (BuildSpec, DataVolumeSpec, DependsOnSpec, DnsSpec, HealthSpec, InstancesSpec, Int, LoadBalancerSpec,
                        PortItem, RolloutSpec, SecretFileItem, SecretRef, SpecModel, VolumeSpec, check_alias,
                        check_data_name, _depends_short, _port_short)
 
 # Fields added after app.yaml v1 was first released: left out of a service's dump while empty, so the config
 # hash (desired.config_hash) of a service that does not use them is what it was, and nothing is replaced.
-_LATER_FIELDS = ("ports", "depends_on", "aliases", "secret_files", "data")
+_LATER_FIELDS = ("ports", "depends_on", "aliases", "secret_files", "data", "dns")
 
 
 class ServiceSpec(SpecModel):
@@ -52,6 +52,8 @@ class ServiceSpec(SpecModel):
     secret_files: dict[str, SecretFileItem] = Field(default_factory=dict)
     # Storage that outlives the instance (compose's named volumes): NAME: {path, size_gb}.
     data: dict[Annotated[str, BeforeValidator(check_data_name)], DataVolumeSpec] = Field(default_factory=dict)
+    # The DNS record a migration moves from the old server to this service (`liftshift cutover`).
+    dns: Optional[DnsSpec] = None
 
     @model_validator(mode="before")
     @classmethod

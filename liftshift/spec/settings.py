@@ -407,3 +407,56 @@ def check_data_name(value: Any) -> Any:
         raise ValueError(f"{value!r} is not a volume name: 1-32 of a-z, 0-9, '-' and '_', starting with a letter "
                          "or digit")
     return value
+
+
+_DOMAIN_RE = re.compile(r"(?=.{1,253}\.?$)(?:(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\.)+[A-Za-z]{2,63}\.?")
+_ZONE_ID_RE = re.compile(r"(?:/hostedzone/)?Z[A-Z0-9]{1,32}")
+
+
+class DnsSpec(SpecModel):
+    """The DNS record a migration moves traffic on (`liftshift cutover`): `name` in the Route 53 hosted zone
+    `zone` (its name or id), pointing at the old server `old` (an IP address or a host name) before, and at
+    the stack after. `ttl` is the record's TTL while traffic moves (lowered first, the original restored at
+    the end)."""
+
+    zone: str
+    name: str
+    old: str
+    ttl: Int = Field(60, ge=1, le=86400)
+
+    @field_validator("zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        if not (_ZONE_ID_RE.fullmatch(value) or _DOMAIN_RE.fullmatch(value)):
+            raise ValueError("must be a Route 53 hosted zone: its name (example.com) or id (Z0123456789ABC)")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _DOMAIN_RE.fullmatch(value):
+            raise ValueError("must be a DNS name such as shop.example.com")
+        return value
+
+    @field_validator("old")
+    @classmethod
+    def _old(cls, value: str) -> str:
+        try:
+            ipaddress.ip_address(value)
+            return value
+        except ValueError:
+            pass
+        if not _DOMAIN_RE.fullmatch(value):
+            raise ValueError("must be the old server's IP address (203.0.113.10) or host name (old.example.com)")
+        return value
+
+    @model_validator(mode="after")
+    def _in_zone(self) -> "DnsSpec":
+        if _DOMAIN_RE.fullmatch(self.zone) and not _ZONE_ID_RE.fullmatch(self.zone):
+            zone = self.zone.rstrip(".").lower()
+            name = self.name.rstrip(".").lower()
+            if name != zone and not name.endswith("." + zone):
+                raise ValueError(f"name {self.name} is not in the zone {self.zone}")
+        if self.name.rstrip(".").lower() == self.old.rstrip(".").lower():
+            raise ValueError("old must be the old server's own address or name, not the record being moved")
+        return self
