@@ -181,8 +181,10 @@ def ecr_registry(account: str, region: str) -> Registry:
 
 
 def templates_hash(template_dir: Path) -> str:
+    """The user-data templates' hash (part of every config hash). Only the shell templates (`*.sh.j2`) count:
+    other templates there (the runbook's) put nothing on an instance, and adding one must replace none."""
     digest = hashlib.sha256()
-    for path in sorted(template_dir.rglob("*")):
+    for path in sorted(template_dir.rglob("*.sh.j2")):
         if path.is_file():
             digest.update(path.relative_to(template_dir).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
