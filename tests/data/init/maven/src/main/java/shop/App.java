@@ -1,0 +1,2 @@
+package shop;
+public class App { public static void main(String[] a) {} }
