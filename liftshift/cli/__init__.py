@@ -12,12 +12,12 @@ Results go to stdout (text, or JSON with --output json); progress and errors to 
 What a command prints is in liftshift/report.py.
 """
 
-from . import deploy, destroy, import_compose, plan, releases, render, status, unlock, validate
+from . import deploy, destroy, import_compose, init, plan, releases, render, status, unlock, validate
 from .base import app, guarded_command
 from .local import local_app
 
 # In the order `liftshift --help` lists them.
-COMMANDS = (validate.validate, plan.plan, deploy.deploy, status.status, render.render, destroy.destroy,
+COMMANDS = (init.init, validate.validate, plan.plan, deploy.deploy, status.status, render.render, destroy.destroy,
             releases.history, releases.rollback, unlock.unlock)
 for _command in COMMANDS:
     app.command()(guarded_command(_command))
