@@ -128,3 +128,45 @@ def unlock_text(data: dict[str, Any]) -> str:
 
 def stopped_text(stopped: list[str]) -> str:
     return f"Stopped: {', '.join(stopped)}." if stopped else "Nothing was running."
+
+
+def verify_text(data: dict[str, Any]) -> str:
+    """One line per check, ✓ or ✗, then the verdict."""
+    lines = [f"Verify stack {data['stack']} in {data['region']} ({data['target']})"]
+    for c in data["checks"]:
+        lines.append(f"  {'✓' if c['ok'] else '✗'} [{c['service']}] {c['check']} {c['target']}: {c['detail']}")
+    failed = sum(1 for c in data["checks"] if not c["ok"])
+    lines.append("All checks passed." if not failed else f"{failed} check(s) failed.")
+    return "\n".join(lines)
+
+
+def cutover_text(data: dict[str, Any]) -> str:
+    """A cutover move: its steps (as plan prints them), then the records each name has after it."""
+    lines = [f"note: {data['note']}"] if data.get("note") else []
+    for name, svc in data["services"].items():
+        lines += [f"note: {n}" for n in svc.get("notes", [])]
+        if not svc["steps"]:
+            lines.append(f"[{name}] {svc['name']}: no changes ({data['move']} is in place).")
+        else:
+            verb = "Would run" if data["dry_run"] else "Ran"
+            lines.append(f"[{name}] {svc['name']}: {verb} {len(svc['steps'])} step(s) for {data['move']}")
+            lines.append(steps_text(svc["steps"]))
+        where = "would have" if data["dry_run"] and svc["steps"] else "has"
+        lines.append(f"  {svc['name']} {where}:" + "".join(f"\n    {r}" for r in svc["records"]))
+    return "\n".join(lines)
+
+
+def cutover_history_text(data: dict[str, Any]) -> str:
+    """Each service's records now and its cutover moves, newest first."""
+    lines = [f"note: {data['note']}"] if data.get("note") else []
+    for name, svc in data["services"].items():
+        lines.append(f"[{name}] {svc['name']} (zone {svc['zone']}) now:"
+                     + ("".join(f"\n    {r}" for r in svc["records"]) or " no records"))
+        if svc.get("original"):
+            o = svc["original"]
+            lines.append(f"  before the cutover: {o['type']} {o['value']} ttl {o['ttl']}")
+        lines.append("  moves:" + ("" if svc["history"] else " none recorded"))
+        for e in svc["history"]:
+            lines.append(f"    #{e['number']:<4} {e['move']:<10} {e['at'] or '-':<25} {e['by']:<24} "
+                         f"commit {e['commit'] or '-'}")
+    return "\n".join(lines)

@@ -60,6 +60,9 @@ class Kind(_Text):
     SWITCH = "switch"
     DRAIN = "drain"
     DATA_VOLUME = "data volume"  # an EBS volume of services.X.data (plan/data.py)
+    HOSTED_ZONE = "hosted zone"  # a Route 53 zone: made only in the local rehearsal (plan/cutover.py)
+    DNS_RECORD = "dns record"  # the record sets of services.X.dns.name that `cutover` moves
+    CUTOVER_RECORD = "cutover record"  # the original record and each cutover move, kept like a release
 
 
 @dataclass(frozen=True)
