@@ -25,7 +25,7 @@ def _finish(guess: Guess, scan: Scan, texts: list[str], reads: dict[str, Optiona
     """What every kind does alike: the unit's environment, a data volume, the health path."""
     unit = unit_settings(scan)
     if unit:
-        guess.found.append(f"a systemd unit ({unit.file}: ExecStart {' '.join(unit.exec_start) or '-'})")
+        unit.note(guess)
         if unit.env.get("PORT", "").isdigit():
             guess.port = int(unit.env["PORT"])
     if "PORT" in reads:

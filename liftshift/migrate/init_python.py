@@ -136,7 +136,7 @@ def detect(scan: Scan) -> Guess:
         for name, default in env_reads(text).items():
             reads.setdefault(name, default)
     if unit:
-        guess.found.append(f"a systemd unit ({unit.file}: ExecStart {' '.join(unit.exec_start) or '-'})")
+        unit.note(guess)
         if unit.env.get("PORT", "").isdigit() and "PORT" in reads:
             guess.port = int(unit.env["PORT"])
     if "PORT" in reads:

@@ -108,6 +108,14 @@ class Unit:
     env: dict[str, str]
     exec_start: list[str]
     working_directory: Optional[str]
+    user: Optional[str] = None
+
+    def note(self, guess: Guess) -> None:
+        guess.found.append(f"a systemd unit ({self.file}: ExecStart {' '.join(self.exec_start) or '-'})")
+        if self.user and self.user != "root":
+            guess.checks.append(f"the old server ran the app as user {self.user} ({self.file}); the container runs "
+                                "as an unprivileged user of the image (USER in the Dockerfile): files it must read "
+                                "or write need that owner")
 
 
 def unit_settings(scan: Scan) -> Optional[Unit]:
@@ -118,7 +126,7 @@ def unit_settings(scan: Scan) -> Optional[Unit]:
             continue
         env: dict[str, str] = {}
         exec_start: list[str] = []
-        workdir = None
+        workdir = user = None
         for raw in text.splitlines():
             line = raw.strip()
             key, sep, value = line.partition("=")
@@ -136,9 +144,11 @@ def unit_settings(scan: Scan) -> Optional[Unit]:
                         env[name_] = val
             elif key == "ExecStart" and words:
                 exec_start = [w.lstrip("-@:+!") if i == 0 else w for i, w in enumerate(words)]
+            elif key == "User" and words:
+                user = words[0]
             elif key == "WorkingDirectory" and words:
                 workdir = words[0].lstrip("-")
-        return Unit(name, env, exec_start, workdir)
+        return Unit(name, env, exec_start, workdir, user)
     return None
 
 
