@@ -38,6 +38,9 @@ The map (data flows down; nothing reaches back up). ARCHITECTURE.md walks throug
     migrate/      moving an app in: compose_load (a compose file with lines, interpolation, .env, env_file,
                   extends, profiles) -> compose_map (pure: app.yaml data and warnings) -> appyaml_write
                   (app.yaml with decision comments); `liftshift import compose` (cli/import_compose.py)
+                  init_scan/init_python/init_kinds (pure: an app directory's kind, port, start command,
+                  health path, data) -> init_app (app.yaml, Dockerfile, .dockerignore planned, checked, written);
+                  `liftshift init` (cli/init.py)
 
     errors        LiftshiftError and its kinds, each carrying its exit code (1 failed, 2 bad input,
                   3 unhealthy, 4 locked); each class lives where it is raised

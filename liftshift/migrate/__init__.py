@@ -1,4 +1,4 @@
-"""Migrating apps to liftshift: `liftshift import compose`.
+"""Migrating apps to liftshift: `liftshift import compose` and `liftshift init`.
 
     compose_env       interpolation (${VAR:-default} ...) and dotenv files, pure
     compose_load      the compose file read with the line of every key; .env, extends, env_file, profiles
@@ -13,6 +13,13 @@
     appyaml_write     the app.yaml text, with comments on what needs a decision
 
 `import_compose` runs them and checks the result with spec/load.py: what it writes always validates.
+
+    init_app          `liftshift init`: detect the kind of an app directory -> plan its files (data) -> check -> write
+    init_scan         the directory listed once, an old server's systemd unit, env reads, data volumes; the Guess
+    init_python       Python: Django, FastAPI, Flask, WSGI/ASGI callables, scripts that serve themselves
+    init_kinds        an own Dockerfile, Node, Java (jar, Maven, Gradle), Go, a static site
+
+`init_app` hands a directory with a compose file to `import_compose`; what it writes validates too.
 """
 
 from __future__ import annotations

@@ -119,3 +119,107 @@ def ensure_busybox_image(client, tag: str = BUSYBOX_TAG) -> str:
     )
     client.images.get(tag)  # raises if the import did not produce it
     return tag
+
+
+# A Python base image made from this machine's own interpreter (nothing can be pulled here): busybox's rootfs
+# (a /bin/sh for RUN lines and docker's health checks, mkdir, chown ...) plus the interpreter under /usr/local,
+# its standard library (without tests, tkinter, idle, ensurepip and site-packages) and the shared libraries
+# `ldd` names for it and its extension modules. Made once per machine and reused by tag.
+PYTHON_TAG = "liftshift-test/python:3.11"
+_STDLIB_SKIP = {"test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "site-packages", "__pycache__",
+                "pydoc_data", "dist-packages"}
+_DYNLOAD_SKIP = ("_tkinter", "_test", "xxlimited", "_ctypes_test", "_xxtestfuzz", "xxsubtype")
+
+
+def _ldd(path: str) -> list[str]:
+    import re
+
+    result = subprocess.run(["ldd", path], capture_output=True, text=True)
+    return [m.group(1) for line in result.stdout.splitlines()
+            for m in [re.search(r"(?:=>\s*)?(/\S+)\s+\(0x", line)] if m]
+
+
+def python_files() -> dict[str, str]:
+    """Path in the image -> path on this machine, for the running interpreter."""
+    import sys
+    import sysconfig
+
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    binary = os.path.realpath(os.path.join(sys.base_prefix, "bin", f"python{version}"))
+    stdlib = sysconfig.get_paths()["stdlib"]
+    files = {f"usr/local/bin/python{version}": binary}
+    elves = [binary]
+    for directory, dirs, names in os.walk(stdlib):
+        dirs[:] = [d for d in dirs if d not in _STDLIB_SKIP and not d.startswith("config-")]
+        rel = os.path.relpath(directory, stdlib)
+        for name in names:
+            if name.endswith((".pyc", ".pyo", ".a", ".exe")) or (rel == "lib-dynload" and name.startswith(_DYNLOAD_SKIP)):
+                continue
+            inside = os.path.normpath(f"usr/local/lib/python{version}/{rel}/{name}")
+            files[inside] = os.path.join(directory, name)
+            if name.endswith(".so"):
+                elves.append(files[inside])
+    for elf in elves:
+        for lib in _ldd(elf):
+            real = os.path.realpath(lib)
+            # a library in the interpreter's own prefix (libpython) goes where the loader looks by default
+            inside = lib.lstrip("/") if not lib.startswith(sys.base_prefix) else \
+                f"lib/x86_64-linux-gnu/{os.path.basename(lib)}"
+            files.setdefault(inside, real)
+    return files
+
+
+def python_rootfs_tar() -> bytes:
+    import sys
+
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    base = tarfile.open(fileobj=io.BytesIO(busybox_rootfs_tar()))
+    buf = io.BytesIO()
+    made: set[str] = set()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT, dereference=True) as tar:
+        for member in base.getmembers():
+            tar.addfile(member, base.extractfile(member) if member.isfile() else None)
+            made.add(member.name)
+
+        def parents(name: str) -> None:
+            parts = name.split("/")[:-1]
+            for i in range(1, len(parts) + 1):
+                directory = "/".join(parts[:i])
+                if directory not in made:
+                    info = tarfile.TarInfo(directory)
+                    info.type, info.mode = tarfile.DIRTYPE, 0o755
+                    tar.addfile(info)
+                    made.add(directory)
+
+        for inside, outside in sorted(python_files().items()):
+            if inside in made:
+                continue
+            parents(inside)
+            info = tar.gettarinfo(outside, arcname=inside)
+            info.uid = info.gid = 0
+            info.uname = info.gname = "root"
+            with open(outside, "rb") as handle:
+                tar.addfile(info, handle)
+            made.add(inside)
+        for link in ("python3", "python"):
+            info = tarfile.TarInfo(f"usr/local/bin/{link}")
+            info.type, info.linkname, info.mode = tarfile.SYMTYPE, f"python{version}", 0o777
+            tar.addfile(info)
+    return buf.getvalue()
+
+
+def ensure_python_image(client, tag: str = PYTHON_TAG) -> str:
+    """Make sure ``tag`` (a Python base image from this machine's interpreter) exists locally; return it."""
+    import docker.errors
+
+    try:
+        client.images.get(tag)
+        return tag
+    except docker.errors.ImageNotFound:
+        pass
+    repository, _, version = tag.rpartition(":")
+    client.api.import_image_from_data(
+        python_rootfs_tar(), repository=repository, tag=version,
+        changes=["ENV PATH=/usr/local/bin:/bin LANG=C.UTF-8", 'CMD ["python3"]'])
+    client.images.get(tag)
+    return tag
