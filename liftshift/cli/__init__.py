@@ -12,7 +12,7 @@ Results go to stdout (text, or JSON with --output json); progress and errors to 
 What a command prints is in liftshift/report.py.
 """
 
-from . import (cutover, deploy, destroy, import_compose, init, plan, releases, render, status, unlock, validate,
+from . import (cutover, deploy, destroy, import_compose, init, plan, releases, render, runbook, status, unlock, validate,
                verify)
 from .base import app, guarded_command
 from .local import local_app

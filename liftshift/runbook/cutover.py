@@ -18,6 +18,11 @@ def q(*words: str) -> str:
     return " ".join(shlex.quote(w) for w in words)
 
 
+def _gradual(service: dict[str, Any]) -> bool:
+    """Whether traffic may move in steps: not for a service with data (two hosts would both write it)."""
+    return not service["data"] and not service["volumes"]
+
+
 def rehearsal(file: str, services: list[dict[str, Any]]) -> list[dict[str, str]]:
     """`--target local`: the whole deployment on this machine, with moto as AWS (nothing in AWS changes)."""
     out = [
@@ -30,7 +35,8 @@ def rehearsal(file: str, services: list[dict[str, Any]]) -> list[dict[str, str]]
     ]
     for service in services:
         if service["dns"]:
-            out.append({"command": q("liftshift", "cutover", file, "--service", service["name"], "--to", STEPS[0],
+            move = ["--to", STEPS[0]] if _gradual(service) else ["--complete"]
+            out.append({"command": q("liftshift", "cutover", file, "--service", service["name"], *move,
                                      "--target", "local"),
                         "expect": f"prints the weighted records it would set on {service['dns']['name']}"})
             out.append({"command": q("liftshift", "cutover", file, "--service", service["name"], "--back",
@@ -76,12 +82,16 @@ def validation(file: str, services: list[dict[str, Any]]) -> list[dict[str, str]
         else:
             out.append({"service": s["name"], "where": "on each instance",
                         "check": f"TCP <instance address>:{main}", "expect": "the connection is accepted"})
-        if s["dns"]:
+        if s["dns"] and (lb or health["kind"] == "http"):
             out.append({"service": s["name"], "where": "by its public name, after the cutover",
                         "check": f"{'https' if lb and lb['protocol'] == 'HTTPS' else 'http'}://{s['dns']['name']}"
                                  f"{(lb or {}).get('health_path') or health['path'] or '/'}",
                         "expect": "the same answer as above; `dig +short " + s["dns"]["name"]
                                   + "` names the stack, not " + s["dns"]["old"]})
+        elif s["dns"]:
+            out.append({"service": s["name"], "where": "by its public name, after the cutover",
+                        "check": f"dig +short {s['dns']['name']}",
+                        "expect": f"the stack's address, not {s['dns']['old']}; the check above passes by that name"})
     return out
 
 
@@ -120,8 +130,8 @@ def cutover_steps(file: str, services: list[dict[str, Any]], copies: list[dict[s
          "rollback": "the old host still serves everything; remove the stack", "undo": q("liftshift", "destroy", file)},
     ]
     if copies:
-        steps.append({"title": "Stop writes on the old host (maintenance mode or read-only) and copy the data: "
-                               "the commands under \"Data to carry\"",
+        steps.append({"title": "Stop writes on the old host (maintenance mode or read-only) and copy the data "
+                               "(section 5, Data to carry)",
                       "command": "",
                       "success": "file counts and sizes match on both sides",
                       "rollback": "re-enable writes on the old host (its data was only read)", "undo": ""})
@@ -134,7 +144,7 @@ def cutover_steps(file: str, services: list[dict[str, Any]], copies: list[dict[s
     for s in moved:
         back = q("liftshift", "cutover", file, "--service", s["name"], "--back")
         name, old = s["dns"]["name"], s["dns"]["old"]
-        gradual = not s["data"] and not s["volumes"]
+        gradual = _gradual(s)
         weights = STEPS if gradual else ()
         for weight in weights:
             steps.append({"title": f"Move {weight} of {name} to the stack (TTL lowered to {s['dns']['ttl']} s first)",
@@ -165,14 +175,14 @@ def decommissioning(file: str, services: list[dict[str, Any]], warranty_days: in
     backs = [q("liftshift", "cutover", file, "--service", s["name"], "--back") for s in services if s["dns"]]
     out = [{"step": f"Warranty: keep {', '.join(olds)} running, unchanged and out of traffic for {warranty_days} "
                     "days; validate the stack daily", "command": q("liftshift", "verify", file),
-            "rollback": "at any time in it: " + ("; ".join(backs) if backs else
-                                                 "point the names back at the old host")}]
+            "rollback": "at any time in it" if backs else "at any time in it: point the names back at the old host",
+            "undo": "; ".join(backs)}]
     for old in olds:
         out.append({"step": f"Take a final backup of {old} (disk image or snapshot) and record where it is kept",
-                    "command": "", "rollback": "none needed"})
+                    "command": "", "rollback": "none needed", "undo": ""})
         out.append({"step": f"Stop the app on {old}; a week later shut the host down", "command": "",
-                    "rollback": "start it again"})
+                    "rollback": "start it again", "undo": ""})
         out.append({"step": f"Remove {old} from DNS, monitoring, firewall rules and the inventory; "
                             "release its address and licences", "command": "",
-                    "rollback": "restore from the final backup"})
+                    "rollback": "restore from the final backup", "undo": ""})
     return out

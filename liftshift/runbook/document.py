@@ -123,7 +123,7 @@ def preflight(stack: StackInput, services: list[dict[str, Any]], region: str) ->
         ("quota-instances", f"Room for {peak} instances at the peak of a rollout (old and new side by side): "
          + ", ".join(f"{n} x {t}" for t, n in sorted(_by_type(running).items())),
          f"aws service-quotas get-service-quota --service-code ec2 --quota-code {QUOTAS['instances'][1]}"),
-        ("quota-security-groups", f"Room for {len(services) + len(lbs)} security groups in the VPC",
+        ("quota-security-groups", f"Room for {len(services) + len(lbs)} security group(s) in the region",
          f"aws service-quotas get-service-quota --service-code vpc --quota-code {QUOTAS['security-groups'][1]}"),
     ]
     if lbs:
