@@ -43,8 +43,10 @@ def apply(current: list[RecordSet], plan) -> list[RecordSet]:
             record = RecordSet.from_api(data)
             if action == "DELETE":
                 now.remove(record)
-            else:
-                now.add(record)
+                continue
+            same = {r for r in now if (r.name, r.type, r.set_id) == (record.name, record.type, record.set_id)}
+            assert (action == "UPSERT") == bool(same), (action, record)
+            now = (now - same) | {record}
     return sorted(now, key=lambda r: (r.set_id or "", r.type))
 
 
@@ -72,7 +74,8 @@ def test_the_first_move_records_the_original_lowers_the_ttl_then_weighs():
                      ("cutover record", "create")]
     assert plan.original == Original("A", OLD, 3600)
     lowered = changes(plan.steps[1])
-    assert [a for a, _ in lowered] == ["DELETE", "CREATE"] and lowered[1][1]["TTL"] == 60
+    assert [a for a, _ in lowered] == ["UPSERT"] and lowered[0][1]["TTL"] == 60
+    assert [a for a, _ in changes(plan.steps[2])] == ["DELETE", "CREATE", "CREATE"]
     moved = dict((r["SetIdentifier"], r) for a, r in changes(plan.steps[2]) if a == "CREATE")
     assert moved["old"]["Weight"] == 90 and moved["old"]["TTL"] == 60
     assert moved[stack_id("shop")]["Weight"] == 10

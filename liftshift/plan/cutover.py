@@ -214,8 +214,12 @@ def _zone_id(given: CutoverInput) -> str | Ref:
 
 def _change_step(given: CutoverInput, action: Action, what: str, gone: list[RecordSet], new: list[RecordSet],
                  detail: str) -> Step:
-    changes = [{"Action": "DELETE", "ResourceRecordSet": r.to_api()} for r in gone]
-    changes += [{"Action": "CREATE", "ResourceRecordSet": r.to_api()} for r in new]
+    # A record set is named by name, type and set identifier: one that stays under the same identity is replaced
+    # with UPSERT (moto, unlike Route 53, refuses a DELETE and a CREATE of one identity in one batch).
+    replaced = {_identity(r) for r in gone} & {_identity(r) for r in new}
+    changes = [{"Action": "DELETE", "ResourceRecordSet": r.to_api()} for r in gone if _identity(r) not in replaced]
+    changes += [{"Action": "UPSERT" if _identity(r) in replaced else "CREATE", "ResourceRecordSet": r.to_api()}
+                for r in new]
     ref = change_ref(given.service, what)
     return Step(action, Kind.DNS_RECORD, fqdn(given.name), given.service, (
         Call("route53", "change_resource_record_sets",
@@ -225,6 +229,10 @@ def _change_step(given: CutoverInput, action: Action, what: str, gone: list[Reco
              save={ref: "ChangeInfo.Id"}, retry=NEW_ZONE_ERRORS),
         Wait("route53", "resource_record_sets_changed", {"Id": ref}),
     ), detail)
+
+
+def _identity(record: RecordSet) -> tuple[str, str, str | None]:
+    return record.name, record.type, record.set_id
 
 
 def _record_original(given: CutoverInput, original: Original) -> Step:
