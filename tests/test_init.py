@@ -79,6 +79,8 @@ def test_legacy_python_app_with_systemd_unit_and_sqlite(copy):
     ("fastapi", 8000, ["uvicorn", "api.main:api", "--host", "0.0.0.0", "--port", "8000"], "/healthz",
      "python:3.12-slim"),
     ("wsgi", 8000, ["gunicorn", "--bind", "0.0.0.0:8000", "wsgi:application"], "/", "python:3.12-slim"),
+    ("asgi", 8000, ["uvicorn", "main:app", "--host", "0.0.0.0", "--port", "8000"], "/", "python:3.12-slim"),
+    ("httpserver", 9000, ["python", "server.py"], "/ping", "python:3.12-slim"),
     ("node", 3000, ["node", "server.js"], "/healthz", "node:22-slim"),
     ("maven", 9090, ["java", "-jar", "/app/app.jar"], "/actuator/health", "eclipse-temurin:21-jre"),
     ("gradle", 8080, ["java", "-jar", "/app/app.jar"], "/", "eclipse-temurin:21-jre"),
