@@ -11,7 +11,7 @@ from .base import open_target
 from .options import StackOptions, stack_options
 
 Files = Annotated[list[Path], typer.Argument(
-    help="app.yaml files (moved in the order given), or one migration.yaml listing stacks in waves.",
+    help="app.yaml files (moved in the order given), or one migration.yaml listing stacks in waves.", metavar="FILE",
     show_default=False)]
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import BadInput, LiftshiftError
+from ..runbook.checks import CREDENTIALS_FIX
 from ..runbook.document import Result, StackInput, document
 from ..runbook.migration import from_app_files, is_migration, load_migration
 from ..spec.load import load_spec
@@ -66,8 +67,7 @@ def _plan_and_check(stack: StackInput, base: Path, target_for: Callable[[AppSpec
         stack.plan_error = exc.explain() if isinstance(exc, LiftshiftError) else str(exc)
         results[f"{name}:images"] = Result(False, f"no plan: {stack.plan_error}", "fix what the message names")
         if "target" not in locals():
-            results[f"{name}:credentials"] = Result(False, stack.plan_error, "set AWS_PROFILE (or --profile) or "
-                                                    "AWS keys, and the region (app.yaml region:, --region or AWS_REGION)")
+            results[f"{name}:credentials"] = Result(False, stack.plan_error, CREDENTIALS_FIX)
             return results
     if stack.plan is not None:
         stack.actions = checks.plan_actions(stack.plan)

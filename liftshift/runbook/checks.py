@@ -18,6 +18,8 @@ from .document import QUOTAS, Result
 from .inventory import inventory
 
 PREFIX = {"elbv2": "elasticloadbalancing", "service-quotas": "servicequotas"}  # client -> IAM prefix
+CREDENTIALS_FIX = ("set AWS_PROFILE (or --profile) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, and the region "
+                   "(app.yaml region:, --region or AWS_REGION)")
 # The instance families the "Running On-Demand Standard" quota counts (its name lists them).
 STANDARD_FAMILIES = tuple("acdhimrtz")
 
@@ -60,8 +62,7 @@ def run_checks(spec: AppSpec, aws, actions: list[str]) -> dict[str, Result]:
         arn = aws.client("sts").get_caller_identity()["Arn"]
         out["credentials"] = Result(True, f"account {account}, {arn}, region {aws.region}")
     except Exception as exc:  # no credentials, an unreachable endpoint: nothing else can be asked
-        out["credentials"] = Result(False, _message(exc), "set AWS_PROFILE (or --profile) or AWS_ACCESS_KEY_ID/"
-                                    "AWS_SECRET_ACCESS_KEY, and the region (app.yaml region:, --region or AWS_REGION)")
+        out["credentials"] = Result(False, _message(exc), CREDENTIALS_FIX)
         return {f"{stack}:{k}": v for k, v in out.items()}
     services = inventory(spec)
     out["permissions"] = permissions(aws, arn, actions)
@@ -260,5 +261,5 @@ def ports_free(stack: str, ports: list[int]) -> Result:
     if busy:
         return Result(False, f"in use: {', '.join(map(str, busy))}",
                       "stop what listens there (ss -ltnp), or a rehearsal of this stack still running "
-                      f"(liftshift destroy FILE --target local)")
+                      "(liftshift destroy FILE --target local)")
     return Result(True, f"{', '.join(map(str, ports))} free")

@@ -53,7 +53,6 @@ def rehearsal(file: str, services: list[dict[str, Any]]) -> list[dict[str, str]]
 def validation(file: str, services: list[dict[str, Any]]) -> list[dict[str, str]]:
     """What `liftshift verify` checks, as URLs and the answers expected, for a person to check too."""
     out = []
-    by_name = {s["name"]: s for s in services}
     for s in services:
         main = s["ports"][0]["published"]
         health = s["health"]
@@ -66,7 +65,7 @@ def validation(file: str, services: list[dict[str, Any]]) -> list[dict[str, str]
                         "check": f"{scheme}://<load balancer address>:{lb['port']}{lb['health_path']}",
                         "expect": "HTTP 200-399 (the target group's matcher); the address is in `liftshift status`"})
         if s["internal"]:
-            peers = sorted(n for n, other in by_name.items() if s["name"] in other["depends_on"]) or ["the stack's other services"]
+            peers = s["called_by"] or ["the stack's other services"]
             out.append({"service": s["name"], "where": "from its peers only",
                         "check": f"{s['name']}:{s['ports'][0]['container']} from {', '.join(peers)}",
                         "expect": "answers from the stack's services; from outside the stack the connection is "

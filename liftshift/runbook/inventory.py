@@ -10,7 +10,7 @@ from typing import Any
 
 from ..model import names
 from ..model.data_volumes import data_volumes_of
-from ..spec.grammar import parse_secret
+from ..spec.grammar import parse_secret, peers_of
 from ..spec.model import AppSpec, ServiceSpec
 
 # Where a data volume's EBS file system is mounted on the instance (templates/user-data.sh.j2): the Docker
@@ -19,7 +19,10 @@ DATA_MOUNT = "/var/lib/liftshift/data/{name}/volume"
 
 
 def inventory(spec: AppSpec) -> list[dict[str, Any]]:
-    return [service_inventory(spec.name, name, service) for name, service in spec.services.items()]
+    out = [service_inventory(spec.name, name, service) for name, service in spec.services.items()]
+    for item in out:  # who calls it (by ${service.NAME...} or depends_on): an internal service's only clients
+        item["called_by"] = [name for name, service in spec.services.items() if item["name"] in peers_of(service)]
+    return out
 
 
 def service_inventory(stack: str, name: str, service: ServiceSpec) -> dict[str, Any]:
