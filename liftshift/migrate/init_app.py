@@ -88,6 +88,9 @@ def app_data(guess: Guess, stack: str) -> tuple[dict[str, Any], dict[tuple, str]
                                                         "destroy unless --delete-data")
     service["instances"] = {"type": "t3.micro"}
     comments[at + ("instances", "type")] = "decide: 2 vCPU, 1 GiB; size it from the old server's load"
+    service["dns"] = None
+    comments[at + ("dns",)] = ("decide: the record `liftshift cutover` moves from the old server, e.g. dns: {zone: "
+                               "example.com, name: app.example.com, old: 203.0.113.10}")
     app = {"version": 1, "name": stack, "region": None, "services": {SERVICE: service}}
     comments[("region",)] = "decide: the AWS region (else --region, AWS_REGION, the profile's region)"
     return app, comments
