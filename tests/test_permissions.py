@@ -40,7 +40,7 @@ from support.lb import answering_server
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
-PREFIX = {"elbv2": "elasticloadbalancing"}  # boto3 client name -> IAM service prefix, where they differ
+PREFIX = {"elbv2": "elasticloadbalancing", "service-quotas": "servicequotas"}  # client -> IAM prefix, if not equal
 NO_PERMISSION = {"sts:GetCallerIdentity"}  # "No permissions are required to perform this operation" (STS API)
 SERVICES = {"ec2", "iam", "ecr", "logs", "elbv2", "autoscaling", "ssm", "dynamodb", "sts", "route53"}
 # The local rehearsal's own code talks to its emulator, never to AWS with the deployer's credentials.
@@ -58,19 +58,21 @@ RARE_LB = {"autoscaling:UpdateAutoScalingGroup", "autoscaling:DescribeScalingAct
 
 
 def readme_permissions() -> dict[str, set[str]]:
-    """The README's permission table: category ("every", "lb", "in-place", "ecr", "data", "dns") -> IAM actions."""
+    """The README's permission table: category ("every", "lb", "in-place", "ecr", "data", "dns", "check") -> IAM
+    actions ("check": `runbook --check`'s pre-flight checks, tests/test_runbook_check.py)."""
     text = README.read_text()
     start = text.index("## Permissions for the deployer")
     end = text.find("\n## ", start + 1)
     section = text[start: end if end > 0 else len(text)]
     out: dict[str, set[str]] = {"every": set(), "lb": set(), "in-place": set(), "ecr": set(), "data": set(),
-                                "dns": set()}
+                                "dns": set(), "check": set()}
     for line in section.splitlines():
         if not line.startswith("|") or line.startswith("| ---"):
             continue
         when = line.split("|")[1]
-        category = ("lb" if "load_balancer" in when else "in-place" if "in-place" in when
-                    else "ecr" if "ECR" in when else "data" if "`data`" in when else "dns" if "`dns`" in when
+        category = ("check" if "--check" in when else "lb" if "load_balancer" in when
+                    else "in-place" if "in-place" in when else "ecr" if "ECR" in when
+                    else "data" if "`data`" in when else "dns" if "`dns`" in when
                     else "every" if "every" in when
                     else None)
         if category is None:

@@ -63,7 +63,7 @@ def validation(file: str, services: list[dict[str, Any]]) -> list[dict[str, str]
             scheme = lb["protocol"].lower()
             out.append({"service": s["name"], "where": "through its load balancer",
                         "check": f"{scheme}://<load balancer address>:{lb['port']}{lb['health_path']}",
-                        "expect": "HTTP 200-399 (the target group's matcher); the address is in `liftshift status`"})
+                        "expect": "HTTP 200-399 (the target group's matcher); the address is in liftshift status"})
         if s["internal"]:
             peers = s["called_by"] or ["the stack's other services"]
             out.append({"service": s["name"], "where": "from its peers only",
@@ -77,7 +77,7 @@ def validation(file: str, services: list[dict[str, Any]]) -> list[dict[str, str]
         elif health["kind"] == "command":
             out.append({"service": s["name"], "where": "on each instance",
                         "check": health["command"],
-                        "expect": "the container's health is `healthy` (docker inspect)"})
+                        "expect": "the container's health is healthy (docker inspect)"})
         else:
             out.append({"service": s["name"], "where": "on each instance",
                         "check": f"TCP <instance address>:{main}", "expect": "the connection is accepted"})
@@ -85,8 +85,8 @@ def validation(file: str, services: list[dict[str, Any]]) -> list[dict[str, str]
             out.append({"service": s["name"], "where": "by its public name, after the cutover",
                         "check": f"{'https' if lb and lb['protocol'] == 'HTTPS' else 'http'}://{s['dns']['name']}"
                                  f"{(lb or {}).get('health_path') or health['path'] or '/'}",
-                        "expect": "the same answer as above; `dig +short " + s["dns"]["name"]
-                                  + "` names the stack, not " + s["dns"]["old"]})
+                        "expect": "the same answer as above; dig +short " + s["dns"]["name"]
+                                  + " names the stack, not " + s["dns"]["old"]})
         elif s["dns"]:
             out.append({"service": s["name"], "where": "by its public name, after the cutover",
                         "check": f"dig +short {s['dns']['name']}",
