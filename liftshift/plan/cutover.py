@@ -30,7 +30,7 @@ from ..model.cutover import (ASSUMED_TTL, Alias, CutoverEntry, CutoverState, OLD
                              item_key, old_type, original_key, stack_id)
 from ..model.refs import Ref
 from ..model.releases import Origin
-from ..model.steps import Action, Call, Kind, Step, Wait
+from ..model.steps import Action, Call, Kind, RunToken, Step, Wait
 
 NEW_ZONE_ERRORS = ("NoSuchHostedZone",)  # a zone the rehearsal just made in the emulator, not yet readable
 
@@ -119,7 +119,7 @@ def plan_cutover(given: CutoverInput, move: Move) -> CutoverPlan:
     if given.zone.create:
         steps.append(Step(Action.CREATE, Kind.HOSTED_ZONE, given.zone.name, given.service, (Call(
             "route53", "create_hosted_zone",
-            {"Name": given.zone.name, "CallerReference": f"liftshift-rehearsal-{given.stack}-{given.service}",
+            {"Name": given.zone.name, "CallerReference": RunToken(f"hosted zone {given.service}"),
              "HostedZoneConfig": {"Comment": given.zone.comment or rehearsal_comment(given.zone.name),
                                   "PrivateZone": False}},
             save={zone_ref(given.service): "HostedZone.Id"}),), "in the local emulator only"))
@@ -214,12 +214,15 @@ def _zone_id(given: CutoverInput) -> str | Ref:
 
 def _change_step(given: CutoverInput, action: Action, what: str, gone: list[RecordSet], new: list[RecordSet],
                  detail: str) -> Step:
-    # A record set is named by name, type and set identifier: one that stays under the same identity is replaced
-    # with UPSERT (moto, unlike Route 53, refuses a DELETE and a CREATE of one identity in one batch).
-    replaced = {_identity(r) for r in gone} & {_identity(r) for r in new}
+    # A record set is named by name, type and set identifier: one that keeps its identity is replaced in place,
+    # and every record is written with UPSERT, which creates what does not exist ("UPSERT: If a resource record
+    # set doesn't already exist, Route 53 creates it. If it does exist, Route 53 updates it", Route 53 API
+    # reference, ChangeResourceRecordSets). Nothing foreign can be overwritten: the plan refused foreign sets.
+    # (moto, unlike Route 53, refuses a CREATE that repeats an earlier identical CREATE of a name and type
+    # that has records, and a DELETE and a CREATE of one identity in one batch.)
+    replaced = {_identity(r) for r in new}
     changes = [{"Action": "DELETE", "ResourceRecordSet": r.to_api()} for r in gone if _identity(r) not in replaced]
-    changes += [{"Action": "UPSERT" if _identity(r) in replaced else "CREATE", "ResourceRecordSet": r.to_api()}
-                for r in new]
+    changes += [{"Action": "UPSERT", "ResourceRecordSet": r.to_api()} for r in new]
     ref = change_ref(given.service, what)
     return Step(action, Kind.DNS_RECORD, fqdn(given.name), given.service, (
         Call("route53", "change_resource_record_sets",
