@@ -6,7 +6,8 @@ The map (data flows down; nothing reaches back up). ARCHITECTURE.md walks throug
       |           LiftshiftError into its exit code; report.py (top level) is what commands print
     pipeline/     deploy (prepare -> push images -> replan with digests -> roll out -> report), prepare,
       |           status, destroy, history, rollback (orchestration only), lock (stack_lock), describe
-      |           (steps and plans as data for -o json)
+      |           (steps and plans as data for -o json), verify (the migration's checks, read only), cutover
+      |           (a DNS move under the stack lock)
       |
     spec/         app.yaml -> validated AppSpec: load (located errors), model and settings (pydantic),
       |           grammar (names, image, secret and peer references: one definition each), limits (AWS
@@ -18,17 +19,19 @@ The map (data flows down; nothing reaches back up). ARCHITECTURE.md walks throug
       |           refs (values a planned call saves), steps (Step, Action, Kind; instructions Call, Wait,
       |           PushImage, GateCall), releases (the release record), user_data (the template, every
       |           value shell-quoted; templating: the Jinja2 environment and its sh filter), secret_files (secrets delivered as files, as user_data takes them),
-      |           data_volumes (services.X.data with their device names)
+      |           data_volumes (services.X.data with their device names), cutover (Route 53 record sets, the
+      |           original record and the moves a cutover keeps)
     plan/         desired vs observed -> ordered Steps, pure: stack (a deploy's plan), phases (prepare ->
       |           gates -> finishes, undo), images, roles, groups, instances, in_place, fleet (blue-green
       |           behind a load balancer), records (release-record writes), data (data volumes: made once,
-      |           attached, deleted only by destroy --delete-data), rollback, destroy
+      |           attached, deleted only by destroy --delete-data), rollback, destroy, cutover (weighted
+      |           records old / liftshift-STACK: --to N%, --complete, --back)
       |
     apply/        the only code that changes things: executor (runs instructions, dispatching by type),
       |           gate (AwsGate: health gates read from AWS), images (build and push, docker SDK)
     aws/          session (the one place boto3 clients are made), observe (what the stack has, by tag),
       |           network (subnets, zones, AMIs), listeners, ecr_auth, ownership (never adopt another
-      |           stack's resource), lock and release_store (DynamoDB)
+      |           stack's resource), lock and release_store (DynamoDB), route53 (a cutover's reads)
     targets/      base (Target, and the Gate and Hosts interfaces the pipeline calls), aws (real or
                   emulated AWS), local/ (the rehearsal: emulator, registry, stand-in hosts running the
                   user-data, emulated_reads (what EC2 would read for them), standin_files (their secret-file directories, more ports), data_volumes
