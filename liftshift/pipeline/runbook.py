@@ -59,19 +59,24 @@ def _plan_and_check(stack: StackInput, base: Path, target_for: Callable[[AppSpec
     name = stack.spec.name
     results: dict[str, Result] = {}
     try:
-        target = target_for(stack.spec)
-        stack.plan = plan_json(prepare(stack.spec, base, target))
-    except (LiftshiftError, Exception) as exc:
+        target = target_for(stack.spec)  # no region or no credentials: nothing else can be asked
+    except Exception as exc:
         if not check or not _expected(exc):
             raise
-        stack.plan_error = exc.explain() if isinstance(exc, LiftshiftError) else str(exc)
+        stack.plan_error = _explain(exc)
+        results[f"{name}:credentials"] = Result(False, stack.plan_error, CREDENTIALS_FIX)
         results[f"{name}:images"] = Result(False, f"no plan: {stack.plan_error}", "fix what the message names")
-        if "target" not in locals():
-            results[f"{name}:credentials"] = Result(False, stack.plan_error, CREDENTIALS_FIX)
-            return results
+        return results
+    try:
+        stack.plan = plan_json(prepare(stack.spec, base, target))
+    except Exception as exc:
+        if not check or not _expected(exc):
+            raise
+        stack.plan_error = _explain(exc)
+        results[f"{name}:images"] = Result(False, f"no plan: {stack.plan_error}", "fix what the message names")
     if stack.plan is not None:
         stack.actions = checks.plan_actions(stack.plan)
-        results[f"{name}:images"] = Result(True, "built (the plan above was made with them)")
+        results[f"{name}:images"] = Result(True, "built; section 4 is the plan made with them")
     if not check:
         return results
     results.update(checks.run_checks(stack.spec, target.aws, stack.actions))
@@ -80,6 +85,10 @@ def _plan_and_check(stack: StackInput, base: Path, target_for: Callable[[AppSpec
                    | {s.load_balancer.listener_port for s in services if s.load_balancer})
     results[f"{name}:ports"] = checks.ports_free(name, ports)
     return results
+
+
+def _explain(exc: Exception) -> str:
+    return exc.explain() if isinstance(exc, LiftshiftError) else str(exc)
 
 
 def _expected(exc: Exception) -> bool:

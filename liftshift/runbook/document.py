@@ -146,7 +146,7 @@ def preflight(stack: StackInput, services: list[dict[str, Any]], region: str) ->
         if arn:
             items.append((f"certificate:{s['name']}", f"{s['name']}: certificate {arn} is issued and in {region}",
                           "aws acm describe-certificate"))
-    items.append(("images", "The images build", f"liftshift plan {file}"))
+    items.append(("images", "The images build and the plan is made", f"liftshift plan {file}"))
     ports = sorted({p["published"] for s in services for p in s["ports"]}
                    | {s["load_balancer"]["port"] for s in lbs})
     items.append(("ports", "Ports free on this machine for the rehearsal: " + ", ".join(map(str, ports)),
