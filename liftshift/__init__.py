@@ -7,7 +7,7 @@ The map (data flows down; nothing reaches back up). ARCHITECTURE.md walks throug
     pipeline/     deploy (prepare -> push images -> replan with digests -> roll out -> report), prepare,
       |           status, destroy, history, rollback (orchestration only), lock (stack_lock), describe
       |           (steps and plans as data for -o json), verify (the migration's checks, read only), cutover
-      |           (a DNS move under the stack lock)
+      |           (a DNS move under the stack lock), runbook
       |
     spec/         app.yaml -> validated AppSpec: load (located errors), model and settings (pydantic),
       |           grammar (names, image, secret and peer references: one definition each), limits (AWS
@@ -44,6 +44,10 @@ The map (data flows down; nothing reaches back up). ARCHITECTURE.md walks throug
                   init_scan/init_python/init_kinds (pure: an app directory's kind, port, start command,
                   health path, data) -> init_app (app.yaml, Dockerfile, .dockerignore planned, checked, written);
                   `liftshift init` (cli/init.py)
+    runbook/      the migration runbook: migration (migration.yaml waves, ordered), inventory and document
+                  (pure: the runbook as data from the specs and plans), cutover (its procedures), checks
+                  (--check, live through aws/session), markdown and render (templates/runbook.md.j2, or a
+                  team's own); pipeline/runbook plans each stack as `plan` does; `liftshift runbook`
 
     errors        LiftshiftError and its kinds, each carrying its exit code (1 failed, 2 bad input,
                   3 unhealthy, 4 locked); each class lives where it is raised
