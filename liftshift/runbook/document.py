@@ -117,7 +117,8 @@ def preflight(stack: StackInput, services: list[dict[str, Any]], region: str) ->
     lbs = [s for s in services if s["load_balancer"]]
     items = [
         ("credentials", f"AWS credentials work and the region is {region}", "aws sts get-caller-identity"),
-        ("permissions", f"The deployer may make the {len(stack.actions) or 'planned'} calls the plan makes"
+        ("permissions", f"The deployer may make the {len(stack.actions) or 'planned'} changing calls the plan makes "
+         "(the reads it needs are in the README's permission table)"
          + (f": {', '.join(stack.actions)}" if stack.actions else ""),
          "aws iam simulate-principal-policy --policy-source-arn ARN --action-names ..."),
         ("quota-instances", f"Room for {peak} instances at the peak of a rollout (old and new side by side): "
