@@ -106,6 +106,7 @@ def test_json_is_the_same_document(offline):
     code_, out, err = run("migration.yaml", "-o", "json")
     assert code_ == 0, err
     golden("migration.json", out)
+    assert "a value" not in out and "never" not in out, "an env value is in the JSON"
     data = json.loads(out)
     assert [w["name"] for w in data["waves"]] == ["data", "front"]
     assert [s["name"] for s in data["stacks"]] == ["legacy-db", "shop"]
@@ -135,6 +136,10 @@ def test_own_template_extends_the_default(offline, tmp_path):
     assert code_ == 0, err
     assert out.startswith("# Change ACME-2: Shop to EC2\n") and "## 6. Cutover" in out
     assert "## 9." not in out and out.rstrip().endswith("(kept by the platform team)")
+    same_name = tmp_path / "runbook.md.j2"  # beside liftshift's name: the prefix still reaches liftshift's own
+    same_name.write_text('{% extends "liftshift/runbook.md.j2" %}{% block title %}# Ours\n{% endblock %}')
+    code_, out, err = run("shop/app.yaml", "--template", str(same_name))
+    assert code_ == 0 and out.startswith("# Ours\n") and "## 9." in out, err
     bad = tmp_path / "bad.md.j2"
     bad.write_text("{{ nothing_such }}\n")
     code_, _, err = run("migration.yaml", "--template", str(bad))

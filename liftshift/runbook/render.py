@@ -1,7 +1,8 @@
 """The runbook's Markdown from its data: templates/runbook.md.j2, or a team's own (`--template PATH`).
 
 A template of one's own is looked up beside itself first and then among liftshift's templates, so it can
-`{% extends "runbook.md.j2" %}` and replace only some blocks. Filters: `md` (literal text, table-safe), `code`
+`{% extends "liftshift/runbook.md.j2" %}` (the prefix names liftshift's own even beside a file of that name) and
+replace only some blocks. Filters: `md` (literal text, table-safe), `code`
 (a code span), `mark` (✓ ✗ ☐), all in markdown.py; undefined names are errors (StrictUndefined).
 """
 
@@ -24,8 +25,10 @@ class TemplateError(BadInput):
 
 
 def environment(extra: Optional[Path] = None) -> jinja2.Environment:
-    paths = ([str(extra)] if extra is not None else []) + [str(templates_dir())]
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(paths), undefined=jinja2.StrictUndefined,
+    ours = jinja2.FileSystemLoader(str(templates_dir()))
+    loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(str(extra))] if extra is not None else []
+    loaders += [jinja2.PrefixLoader({"liftshift": ours}), ours]
+    env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined,
                              autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(md=md, code=code, mark=mark)
     return env
