@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..apply.executor import Executor
+from ..errors import BadInput
 from ..model.cutover import CutoverState, fqdn
 from ..model.observed import Observed
 from ..plan.cutover import (CutoverInput, CutoverPlan, DnsProblem, Move, StackTarget, Zone, plan_cutover,
@@ -166,3 +167,45 @@ def _located(spec: AppSpec, path: tuple, message: str) -> SpecError:
     from ..spec.yamlsource import LocatedData
 
     return SpecError.at(spec._source or LocatedData(file="app.yaml", data=None), path, message)
+
+
+class ServingThroughDns(BadInput):
+    """destroy refused: a service's DNS record still sends traffic to the stack (exit 2, nothing removed)."""
+
+
+def refuse_if_serving(spec: AppSpec, target: Target) -> None:
+    """Before destroy: a stack that a cutover left receiving traffic (its weighted record, or the plain record of
+    --complete) is not removed from under its clients; `cutover --back` first. A name whose records cannot be
+    read is noted, not refused (destroy must work without Route 53 permissions for a stack never cut over)."""
+    import botocore.exceptions
+
+    from ..aws.route53 import find_rehearsal_zone, find_zone, read_cutover, records_of
+    from ..model.cutover import stack_id
+
+    services = [n for n in sorted(spec.services) if spec.services[n].dns is not None]
+    if not services:
+        return
+    state = None
+    for name in services:
+        dns = spec.services[name].dns
+        try:
+            route53 = target.aws.client("route53")
+            found = find_zone(route53, dns.zone)
+            if found is None and target.name == "local":
+                found = find_rehearsal_zone(route53, rehearsal_comment(dns.zone))
+            if found is None:
+                continue
+            now = records_of(route53, found[0], dns.name)
+            if state is None:
+                state = read_cutover(target.aws.client("dynamodb"), spec.name)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, ValueError) as exc:
+            target.progress.note(f"warning: could not read {dns.name} in Route 53 ({exc}); not checked for traffic "
+                                 "to this stack")
+            continue
+        entries = state.of(name)
+        completed = bool(entries) and entries[-1].move == "complete"
+        if any(r.set_id == stack_id(spec.name) for r in now) or (completed and any(r.set_id is None for r in now)):
+            raise ServingThroughDns(
+                f"{fqdn(dns.name)} still sends traffic to stack {spec.name} (services.{name}.dns; "
+                f"{'; '.join(r.describe() for r in now)}): run `liftshift cutover FILE --service {name} --back` "
+                "first, then destroy")

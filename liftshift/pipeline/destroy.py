@@ -25,7 +25,10 @@ def destroy_plan(spec: AppSpec, target: Target, *, keep_images: bool, execute: b
     """destroy's steps (run too when `execute`) and the data volumes it keeps, one line each."""
     from ..aws.observe import observe_stack
 
+    from .cutover import refuse_if_serving
+
     target.aws.account_id()
+    refuse_if_serving(spec, target)  # a cutover left DNS pointing here: `cutover --back` first
     if not execute:
         observed = observe_stack(target.aws, spec.name, verify_tags=True)
         return (plan_destroy(spec.name, observed, keep_images=keep_images, delete_data=delete_data),
