@@ -71,7 +71,7 @@ def summary(result: dict[str, Any]) -> str:
     lines = [f"Wrote {result['out']}: stack {result['stack']}, {count} service{'s' if count != 1 else ''} from "
              f"{result['compose_file']}" + (f", {warned} warning{'s' if warned != 1 else ''}" if warned else "") + "."]
     if result["commands"]:
-        lines.append("Store the secrets before the first deploy:")
+        lines.append("Store the secrets before the first deploy (file paths are from the directory of app.yaml):")
         lines.extend(f"  {c['command']}" for c in result["commands"])
     lines.append(f"Then: liftshift validate {result['out']} && liftshift plan {result['out']}")
     return "\n".join(lines)
