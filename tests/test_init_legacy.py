@@ -112,6 +112,6 @@ def test_the_local_python_image_runs_the_standard_library(docker_client, python_
     """The base image carries what the legacy app imports (sqlite3, wsgiref) and a shell for health checks."""
     script = ("import sqlite3, wsgiref.simple_server, urllib.request, json, ssl; "
               "print(sqlite3.connect(':memory:').execute('select 41+1').fetchone()[0])")
-    out = docker_client.containers.run(python_image, ["sh", "-c", f"python -c \"{script}\" && command -v nc"],
+    out = docker_client.containers.run(python_image, ["sh", "-c", f"python -c \"{script}\" && which nc"],
                                        remove=True)
     assert out.decode().split() == ["42", "/bin/nc"]
