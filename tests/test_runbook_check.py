@@ -35,7 +35,8 @@ def stack(tmp_path: Path, name: str, services: str) -> Path:
 
 def row(text: str, words: str) -> str:
     """The checklist row holding `words`."""
-    found = [line for line in text.splitlines() if line.startswith("| ") and words in line]
+    checklist = text.split("## 2. Pre-migration checklist")[1].split("\n## 3.")[0]
+    found = [line for line in checklist.splitlines() if line.startswith("| ") and words in line]
     assert found, f"no checklist row with {words!r}"
     return found[0]
 

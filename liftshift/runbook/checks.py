@@ -50,7 +50,11 @@ def plan_actions(plan: dict[str, Any]) -> list[str]:
 
 
 def _code(exc: Exception) -> str:
-    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", "")) if hasattr(exc, "response") else ""
+    """The AWS error code, else the kind of failure (a botocore error's text can be a whole HTML page)."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict) and response.get("Error", {}).get("Code"):
+        return str(response["Error"]["Code"])
+    return type(exc).__name__
 
 
 def run_checks(spec: AppSpec, aws, actions: list[str]) -> dict[str, Result]:
@@ -99,7 +103,7 @@ def permissions(aws, arn: str, actions: list[str]) -> Result:
             denied += [r["EvalActionName"] for r in answer.get("EvaluationResults", [])
                        if r.get("EvalDecision") != "allowed"]
     except Exception as exc:
-        return Result(None, f"cannot simulate ({_code(exc) or exc}): check these by hand: {', '.join(actions)}")
+        return Result(None, f"cannot simulate ({_code(exc)}): check them by hand")
     if denied:
         return Result(False, f"{source} may not: {', '.join(sorted(denied))}",
                       "grant them (README, \"Permissions for the deployer\")")
@@ -125,7 +129,7 @@ def quotas(aws, services: list[dict[str, Any]]) -> dict[str, Result]:
         out["quota-instances"] = _room(need, used, limit, "vCPUs of On-Demand standard instances",
                                        QUOTAS["instances"])
     except Exception as exc:
-        out["quota-instances"] = Result(None, f"cannot read the quota ({_code(exc) or exc}): check by hand")
+        out["quota-instances"] = Result(None, f"cannot read the quota ({_code(exc)}): check by hand")
     try:
         groups = sum(1 for page in ec2.get_paginator("describe_security_groups").paginate()
                      for _ in page["SecurityGroups"])
@@ -133,7 +137,7 @@ def quotas(aws, services: list[dict[str, Any]]) -> dict[str, Result]:
         out["quota-security-groups"] = _room(len(services) + lbs, groups, _quota(aws, "security-groups"),
                                              "security groups", QUOTAS["security-groups"])
     except Exception as exc:
-        out["quota-security-groups"] = Result(None, f"cannot read the quota ({_code(exc) or exc}): check by hand")
+        out["quota-security-groups"] = Result(None, f"cannot read the quota ({_code(exc)}): check by hand")
     lbs = sum(1 for s in services if s["load_balancer"])
     if lbs:
         try:
@@ -143,7 +147,7 @@ def quotas(aws, services: list[dict[str, Any]]) -> dict[str, Result]:
             out["quota-load-balancers"] = _room(lbs, present, _quota(aws, "load-balancers"),
                                                 "Application Load Balancers", QUOTAS["load-balancers"])
         except Exception as exc:
-            out["quota-load-balancers"] = Result(None, f"cannot read the quota ({_code(exc) or exc}): check by hand")
+            out["quota-load-balancers"] = Result(None, f"cannot read the quota ({_code(exc)}): check by hand")
     return out
 
 
@@ -215,7 +219,7 @@ def secret(aws, ref: dict[str, Any]) -> Result:
         if code == "ResourceNotFoundException":
             return Result(False, f"no secret {name} in Secrets Manager",
                           f"aws secretsmanager create-secret --name {name} --secret-string ...")
-        return Result(None, f"cannot tell ({code or exc})")
+        return Result(None, f"cannot tell ({code})")
     if described.get("DeletedDate"):
         return Result(False, f"secret {name} is scheduled for deletion",
                       f"aws secretsmanager restore-secret --secret-id {name}")
@@ -242,7 +246,7 @@ def certificate(aws, arn: str) -> Result:
         if code == "ResourceNotFoundException":
             return Result(False, "no such certificate", "request one (aws acm request-certificate) and set "
                                                         "load_balancer.certificate_arn to its ARN")
-        return Result(None, f"cannot tell ({code or exc})")
+        return Result(None, f"cannot tell ({code})")
     if status != "ISSUED":
         return Result(False, f"the certificate is {status}",
                       "complete its validation (the DNS record ACM asks for), or request a new one")

@@ -141,12 +141,14 @@ def preflight(stack: StackInput, services: list[dict[str, Any]], region: str) ->
         for ref in s["secrets"] + s["secret_files"]:
             items.append((f"secret:{s['name']}:{ref['name']}",
                           f"{s['name']}: secret {ref['ref']} ({ref['name']}) exists and can be read",
-                          "aws ssm describe-parameters / aws secretsmanager describe-secret"))
+                          f"aws ssm describe-parameters --parameter-filters Key=Name,Values={ref['secret']}"
+                          if ref["store"] == "ssm" else
+                          f"aws secretsmanager describe-secret --secret-id {ref['secret']}"))
     for s in lbs:
         arn = s["load_balancer"]["certificate_arn"]
         if arn:
             items.append((f"certificate:{s['name']}", f"{s['name']}: certificate {arn} is issued and in {region}",
-                          "aws acm describe-certificate"))
+                          f"aws acm describe-certificate --certificate-arn {arn}"))
     items.append(("images", "The images build and the plan is made", f"liftshift plan {file}"))
     ports = sorted({p["published"] for s in services for p in s["ports"]}
                    | {s["load_balancer"]["port"] for s in lbs})
