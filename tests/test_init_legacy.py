@@ -76,6 +76,8 @@ def test_init_containerises_the_old_server_app_and_the_rehearsal_runs_it(local, 
         page = get(port, "/add?text=" + urllib.parse.quote("moved <off> the old server"))  # 303, then /
         assert "moved &lt;off&gt; the old server" in page
         assert get(port, "/count") == "1\n"
+        checked = run_local("verify", str(app_yaml))  # the cutover's success test passes on what init wrote
+        assert checked.exit_code == 0, checked.output
 
         container = app_container(docker_client, unique)
         assert container.attrs["Config"]["User"] == "10001"
