@@ -17,6 +17,7 @@ from typing import Optional
 
 SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", "env", ".tox", ".mypy_cache",
              ".pytest_cache", "target", "build", "dist", ".gradle", ".idea", ".vscode", "vendor"}
+MAX_FILES = 20000  # entries listed at most: init run in a huge tree (a home directory) stays quick
 MAX_READ = 256 * 1024  # bytes of one file read for detection: enough for any entry point, never a data file
 HEALTH_PATHS = ("/healthz", "/health", "/healthcheck", "/health-check", "/livez", "/readyz", "/ready", "/ping",
                 "/status")
@@ -70,6 +71,8 @@ class Scan:
         except OSError:
             return
         for entry in entries:
+            if len(self.files) >= MAX_FILES:
+                return
             rel = prefix + entry.name
             if entry.is_symlink():
                 continue
