@@ -257,3 +257,11 @@ def test_json_is_the_text_as_data(copy, tmp_path):
     text = init(other).stdout
     assert f"Guessed: port {data['guessed']['port']}, start command: node server.js, health path /healthz" in text
     assert all(check in text for check in data["check"])
+
+
+def test_a_kind_without_an_entry_point_gives_way_to_the_next_that_fits(copy):
+    where = copy("node")
+    (where / "tools.py").write_text("def helper():\n    return 1\n")  # a helper script, no entry point
+    result = init_json(where)
+    assert result["kind"] == "node"
+    assert any("also found Python files" in c for c in result["check"])

@@ -39,11 +39,19 @@ def detect(directory: Path) -> Guess:
     fits = [(name, fn) for name, ok, fn in candidates if ok]
     if not fits:
         raise BadInput(f"{directory}: no app that init recognises (looked for {LOOKED_FOR}); nothing written")
-    guess = fits[0][1](scan)
-    if len(fits) > 1 and fits[1][0] != "static":
-        guess.checks.append(f"also found {', '.join(n for n, _ in fits[1:])} files: init containerised the "
-                            f"{fits[0][0]} app only; a second service needs its own directory and Dockerfile")
-    return guess
+    first_error: Optional[BadInput] = None
+    for kind, detect_kind in fits:
+        try:
+            guess = detect_kind(scan)
+        except BadInput as exc:  # e.g. a helper *.py beside a Node app: try the next kind that fits
+            first_error = first_error or exc
+            continue
+        others = [n for n, _ in fits if n not in (kind, "static")]
+        if others:
+            guess.checks.append(f"also found {', '.join(others)} files: init containerised the {kind} app only; "
+                                "a second service needs its own directory and Dockerfile")
+        return guess
+    raise first_error or BadInput(f"{directory}: no app that init recognises")
 
 
 def with_base_image(guess: Guess, image: Optional[str]) -> Guess:
