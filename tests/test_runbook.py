@@ -174,3 +174,17 @@ def _load(file: str):
     from liftshift.spec.load import load_spec
 
     return load_spec(DATA / file)
+
+
+def test_the_runbook_template_changes_no_config_hash(tmp_path):
+    """Only the user-data templates are in every config hash: templates/runbook.md.j2 (or any other non-shell
+    template) beside them replaces no instance on upgrade."""
+    from liftshift.model.desired import templates_hash
+    from liftshift.model.templating import templates_dir
+
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    for script in templates_dir().glob("*.sh.j2"):
+        (alone / script.name).write_bytes(script.read_bytes())
+    assert (templates_dir() / "runbook.md.j2").is_file()
+    assert templates_hash(templates_dir()) == templates_hash(alone)
