@@ -33,8 +33,7 @@ def cutover(file: File, service: Service = None,
             yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
             dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the steps; change nothing.")] = False,
             lock_wait: LockWait = 0.0, *, opts: StackOptions) -> None:
-    """Move services.X.dns.name from the old server to the stack (--to N%, --complete) or back (--back), showing
-    each change first. Without a move: the records now and the cutover's history."""
+    """Move services.X.dns.name to the stack (--to N%, --complete) or back (--back); without a move, show the records."""
     from ..pipeline.cutover import cutover as run_cutover
     from ..plan.cutover import Move
 

@@ -19,8 +19,7 @@ def destroy(file: File, yes: Annotated[bool, typer.Option("--yes", "-y", help="D
                 "--delete-data", help="Delete the data volumes (services.X.data) too; without it they are kept.")]
             = False,
             lock_wait: LockWait = 0.0, *, opts: StackOptions) -> None:
-    """Remove everything the stack owns in AWS (found by its tags) and nothing else. Data volumes are kept
-    unless --delete-data."""
+    """Remove everything the stack owns in AWS (found by its tags); data volumes only with --delete-data."""
     from ..pipeline.describe import describe_step
     from ..pipeline.destroy import destroy_plan
 

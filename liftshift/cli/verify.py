@@ -7,9 +7,7 @@ from .options import File, StackOptions, stack_options
 
 @stack_options
 def verify(file: File, *, opts: StackOptions) -> None:
-    """Check that each service answers its health path (through its load balancer, else on each instance),
-    internal services are reachable from their peers only, and data volumes are attached. Exit 3 naming each
-    failed check."""
+    """Check health (through the load balancer, else each instance), internal services and data volumes; exit 3 on a failure."""
     from ..pipeline.verify import VerifyFailed, verify as run_verify
 
     spec, _ = load(file)
