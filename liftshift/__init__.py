@@ -9,7 +9,8 @@ The map (data flows down; nothing reaches back up). ARCHITECTURE.md walks throug
       |           (steps and plans as data for -o json), verify (the migration's checks, read only), cutover
       |           (a DNS move under the stack lock), runbook
       |
-    spec/         app.yaml -> validated AppSpec: load (located errors), model and settings (pydantic),
+    spec/         app.yaml -> validated AppSpec: load (located errors), model, settings and runtime (pydantic;
+      |           runtime: ports, depends_on, aliases, secret_files, data, dns),
       |           grammar (names, image, secret and peer references: one definition each), limits (AWS
       |           limits known before any call), checks (warnings; --strict refuses), yamlsource (YAML 1.2,
       |           lines of keys)

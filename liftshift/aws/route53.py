@@ -10,7 +10,7 @@ from typing import Any
 from ..model.cutover import CutoverState, RecordSet, fqdn, from_item, item_key
 from ..model.names import TABLE
 
-ZONE_ID_RE = re.compile(r"(?:/hostedzone/)?Z[A-Z0-9]{1,32}")  # as spec/settings.py DnsSpec accepts one
+ZONE_ID_RE = re.compile(r"(?:/hostedzone/)?Z[A-Z0-9]{1,32}")  # as spec/runtime.py DnsSpec accepts one
 
 
 def zone_id(value: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -160,6 +160,7 @@ def _check_unknown_keys(located: LocatedData, data: Any, model: type[BaseModel],
 
 
 def _model_of(annotation: Any) -> tuple[str, type[BaseModel]] | None:
+    annotation = _unwrap(annotation)
     origin = get_origin(annotation)
     if origin is Union:
         for arg in get_args(annotation):
@@ -170,11 +171,11 @@ def _model_of(annotation: Any) -> tuple[str, type[BaseModel]] | None:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return ("model", annotation)
     if origin is dict:
-        sub = get_args(annotation)[1]
+        sub = _unwrap(get_args(annotation)[1])
         if isinstance(sub, type) and issubclass(sub, BaseModel):
             return ("dict", sub)
     if origin is list:
-        sub = get_args(annotation)[0]
+        sub = _unwrap(get_args(annotation)[0])
         if isinstance(sub, type) and issubclass(sub, BaseModel):
             return ("list", sub)
     return None
@@ -295,3 +296,8 @@ def _check_resource_names(located: LocatedData, spec: AppSpec) -> None:
         where = ("services", second)
         raise SpecError.at(located, where,
                            f"would make the {kind} {name!r}, which service {first!r} makes too: rename one of them")
+
+
+def _unwrap(annotation: Any) -> Any:
+    """The type inside Annotated[...] (a field with a validator of its short form, e.g. ports' items)."""
+    return get_args(annotation)[0] if get_origin(annotation) is Annotated else annotation

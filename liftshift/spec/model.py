@@ -2,7 +2,7 @@
 
 app.yaml is a public contract written by users, CI pipelines and tests, so field names here are
 stable. pydantic does the type checking; a service's settings (build, health, instances...) are in
-spec/settings.py, the grammars of values in spec/grammar.py, loading
+spec/settings.py and spec/runtime.py, the grammars of values in spec/grammar.py, loading
 and error reporting in spec/load.py, the AWS limits in spec/limits.py.
 """
 
@@ -16,9 +16,10 @@ from pydantic import BeforeValidator, Field, PrivateAttr, field_validator, model
 
 from .grammar import (ENV_NAME_RE, IMAGE_NAME_MAX, IMAGE_REF_RE, REGION_RE, char_problem, check_name,
                       parse_secret, parse_volume, stringify_map)
-from .settings import (BuildSpec, DataVolumeSpec, DependsOnSpec, DnsSpec, HealthSpec, InstancesSpec, Int, LoadBalancerSpec,
-                       PortItem, RolloutSpec, SecretFileItem, SecretRef, SpecModel, VolumeSpec, check_alias,
-                       check_data_name, _depends_short, _port_short)
+from .runtime import (DataVolumeSpec, DependsOnSpec, DnsSpec, PortItem, SecretFileItem, _depends_short, _port_short,
+                      check_alias, check_data_name)
+from .settings import (BuildSpec, HealthSpec, InstancesSpec, Int, LoadBalancerSpec, RolloutSpec, SecretRef, SpecModel,
+                       VolumeSpec)
 
 # Fields added after app.yaml v1 was first released: left out of a service's dump while empty, so the config
 # hash (desired.config_hash) of a service that does not use them is what it was, and nothing is replaced.
