@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from ..errors import BadInput
+from .files import write
 
 
 class ImportRefused(BadInput):
@@ -95,13 +96,3 @@ def check_text(text: str, directory: Path, compose_name: str) -> None:
                             f"line {exc.line}: {exc.dotted}: {exc.message}") from None
     finally:
         os.unlink(temp)
-
-
-def write(path: Path, text: str, force: bool) -> None:
-    try:
-        with open(path, "w" if force else "x", encoding="utf-8") as handle:
-            handle.write(text)
-    except FileExistsError:
-        raise BadInput(f"{path} exists: give --force to overwrite it") from None
-    except OSError as exc:
-        raise BadInput(f"cannot write {path}: {exc.strerror}") from None

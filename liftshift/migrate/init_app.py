@@ -10,12 +10,12 @@ A compose file is handed to `import compose` (migrate/__init__.py), which has it
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from ..errors import BadInput
+from .files import write
 from .init_scan import WRITTEN_MARK, Guess, Scan
 
 SERVICE = "web"
@@ -194,15 +194,3 @@ def check(files: list[tuple[str, str]], directory: Path) -> None:
         except SpecError as exc:
             raise BadInput(f"the app.yaml init made for {directory} does not validate, so nothing was written: "
                            f"line {exc.line}: {exc.dotted}: {exc.message}") from None
-
-
-def write(path: Path, text: str, force: bool) -> None:
-    try:
-        if force and path.is_symlink():
-            os.unlink(path)
-        with open(path, "w" if force else "x", encoding="utf-8") as handle:
-            handle.write(text)
-    except FileExistsError:
-        raise BadInput(f"{path} exists: give --force to overwrite it") from None
-    except OSError as exc:
-        raise BadInput(f"cannot write {path}: {exc.strerror}") from None
