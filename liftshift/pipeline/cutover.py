@@ -52,9 +52,9 @@ def cutover(spec: AppSpec, base: Path, target: Target, service: str | None, move
     names = chosen_services(spec, service)
     target.aws.account_id()
     result: dict[str, Any] = {"stack": spec.name, "region": target.aws.region, "target": target.name,
-                              "rehearsal": target.name == "local", "move": str(move) if move else None,
+                              "rehearsal": target.rehearsal, "move": str(move) if move else None,
                               "dry_run": not execute, "services": {}}
-    if target.name == "local":
+    if target.rehearsal:
         result["note"] = REHEARSAL_NOTE
     if move is None:
         state = read_cutover(target.aws.client("dynamodb"), spec.name)
@@ -110,7 +110,7 @@ def _input(spec: AppSpec, target: Target, name: str, observed: Observed, state: 
     current = () if zone.create else tuple(records_of(target.aws.client("route53"), zone.id, dns.name))
     return CutoverInput(stack=spec.name, service=name, name=dns.name, old=dns.old, ttl=dns.ttl, zone=zone,
                         current=current, target=_stack_target(target, name, observed), state=state, origin=who,
-                        rehearsal=target.name == "local")
+                        rehearsal=target.rehearsal)
 
 
 def _zone(spec: AppSpec, target: Target, name: str) -> Zone:
@@ -122,7 +122,7 @@ def _zone(spec: AppSpec, target: Target, name: str) -> Zone:
         found = find_zone(route53, dns.zone)
     except ValueError as exc:
         raise _located(spec, ("services", name, "dns", "zone"), str(exc)) from None
-    if found is None and target.name == "local":
+    if found is None and target.rehearsal:
         found = find_rehearsal_zone(route53, rehearsal_comment(dns.zone))
         if found is None:  # made in the emulator by the plan; a zone given by id is named after the record's parent
             zone_name = dns.name.split(".", 1)[1] if ZONE_ID_RE.fullmatch(dns.zone) else dns.zone
@@ -153,7 +153,7 @@ def _history(spec: AppSpec, target: Target, name: str, state: CutoverState) -> d
         found = find_zone(route53, dns.zone)
     except ValueError:
         found = None
-    if found is None and target.name == "local":
+    if found is None and target.rehearsal:
         found = find_rehearsal_zone(route53, rehearsal_comment(dns.zone))
     records = [r.describe() for r in records_of(route53, found[0], dns.name)] if found else []
     original = state.originals.get(name)
@@ -191,7 +191,7 @@ def refuse_if_serving(spec: AppSpec, target: Target) -> None:
         try:
             route53 = target.aws.client("route53")
             found = find_zone(route53, dns.zone)
-            if found is None and target.name == "local":
+            if found is None and target.rehearsal:
                 found = find_rehearsal_zone(route53, rehearsal_comment(dns.zone))
             if found is None:
                 continue

@@ -72,7 +72,7 @@ def service_checks(spec: AppSpec, name: str, target: Target, observed: Observed,
             out.append(_on_instance(name, service, instance, addresses.get(instance.id)))
     if service.internal:
         out.append(_internal_group(name, spec, observed))
-        if target.name == "local":
+        if target.rehearsal:
             out.append(_not_on_loopback(name, service))
     out += _data_volumes(name, service, observed, {i.id for i in running})
     return out

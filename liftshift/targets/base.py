@@ -98,6 +98,9 @@ class Target:
     make_gate: Callable[[AppSpec], Gate]
     progress: Progress = field(default_factory=Progress)
     hosts: Hosts = field(default_factory=CloudHosts)
+    # The local rehearsal: its AWS is an emulator on this machine and its hosts publish here. Commands that
+    # touch what lies outside the stack (DNS) or probe from outside say so and act on the emulator instead.
+    rehearsal: bool = False
 
     def gate(self, spec: AppSpec) -> Gate:
         return self.make_gate(spec)

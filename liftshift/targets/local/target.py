@@ -28,6 +28,6 @@ def local_target(region: str | None, progress: Progress, call_log: CallLog | Non
     aws = Aws(region=region or DEFAULT_REGION, call_log=call_log, endpoint_url=endpoint,
               credentials=("liftshift-local", "liftshift-local"), on_retry=retry_reporter(progress))
     hosts = StandInHosts(docker, aws, progress)
-    return Target(name="local", aws=aws, docker=docker, registry=Registry(registry, is_ecr=False),
+    return Target(name="local", rehearsal=True, aws=aws, docker=docker, registry=Registry(registry, is_ecr=False),
                   registry_auth=lambda: None, progress=progress, hosts=hosts,
                   make_gate=lambda spec: LocalGate(hosts, aws, spec, progress))
