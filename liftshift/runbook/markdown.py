@@ -41,9 +41,10 @@ def _line_start(match: re.Match) -> str:
     return space + "\\" + what
 
 
-def code(value: Any) -> str:
-    """An inline code span showing `value` exactly (table-safe)."""
-    text = _text(value).replace("|", "\\|")
+def code(value: Any, table: bool = True) -> str:
+    """An inline code span showing `value` exactly; table-safe unless `table` is false (outside a table a code
+    span shows a backslash literally, so `| code(false)` there)."""
+    text = _text(value).replace("|", "\\|") if table else _text(value)
     if not text:
         return ""
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
