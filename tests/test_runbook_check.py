@@ -16,7 +16,7 @@ from liftshift.aws.session import CallLog
 from liftshift.cli import app
 from liftshift.pipeline.runbook import runbook
 from liftshift.progress import Progress
-from liftshift.runbook import checks
+from liftshift.checks import aws as checks
 from liftshift.runbook.render import render_runbook
 from liftshift.targets.aws import aws_target
 from support.registry import free_port

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import BadInput, LiftshiftError
-from ..runbook.checks import CREDENTIALS_FIX
+from ..checks.aws import CREDENTIALS_FIX
 from ..runbook.document import Result, StackInput, document
 from ..runbook.migration import from_app_files, is_migration, load_migration
 from ..spec.load import load_spec
@@ -52,7 +52,7 @@ def runbook(files: list[Path], target_for: Callable[[AppSpec], Target], *, check
 
 def _plan_and_check(stack: StackInput, base: Path, target_for: Callable[[AppSpec], Target],
                     check: bool) -> dict[str, Result]:
-    from ..runbook import checks
+    from ..checks import aws as checks
     from .describe import plan_json
     from .prepare import prepare
 

@@ -4,7 +4,7 @@
     inventory.py  what a stack holds, from its spec: services, images, ports, env names, secret references, data
     document.py   the runbook as data: inventory, checklist, rehearsal, resources, cutover, validation, rollback,
                   warranty, decommissioning (pure: tests build it from plain values)
-    checks.py     `--check`: the pre-flight checks, run live through aws/session.Aws; each a result with its fix
+    (`--check` runs the pre-flight checks of liftshift/checks/, shared with `liftshift doctor`)
     markdown.py   the template's filters (`md`, `code`, `mark`): Markdown's escaping, not the shell's
     render.py     the Jinja2 rendering of templates/runbook.md.j2, or a team's own (--template)
 

@@ -12,18 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from ..checks import QUOTAS, Result  # noqa: F401 (Result: the runbook's results)
 from ..spec.model import AppSpec
 from . import cutover
 from .inventory import inventory
-
-
-@dataclass(frozen=True)
-class Result:
-    """A pre-flight check's outcome: ok True (✓), False (✗, with the fix), None (to check by hand)."""
-
-    ok: Optional[bool]
-    detail: str = ""
-    fix: str = ""
 
 
 @dataclass
@@ -35,12 +27,6 @@ class StackInput:
     plan_error: Optional[str] = None  # why there is no plan (with --check: a failed check, not an abort)
     actions: list[str] = field(default_factory=list)  # the IAM actions the plan calls (checks.plan_actions)
 
-
-# The Service Quotas checked, (service code, quota code): "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z)
-# instances" (vCPUs), "VPC security groups per Region", "Application Load Balancers per Region" (the Service
-# Quotas console lists each code).
-QUOTAS = {"instances": ("ec2", "L-1216C47A"), "security-groups": ("vpc", "L-E79EC296"),
-          "load-balancers": ("elasticloadbalancing", "L-53DA6B97")}
 
 MANUAL = (  # items no tool can check: (id, title, how)
     ("backup", "A backup of the old host (disks and databases) is taken and a restore was tried",

@@ -1,5 +1,5 @@
-"""`liftshift runbook --check`: the pre-flight checks, run live, each a Result (✓, ✗ with its fix, or ☐ when
-AWS would not say) keyed "STACK:ID" like document.preflight's items.
+"""The AWS pre-flight checks of `liftshift doctor` and `liftshift runbook --check`, run live: each a Result (✓, ✗
+with its fix, or ☐ when AWS would not say), keyed "STACK:ID" like the runbook's checklist items.
 
 Every AWS call goes through aws/session.Aws; none reads a secret's value (DescribeParameters and
 DescribeSecret return metadata only: the deployer reads no secret, only the instances do). A check that
@@ -13,9 +13,9 @@ import socket
 from typing import Any, Optional
 
 from ..errors import LiftshiftError
+from ..runbook.inventory import inventory
 from ..spec.model import AppSpec
-from .document import QUOTAS, Result
-from .inventory import inventory
+from . import QUOTAS, Result
 
 PREFIX = {"elbv2": "elasticloadbalancing", "service-quotas": "servicequotas"}  # client -> IAM prefix
 CREDENTIALS_FIX = ("set AWS_PROFILE (or --profile) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, and the region "
