@@ -25,6 +25,7 @@ SHARED = {  # option name -> (its flags, default)
     "region": (["--region"], None),
     "verbose": (["--verbose", "-v"], False),
     "target": (["--target", "-t"], "aws"),
+    "env": (["--env", "-e"], None),
 }
 EXPECTED_EXIT = {  # every failure the CLI maps, by class name (wherever it is defined), and its exit code
     "StepFailed": 1, "ImageError": 1, "BootFailed": 1,
@@ -62,6 +63,7 @@ def test_every_stack_command_takes_the_shared_options_with_the_same_flags_defaul
         assert ps[name].default == default or getattr(ps[name].default, "value", None) == default
         assert ps[name].help == params("deploy")[name].help
     assert ps["target"].envvar == "LIFTSHIFT_TARGET"
+    assert ps["env"].envvar == "LIFTSHIFT_ENV"
     assert ps["file"].required and ps["file"].param_type_name == "argument"
 
 
@@ -76,7 +78,8 @@ def test_lock_wait_strict_and_service_are_the_same_option_wherever_they_appear()
 
 
 def test_validate_reads_the_file_only():
-    assert list(params("validate")) == ["file"]
+    assert list(params("validate")) == ["file", "env"]  # --env: the merged environment is what it checks
+    assert params("validate")["env"].help == params("deploy")["env"].help
 
 
 def test_deploy_yes_is_accepted_but_hidden_and_destroy_yes_is_shown():
@@ -100,7 +103,7 @@ def stubbed(monkeypatch, tmp_path):
     spec = SimpleNamespace(name="shop", region="eu-west-1", services={"web": None})
     for module in ("status", "deploy", "unlock", "render", "releases"):
         m = importlib.import_module(f"liftshift.cli.{module}")
-        monkeypatch.setattr(m, "load", lambda file: (spec, tmp_path))
+        monkeypatch.setattr(m, "load", lambda file, env=None: (spec, tmp_path))
         monkeypatch.setattr(m, "open_target", lambda spec, opts, quiet=False: calls.setdefault("opts", opts))
 
     def fake_deploy(spec, base, target, lock_wait, strict):

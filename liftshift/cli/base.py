@@ -73,10 +73,11 @@ def guarded_command(command: Callable[..., T]) -> Callable[..., T]:
     return run
 
 
-def load(file: Path):
+def load(file: Path, env: str | None = None):
+    """app.yaml, with environment `env`'s overlay merged in (--env / LIFTSHIFT_ENV)."""
     from ..spec.load import load_spec
 
-    return load_spec(file)
+    return load_spec(file, env)
 
 
 def open_target(spec, opts: StackOptions, quiet: bool = False):

@@ -41,7 +41,7 @@ def cutover(file: File, service: Service = None,
     if len(moves) > 1:
         raise BadInput("give one of --to N%, --complete, --back")
     move = Move("to", parse_percent(to)) if to is not None else Move(moves[0]) if moves else None
-    spec, base = load(file)
+    spec, base = load(file, opts.env)
     where = open_target(spec, opts)
     if move is None:
         emit(run_cutover(spec, base, where, service, None), opts.output, report.cutover_history_text)

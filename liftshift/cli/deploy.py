@@ -18,6 +18,6 @@ def deploy(file: File, yes: Yes = False, lock_wait: LockWait = 0.0, strict: Stri
     """Build, push and run the stack; waits until every instance is running."""
     from ..pipeline.deploy import deploy as run_deploy
 
-    spec, base = load(file)
+    spec, base = load(file, opts.env)
     result = run_deploy(spec, base, open_target(spec, opts), lock_wait=lock_wait, strict=strict)
     emit(result, opts.output, report.deploy_text)

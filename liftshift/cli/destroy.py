@@ -23,7 +23,7 @@ def destroy(file: File, yes: Annotated[bool, typer.Option("--yes", "-y", help="D
     from ..pipeline.describe import describe_step
     from ..pipeline.destroy import destroy_plan
 
-    spec, _ = load(file)
+    spec, _ = load(file, opts.env)
     where = open_target(spec, opts)
     steps, kept = destroy_plan(spec, where, keep_images=keep_images, execute=False, delete_data=delete_data)
     if not steps:

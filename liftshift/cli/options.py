@@ -1,7 +1,7 @@
 """Every option the commands share, declared once.
 
 Options one command or a few take (`--service`, `--lock-wait`, `--strict`) are typer `Annotated` aliases used
-by name. The five every stack command takes (`--output`, `--profile`, `--region`, `--verbose`, `--target`)
+by name. The ones every stack command takes (`--output`, `--profile`, `--region`, `--verbose`, `--target`, `--env`)
 are added by `@stack_options`, and the command receives them as one `StackOptions`: a command cannot lose
 one of them, and they cannot drift apart between commands.
 """
@@ -31,6 +31,9 @@ Service = Annotated[Optional[str], typer.Option("--service", "-s", help="Only th
 LockWait = Annotated[float, typer.Option(
     "--lock-wait", min=0, metavar="SECONDS",
     help="Wait this long for another deploy or destroy of the stack to finish (default: fail at once, exit 4).")]
+Env = Annotated[Optional[str], typer.Option(
+    "--env", "-e", envvar="LIFTSHIFT_ENV", metavar="NAME",
+    help="Environment: merge app.NAME.yaml (beside FILE) over it; the stack becomes NAME-ENV.")]
 Strict = Annotated[bool, typer.Option(
     "--strict", help="Fail (exit 2) on any warning: SSH open to the internet, AMIs not owned by Amazon, bind "
                      "mounts of host system paths.")]
@@ -45,6 +48,7 @@ class StackOptions:
     region: Optional[str] = None
     verbose: bool = False
     target: TargetName = TargetName.aws
+    env: Optional[str] = None  # the environment (spec/overlay.py): part of the stack's identity
 
     @property
     def json(self) -> bool:
@@ -63,6 +67,7 @@ _SHARED = [  # (name, annotated type, default): the order they show in --help, a
     ("target", Annotated[TargetName, typer.Option(
         "--target", "-t", envvar="LIFTSHIFT_TARGET",
         help="aws, or local: rehearse the whole deployment on this machine.")], TargetName.aws),
+    ("env", Env, None),
 ]
 SHARED_OPTIONS = tuple(name for name, _, _ in _SHARED)
 

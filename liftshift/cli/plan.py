@@ -12,7 +12,7 @@ def plan(file: File, strict: Strict = False, *, opts: StackOptions) -> None:
     from ..pipeline.describe import plan_json
     from ..pipeline.prepare import prepare
 
-    spec, base = load(file)
+    spec, base = load(file, opts.env)
     prepared = prepare(spec, base, open_target(spec, opts))
     emit(plan_json(prepared), opts.output, report.plan_text)
     if strict and prepared.warnings:

@@ -15,7 +15,7 @@ def history(file: File, service: Service = None, *, opts: StackOptions) -> None:
     """The releases of each service, newest first: number, image, who, when, commit, outcome."""
     from ..pipeline.history import history as run_history
 
-    spec, _ = load(file)
+    spec, _ = load(file, opts.env)
     if service is not None and service not in spec.services:
         raise BadInput(f"{file}: no service {service!r} (services: {', '.join(spec.services)})")
     emit(run_history(spec, open_target(spec, opts), service), opts.output, report.history_text)
@@ -31,7 +31,7 @@ def rollback(file: File, service: Service = None,
     from ..pipeline.describe import describe_step
     from ..pipeline.rollback import rollback as run_rollback
 
-    spec, _ = load(file)
+    spec, _ = load(file, opts.env)
     steps = run_rollback(spec, open_target(spec, opts), service, to, execute=not dry_run, lock_wait=lock_wait)
     emit({"stack": spec.name, "dry_run": dry_run, "steps": [describe_step(s) for s in steps]}, opts.output,
          report.rollback_text)

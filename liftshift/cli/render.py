@@ -17,7 +17,7 @@ def render(file: File, service: Service = None, *, opts: StackOptions) -> None:
     from ..model.user_data import render_user_data
     from ..pipeline.prepare import prepare
 
-    spec, base = load(file)
+    spec, base = load(file, opts.env)
     if service is not None and service not in spec.services:
         raise BadInput(f"{file}: no service {service!r} (services: {', '.join(spec.services)})")
     prepared = prepare(spec, base, open_target(spec, opts, quiet=True))

@@ -10,5 +10,5 @@ def status(file: File, *, opts: StackOptions) -> None:
     """Services, image digests, instances, states and addresses."""
     from ..pipeline.status import status as run_status
 
-    spec, _ = load(file)
+    spec, _ = load(file, opts.env)
     emit(run_status(spec, open_target(spec, opts)), opts.output, report.status_text)

@@ -10,7 +10,7 @@ def unlock(file: File, *, opts: StackOptions) -> None:
     """Clear the stack's deploy lock (left by a killed deploy; it also expires by itself)."""
     from ..aws.lock import force_unlock
 
-    spec, _ = load(file)
+    spec, _ = load(file, opts.env)
     where = open_target(spec, opts, quiet=True)
     where.aws.account_id()
     held = force_unlock(where.aws.client("dynamodb"), spec.name)

@@ -18,4 +18,4 @@ class SpecError(SourceError, BadInput):
     @classmethod
     def at(cls, located: LocatedData, path: tuple[Any, ...], message: str) -> "SpecError":
         """The error for key `path` of `located`, at the line where that key (or its nearest parent) is."""
-        return cls(located.file, located.line_of(path), path, message)
+        return cls(located.file_of(path), located.line_of(path), path, message)

@@ -17,24 +17,32 @@ from .errors import SpecError
 from .grammar import PEER_FIELDS, PEER_REF_RE, char_problem, peers_of
 from .limits import check_limits
 from .model import AppSpec
+from .overlay import check_env_name, environment_stack_name, load_environment
 from .yamlsource import LocatedData, SourceError, load_yaml
 
 
-def load_spec(path: Path | str) -> tuple[AppSpec, Path]:
-    """Load and check app.yaml; returns the spec and the file's directory.
+def load_spec(path: Path | str, env: str | None = None) -> tuple[AppSpec, Path]:
+    """Load and check app.yaml, with environment `env`'s overlay merged in (spec/overlay.py); returns the
+    spec and the file's directory.
 
     Raises SpecError naming the file, line and key path for any problem,
     including build contexts and Dockerfiles that do not exist.
     """
     path = Path(path)
+    if env is not None:
+        check_env_name(env)  # before reading anything: a bad --env is the problem, not the file
     try:
         located = load_yaml(path, str(path))
     except SourceError as exc:
         raise SpecError(exc.file, exc.line, exc.path, exc.message) from None
     if not isinstance(located.data, dict):
         raise SpecError(located.file, 1, (), "must be a mapping with version, name and services")
+    if env is not None:
+        located = load_environment(path, str(path), located, env)
     _check_unknown_keys(located, located.data, AppSpec, ())
     _check_text(located, located.data, ())
+    if env is not None:
+        environment_stack_name(located, env)
     _check_health_checks(located)
     _keep_written_text(located)
     try:
@@ -84,7 +92,7 @@ def _check_text(located: LocatedData, data: Any, path: tuple) -> None:
         for key, value in data.items():
             problem = char_problem(key) if isinstance(key, str) else None
             if problem:
-                raise SpecError(located.file, located.line_of(path + (key,)), path, f"the key {key!r} {problem}")
+                raise SpecError(located.file_of(path + (key,)), located.line_of(path + (key,)), path, f"the key {key!r} {problem}")
             _check_text(located, value, path + (key,))
     elif isinstance(data, list):
         for i, item in enumerate(data):

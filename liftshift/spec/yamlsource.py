@@ -108,6 +108,9 @@ class LocatedData:
     # Of those, the numbers YAML 1.1 would have read otherwise (`1e3` and `0o17` were strings): where a
     # setting needs a number they are refused rather than guessed, elsewhere they stay the text.
     ambiguous: set = field(default_factory=set)
+    # Data merged from several files (an environment's overlay, spec/overlay.py): the file of each key path
+    # that came from another file than `file`. Empty for data read from one file.
+    files: dict[Path_, str] = field(default_factory=dict)
 
     def line_of(self, path: Path_) -> int | None:
         """The line of the longest known prefix of `path`."""
@@ -118,8 +121,17 @@ class LocatedData:
             path = path[:-1]
         return self.lines.get((), 1)
 
+    def file_of(self, path: Path_) -> str:
+        """The file that set the longest known prefix of `path` (the one whose line `line_of` gives)."""
+        path = tuple(path)
+        while path:
+            if path in self.lines:
+                return self.files.get(path, self.file)
+            path = path[:-1]
+        return self.file
+
     def error(self, path: Path_, message: str) -> SourceError:
-        return SourceError(self.file, self.line_of(path), path, message)
+        return SourceError(self.file_of(path), self.line_of(path), path, message)
 
 
 def load_yaml(path: Path, display_name: str | None = None) -> LocatedData:
