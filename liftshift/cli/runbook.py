@@ -32,7 +32,7 @@ def runbook(
     from ..pipeline.runbook import runbook as make_runbook
     from ..runbook.render import render_runbook
 
-    data = make_runbook(files, lambda spec: open_target(spec, opts), check=check)
+    data = make_runbook(files, lambda spec: open_target(spec, opts), check=check, env=opts.env)
     text = report.as_json(data) + "\n" if opts.json else render_runbook(data, template)
     if out is None:
         typer.echo(text, nl=False)

@@ -21,8 +21,10 @@ from ..spec.model import AppSpec
 from ..targets.base import Target
 
 
-def runbook(files: list[Path], target_for: Callable[[AppSpec], Target], *, check: bool) -> dict[str, Any]:
-    """The runbook's data. `target_for` opens the target a stack is planned (and checked) in."""
+def runbook(files: list[Path], target_for: Callable[[AppSpec], Target], *, check: bool,
+            env: str | None = None) -> dict[str, Any]:
+    """The runbook's data. `target_for` opens the target a stack is planned (and checked) in; `env`: every
+    stack in that environment (spec/overlay.py)."""
     if len(files) == 1 and is_migration(files[0]):
         migration = load_migration(files[0])
         shown = {f: _shown(f) for wave in migration.waves for f in wave.stacks}
@@ -36,7 +38,7 @@ def runbook(files: list[Path], target_for: Callable[[AppSpec], Target], *, check
     for wave in migration.waves:
         names = []
         for file in wave.stacks:
-            spec, base = load_spec(file)
+            spec, base = load_spec(file, env)
             if spec.name in seen:
                 raise BadInput(f"{shown[file]}: stack {spec.name!r} is also {seen[spec.name]}: one runbook moves "
                                "each stack once")
