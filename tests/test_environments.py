@@ -278,3 +278,9 @@ def test_two_environments_deploy_side_by_side_share_nothing_and_destroy_one_leav
         for spec, _ in specs.values():
             destroy(spec, aws_target(None, None, Progress()), keep_images=False)
     assert stack_tagged(stacks["prod"]) == {}
+
+
+def test_runbook_reads_the_environment_too(tmp_path):
+    app_yaml = write(tmp_path, "app.yaml", BASE)
+    result = CliRunner().invoke(app, ["runbook", str(app_yaml), "--env", "prod"], catch_exceptions=False)
+    assert result.exit_code == 2 and "app.prod.yaml: file not found: environment 'prod'" in result.output
