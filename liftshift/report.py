@@ -36,8 +36,31 @@ def plan_text(data: dict[str, Any]) -> str:
             + steps_text(data["steps"]))
 
 
+def _target_health_lines(health: dict[str, Any] | None) -> list[str]:
+    """`healthy 1/2 (unhealthy 1)` and each target that is not healthy with the load balancer's reason."""
+    if not health:
+        return []
+    others = ", ".join(f"{state} {n}" for state, n in sorted(health["states"].items()) if state != "healthy")
+    lines = [f"      targets healthy {health['healthy']}/{health['total']}" + (f" ({others})" if others else "")]
+    for t in health["targets"]:
+        if t["state"] != "healthy":
+            why = ": ".join(x for x in (t.get("reason"), t.get("description")) if x)
+            lines.append(f"        {t['id']} {t['state']}" + (f" ({why})" if why else ""))
+    return lines
+
+
+def _lock_line(lock: dict[str, Any] | None) -> list[str]:
+    if not lock:
+        return []
+    if lock["expired"]:
+        return [f"  Lock left by {lock['owner']} ({lock['operation']} since {lock['since']}, expired: the next run "
+                "takes it over)"]
+    return [f"  In progress: {lock['operation']} by {lock['owner']} since {lock['since']} (holds the stack's lock)"]
+
+
 def status_text(data: dict[str, Any]) -> str:
     lines = [f"Stack {data['stack']} in {data['region']} ({data['target']})"]
+    lines += _lock_line(data.get("lock"))
     for name, svc in data["services"].items():
         running = sum(1 for i in svc["instances"] if i["state"] == "running")
         flag = "" if svc["declared"] else "  (not in app.yaml)"
@@ -47,6 +70,7 @@ def status_text(data: dict[str, Any]) -> str:
         if lb:
             lines.append(f"    load balancer {lb['address'] or lb['name']}: release "
                          f"{'#' + str(lb['release']) if lb['release'] else 'none'} serving")
+            lines += _target_health_lines(lb.get("health"))
         if svc.get("extra_ports"):
             lines.append("    also publishes " + ", ".join(f"port {p['published']} (container {p['container']})"
                                                          for p in svc["extra_ports"]))
@@ -170,3 +194,15 @@ def cutover_history_text(data: dict[str, Any]) -> str:
             lines.append(f"    #{e['number']:<4} {e['move']:<10} {e['at'] or '-':<25} {e['by']:<24} "
                          f"commit {e['commit'] or '-'}")
     return "\n".join(lines)
+
+
+def log_line(event: dict[str, Any]) -> str:
+    """One log line as `liftshift logs` prints it: time, service/instance, the line."""
+    return f"{event['time']} {event['service']}/{event['instance']}  {event['message']}"
+
+
+def logs_text(data: dict[str, Any]) -> str:
+    if not data["events"]:
+        which = " ".join(f"--{k} {data[k]}" for k in ("service", "instance", "grep") if data.get(k))
+        return f"No log lines for stack {data['stack']} in that time{' (' + which + ')' if which else ''}."
+    return "\n".join(log_line(e) for e in data["events"])

@@ -17,8 +17,8 @@ import liftshift
 from liftshift.cli.base import app
 from liftshift.errors import LiftshiftError
 
-STACK_COMMANDS = ["plan", "deploy", "status", "render", "destroy", "history", "rollback", "unlock", "verify",
-                  "cutover"]
+STACK_COMMANDS = ["plan", "deploy", "status", "logs", "render", "destroy", "history", "rollback", "unlock",
+                  "verify", "cutover"]
 SHARED = {  # option name -> (its flags, default)
     "output": (["--output", "-o"], "text"),
     "profile": (["--profile"], None),
@@ -31,6 +31,7 @@ EXPECTED_EXIT = {  # every failure the CLI maps, by class name (wherever it is d
     "StepFailed": 1, "ImageError": 1, "BootFailed": 1,
     "AwsSetupError": 2, "ServiceUnavailable": 2, "NetworkError": 2, "StrictRefusal": 2, "UserDataTooLarge": 2,
     "SpecError": 2, "DockerUnavailable": 2, "LocalSetupError": 2, "NoRelease": 2, "OwnershipError": 2,
+    "BadSince": 2, "UnknownService": 2,
     "HealthCheckFailed": 3, "RolloutFailed": 3, "VerifyFailed": 3, "DnsProblem": 2,
     "LockHeld": 4, "LockLost": 4,
 }
@@ -48,7 +49,7 @@ def params(name: str) -> dict[str, Any]:
 
 
 def test_the_commands_and_their_order():
-    assert list(commands()) == ["init", "validate", *STACK_COMMANDS[:3], "render", "destroy", "history", "rollback",
+    assert list(commands()) == ["init", "validate", *STACK_COMMANDS[:4], "render", "destroy", "history", "rollback",
                                 "unlock", "verify", "cutover", "runbook", "local", "import"]
     assert sorted(commands()["local"].commands) == ["endpoint", "stop"]
     assert sorted(commands()["import"].commands) == ["compose"]
@@ -70,7 +71,7 @@ def test_every_stack_command_takes_the_shared_options_with_the_same_flags_defaul
 def test_lock_wait_strict_and_service_are_the_same_option_wherever_they_appear():
     where = {name: [c for c in STACK_COMMANDS if name in params(c)] for name in ("lock_wait", "strict", "service")}
     assert where == {"lock_wait": ["deploy", "destroy", "rollback", "cutover"], "strict": ["plan", "deploy"],
-                     "service": ["render", "history", "rollback", "cutover"]}
+                     "service": ["logs", "render", "history", "rollback", "cutover"]}
     for name, users in where.items():
         shapes = {(tuple(params(c)[name].opts), params(c)[name].default, params(c)[name].help) for c in users}
         assert len(shapes) == 1, shapes

@@ -59,18 +59,20 @@ RARE_LB = {"autoscaling:UpdateAutoScalingGroup", "autoscaling:DescribeScalingAct
 
 def readme_permissions() -> dict[str, set[str]]:
     """The README's permission table: category ("every", "lb", "in-place", "ecr", "data", "dns", "check") -> IAM
-    actions ("check": `runbook --check`'s pre-flight checks, tests/test_runbook_check.py)."""
+    actions ("check": `runbook --check`'s pre-flight checks, tests/test_runbook_check.py; "logs": `liftshift logs`,
+    tests/test_logs.py)."""
     text = README.read_text()
     start = text.index("## Permissions for the deployer")
     end = text.find("\n## ", start + 1)
     section = text[start: end if end > 0 else len(text)]
     out: dict[str, set[str]] = {"every": set(), "lb": set(), "in-place": set(), "ecr": set(), "data": set(),
-                                "dns": set(), "check": set()}
+                                "dns": set(), "check": set(), "logs": set()}
     for line in section.splitlines():
         if not line.startswith("|") or line.startswith("| ---"):
             continue
         when = line.split("|")[1]
-        category = ("check" if "--check" in when else "lb" if "load_balancer" in when
+        category = ("check" if "--check" in when else "logs" if "liftshift logs" in when
+                    else "lb" if "load_balancer" in when
                     else "in-place" if "in-place" in when else "ecr" if "ECR" in when
                     else "data" if "`data`" in when else "dns" if "`dns`" in when
                     else "every" if "every" in when

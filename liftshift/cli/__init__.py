@@ -12,14 +12,15 @@ Results go to stdout (text, or JSON with --output json); progress and errors to 
 What a command prints is in liftshift/report.py.
 """
 
-from . import (cutover, deploy, destroy, import_compose, init, plan, releases, render, runbook, status, unlock,
-               validate, verify)
+from . import (cutover, deploy, destroy, import_compose, init, logs, plan, releases, render, runbook, status,
+               unlock, validate, verify)
 from .base import app, guarded_command
 from .local import local_app
 
 # In the order `liftshift --help` lists them.
-COMMANDS = (init.init, validate.validate, plan.plan, deploy.deploy, status.status, render.render, destroy.destroy,
-            releases.history, releases.rollback, unlock.unlock, verify.verify, cutover.cutover, runbook.runbook)
+COMMANDS = (init.init, validate.validate, plan.plan, deploy.deploy, status.status, logs.logs, render.render,
+            destroy.destroy, releases.history, releases.rollback, unlock.unlock, verify.verify, cutover.cutover,
+            runbook.runbook)
 for _command in COMMANDS:
     app.command()(guarded_command(_command))
 app.add_typer(local_app, name="local")

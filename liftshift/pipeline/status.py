@@ -1,4 +1,6 @@
-"""`status`: the stack's services, images, instances and load balancers, as read from AWS."""
+"""`status`: the stack's services, images, instances and load balancers, as read from AWS; for people on call
+also each load balancer's view of its targets' health (through the target's `Hosts`: describe_target_health on
+AWS, the load-balancer stand-in's checks in the rehearsal) and a deploy in progress (the stack's lock)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,23 @@ def status(spec: AppSpec, target: Target) -> dict[str, Any]:
     from ..aws.observe import observe_stack
 
     target.aws.account_id()
-    return status_report(spec, target, observe_stack(target.aws, spec.name))
+    out = status_report(spec, target, observe_stack(target.aws, spec.name))
+    out["lock"] = lock_report(target, spec.name)
+    return out
+
+
+def lock_report(target: Target, stack: str, now: float | None = None) -> dict[str, Any] | None:
+    """Who holds the stack's lock (aws/lock.py) and since when: a deploy, rollback or destroy in progress, or
+    one that died and left it (then `expired`, or `liftshift unlock`). None: no lock."""
+    import time
+
+    from ..aws.lock import current
+
+    held = current(target.aws.client("dynamodb"), stack)
+    if held is None:
+        return None
+    return {"owner": held.owner, "operation": held.operation, "since": held.acquired_at,
+            "expires_at": held.expires_at, "expired": held.expires_at < int(time.time() if now is None else now)}
 
 
 def status_report(spec: AppSpec, target: Target, observed: Observed) -> dict[str, Any]:
@@ -32,7 +50,7 @@ def status_report(spec: AppSpec, target: Target, observed: Observed) -> dict[str
             "repository": target.registry.repository_uri(spec.name, name),
             "config": hashes[0] if len(hashes) == 1 else hashes,
             "launch_template": current.name if current else None,
-            "load_balancer": _load_balancer_report(target, observed, name),
+            "load_balancer": _load_balancer_report(target, observed, name, spec.name),
             # the ports it publishes besides the main one, on each instance's address
             "extra_ports": [{"published": p, "container": c} for p, c in spec.services[name].extra_ports]
             if name in spec.services else [],
@@ -49,7 +67,7 @@ def status_report(spec: AppSpec, target: Target, observed: Observed) -> dict[str
     return {"stack": spec.name, "region": target.aws.region, "target": target.name, "services": services}
 
 
-def _load_balancer_report(target: Target, observed: Observed, service: str) -> dict[str, Any] | None:
+def _load_balancer_report(target: Target, observed: Observed, service: str, stack: str) -> dict[str, Any] | None:
     from ..plan.fleet import live_config
 
     lb = observed.load_balancers.get(service)
@@ -59,4 +77,17 @@ def _load_balancer_report(target: Target, observed: Observed, service: str) -> d
     release = next((r.number for r in observed.releases if r.service == service and r.config == live), None)
     return {"name": lb.name, "dns": lb.dns, "port": lb.listener_port, "protocol": lb.listener_protocol,
             "address": target.hosts.load_balancer_address(lb), "release": release,
-            "config": live}
+            "config": live, "health": _target_health(target, stack, service, lb.default_target_group)}
+
+
+def _target_health(target: Target, stack: str, service: str, target_group: str | None) -> dict[str, Any] | None:
+    """The serving target group's targets as the load balancer sees them: counts by state, and each target
+    that is not healthy with AWS's reason code and description (ELB user guide, "Target health status")."""
+    if target_group is None:
+        return None
+    targets = target.hosts.target_health(target.aws, stack, service, target_group)
+    counts: dict[str, int] = {}
+    for t in targets:
+        counts[t["state"]] = counts.get(t["state"], 0) + 1
+    return {"healthy": counts.get("healthy", 0), "total": len(targets), "states": counts,
+            "targets": targets}

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Callable, Protocol
 from ..progress import Progress
 
 if TYPE_CHECKING:
+    from ..model.log_events import LogEvent, LogQuery
     from ..model.observed import Observed, ObservedLoadBalancer
     from ..aws.session import Aws
     from ..model.desired import Registry
@@ -60,6 +61,13 @@ class Hosts(Protocol):
     def remove_data(self, stack: str) -> None:
         """After destroy --delete-data: the target's own copies of the stack's data volumes go too."""
 
+    def log_events(self, aws: Aws, query: LogQuery) -> list[LogEvent]:
+        """`liftshift logs`: the app containers' log lines the query asks for (any order; the caller merges)."""
+
+    def target_health(self, aws: Aws, stack: str, service: str, target_group: str) -> list[dict]:
+        """`status`: each target of a target group as its load balancer sees it: [{id, state, reason,
+        description}], like describe_target_health."""
+
 
 class CloudHosts:
     """AWS: EC2 boots each instance from its launch template's user-data; nothing to do here."""
@@ -84,6 +92,19 @@ class CloudHosts:
 
     def remove_data(self, stack: str) -> None:
         return None  # the EBS volumes are the data: destroy's steps delete them
+
+    def log_events(self, aws: Aws, query: LogQuery) -> list[LogEvent]:
+        from ..aws.logs import read_log_events  # the awslogs driver's streams in CloudWatch Logs
+
+        return read_log_events(aws, query)
+
+    def target_health(self, aws: Aws, stack: str, service: str, target_group: str) -> list[dict]:
+        elbv2 = aws.client("elbv2")
+        found = elbv2.describe_target_health(TargetGroupArn=target_group)["TargetHealthDescriptions"]
+        return [{"id": t["Target"]["Id"], "state": t.get("TargetHealth", {}).get("State", "unknown"),
+                 "reason": t.get("TargetHealth", {}).get("Reason"),
+                 "description": t.get("TargetHealth", {}).get("Description")}
+                for t in sorted(found, key=lambda t: t["Target"]["Id"])]
 
 
 @dataclass

@@ -253,6 +253,17 @@ class StandInHosts:
     def addresses(self, stack: str) -> dict[str, str]:
         return {h.instance: f"http://{h.address}:{h.port}" for h in self._hosts(stack)}
 
+    def log_events(self, aws, query):
+        """`liftshift logs`: the app containers' own logs (standin_logs.py), where EC2 would send them to
+        CloudWatch."""
+        from .standin_logs import read_container_logs
+
+        return read_container_logs(self.docker(), query)
+
+    def target_health(self, aws, stack: str, service: str, target_group: str) -> list[dict]:
+        """The load-balancer stand-in's own checks (moto's describe_target_health says healthy always)."""
+        return lbproxy.target_health(self.load_balancer_state(stack, service), target_group)
+
     def wait_healthy(self, spec: AppSpec, timeout: float | None = None) -> None:
         for host in self._hosts(spec.name):
             service = spec.services.get(host.service)
