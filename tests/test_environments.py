@@ -284,3 +284,14 @@ def test_runbook_reads_the_environment_too(tmp_path):
     app_yaml = write(tmp_path, "app.yaml", BASE)
     result = CliRunner().invoke(app, ["runbook", str(app_yaml), "--env", "prod"], catch_exceptions=False)
     assert result.exit_code == 2 and "app.prod.yaml: file not found: environment 'prod'" in result.output
+
+
+def test_the_readmes_example_overlay_validates(tmp_path):
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("    # app.prod.yaml\n", 1)[1].split("\n\n", 1)[0]
+    app_yaml = write(tmp_path, "app.yaml", BASE)
+    (tmp_path / "app.prod.yaml").write_text(textwrap.dedent(block) + "\n")
+    spec, _ = load_spec(app_yaml, "prod")
+    web = spec.services["web"]
+    assert (spec.name, spec.region, web.instances.count, web.load_balancer.certificate_arn[:11]) == (
+        "shop-prod", "eu-central-1", 3, "arn:aws:acm")
