@@ -14,6 +14,7 @@ What a command prints is in liftshift/report.py.
 
 from . import (cutover, deploy, destroy, import_compose, init, logs, plan, releases, render, runbook, status,
                unlock, validate, verify)
+from . import schema
 from .base import app, guarded_command
 from .local import local_app
 
@@ -23,6 +24,7 @@ COMMANDS = (init.init, validate.validate, plan.plan, deploy.deploy, status.statu
             runbook.runbook)
 for _command in COMMANDS:
     app.command()(guarded_command(_command))
+app.command()(guarded_command(schema.schema))  # reads no stack: after the stack commands
 app.add_typer(local_app, name="local")
 app.add_typer(import_compose.import_app, name="import")
 

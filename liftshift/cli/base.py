@@ -18,7 +18,7 @@ from .options import Output, StackOptions, TargetName
 T = TypeVar("T")
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish (cli/completion.py)
     pretty_exceptions_enable=False,
     no_args_is_help=True,
     help="Lift and shift containerised applications onto AWS EC2.",

@@ -15,6 +15,8 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
+from .completion import service_names
+
 
 class Output(str, Enum):
     text = "text"
@@ -27,7 +29,8 @@ class TargetName(str, Enum):
 
 
 File = Annotated[Path, typer.Argument(help="The app.yaml describing the stack.", show_default=False)]
-Service = Annotated[Optional[str], typer.Option("--service", "-s", help="Only this service.")]
+Service = Annotated[Optional[str], typer.Option("--service", "-s", help="Only this service.",
+                                                autocompletion=service_names)]
 LockWait = Annotated[float, typer.Option(
     "--lock-wait", min=0, metavar="SECONDS",
     help="Wait this long for another deploy or destroy of the stack to finish (default: fail at once, exit 4).")]

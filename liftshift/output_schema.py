@@ -1,0 +1,130 @@
+"""The JSON Schemas of what commands print with `-o json` (`liftshift schema --output-of COMMAND`).
+
+Written by hand from the pipeline's report builders (pipeline/describe, status, verify, history, destroy) and
+tested against real output (tests/test_output_schema.py), so the documented shape is the produced shape. The
+keys listed are stable; a document may gain keys (objects are open), never lose or retype one. A step's
+`action` and `kind` are the plan vocabulary's own values (model/steps.py), so they cannot drift.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def _obj(required: dict[str, Any], optional: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    return {"type": "object", "required": sorted(required), "properties": {**required, **(optional or {})},
+            **extra}
+
+
+_STR = {"type": "string"}
+_INT = {"type": "integer"}
+_BOOL = {"type": "boolean"}
+_STR_OR_NULL = {"type": ["string", "null"]}
+_STRINGS = {"type": "array", "items": _STR}
+
+
+def _step() -> dict[str, Any]:
+    from .model.steps import Action, Kind
+
+    return _obj({"action": {"enum": [str(a) for a in Action]}, "kind": {"enum": [str(k) for k in Kind]},
+                 "name": _STR, "service": _STR_OR_NULL, "detail": _STR},
+                description="One step: what it does (action) to what (kind, name), for which service (null: the "
+                            "stack's), and a short detail.")
+
+
+def _call() -> dict[str, Any]:
+    return _obj({"client": _STR, "operation": _STR, "params": {"type": "object"}},
+                description="One planned call: a boto3 client and operation (or docker push) with its parameters; "
+                            "a value known only at run time, or withheld, is its placeholder text.")
+
+
+def _instance() -> dict[str, Any]:
+    return _obj({"id": _STR, "state": _STR, "subnet": _STR_OR_NULL, "zone": _STR_OR_NULL,
+                 "public_ip": _STR_OR_NULL, "private_ip": _STR_OR_NULL, "config": _STR_OR_NULL,
+                 "address": _STR_OR_NULL})
+
+
+def _service_status() -> dict[str, Any]:
+    load_balancer = _obj({"name": _STR, "dns": _STR_OR_NULL, "port": {"type": ["integer", "null"]},
+                          "protocol": _STR_OR_NULL, "address": _STR_OR_NULL,
+                          "release": {"type": ["integer", "null"]}, "config": _STR_OR_NULL})
+    return _obj({
+        "declared": _BOOL, "internal": _BOOL, "count": _INT,
+        "image": {**_STR_OR_NULL, "description": "the image digest the instances run (sha256:...)"},
+        "repository": _STR,
+        "config": {"anyOf": [_STR, _STRINGS], "description": "the config hash; several while a rollout is under way"},
+        "launch_template": _STR_OR_NULL,
+        "load_balancer": {"anyOf": [load_balancer, {"type": "null"}]},
+        "extra_ports": {"type": "array", "items": _obj({"published": _INT, "container": _INT})},
+        "data": {"type": "array", "items": _obj({"name": _STR, "id": _STR, "size_gb": _INT, "zone": _STR,
+                                                 "state": _STR, "attached": _STRINGS})},
+        "instances": {"type": "array", "items": _instance()},
+    })
+
+
+def _status() -> dict[str, Any]:
+    return _obj({"stack": _STR, "region": _STR, "target": {"enum": ["aws", "local"]},
+                 "services": {"type": "object", "additionalProperties": _service_status()}},
+                description="What the stack runs now, per service.")
+
+
+def _plan() -> dict[str, Any]:
+    return _obj({"stack": _STR, "region": _STR, "changes": {**_INT, "minimum": 0},
+                 "warnings": _STRINGS, "notes": _STRINGS,
+                 "steps": {"type": "array", "items": {"allOf": [_step(), _obj(
+                     {"calls": {"type": "array", "items": _call()}})]}}},
+                description="What deploy would do, step by step with its calls (deploy runs exactly these).")
+
+
+def _deploy() -> dict[str, Any]:
+    status = _status()
+    return _obj({**status["properties"], "changed": _BOOL, "changes": {"type": "array", "items": _step()},
+                 "warnings": _STRINGS, "notes": _STRINGS},
+                description="What the deploy changed (changes: the steps run; changed false when none), then the "
+                            "stack's status as `status` prints it.")
+
+
+def _destroy() -> dict[str, Any]:
+    return _obj({"stack": _STR, "removed": {"type": "array", "items": _step()}, "kept_data": _STRINGS},
+                description="What destroy removed (empty when nothing was left) and the data volumes it kept.")
+
+
+def _verify() -> dict[str, Any]:
+    check = _obj({"service": _STR, "check": _STR, "target": _STR, "ok": _BOOL, "detail": _STR},
+                 {"instance": _STR_OR_NULL})
+    return _obj({"stack": _STR, "region": _STR, "target": {"enum": ["aws", "local"]}, "passed": _BOOL,
+                 "checks": {"type": "array", "items": check}},
+                description="Every check and whether all passed (exit 3 when not).")
+
+
+def _history() -> dict[str, Any]:
+    release = _obj({"number": _INT, "at": _STR, "by": _STR_OR_NULL, "commit": _STR_OR_NULL, "config": _STR,
+                    "image": _STR_OR_NULL, "launch_template": _STR_OR_NULL, "outcome": _STR,
+                    "serving": _BOOL},
+                   {"health": {}, "listener": {}, "reason": _STR_OR_NULL, "template_kept": _BOOL})
+    return _obj({"stack": _STR, "region": _STR,
+                 "services": {"type": "object", "additionalProperties": {"type": "array", "items": release}}},
+                description="Each service's releases, newest first.")
+
+
+def _error() -> dict[str, Any]:
+    return _obj({"error": {**_STR, "description": "the one message the terminal shows (file, line and key for "
+                                                  "bad input); never a secret value"},
+                 "exit_code": {"enum": [1, 2, 3, 4],
+                               "description": "1 failed, 2 bad input, 3 unhealthy, 4 locked"}},
+                description="What any command prints on stdout with -o json when it fails.")
+
+
+_BUILDERS = {"plan": _plan, "deploy": _deploy, "status": _status, "destroy": _destroy, "verify": _verify,
+             "history": _history, "error": _error}
+COMMANDS = tuple(_BUILDERS)
+
+
+def output_schema(command: str) -> dict[str, Any]:
+    """The schema of `command`'s -o json document ("error": the failure document every command prints)."""
+    if command not in _BUILDERS:
+        raise KeyError(command)
+    return {"$schema": DRAFT, "title": f"liftshift {command} -o json" if command != "error" else
+            "liftshift -o json on failure", **_BUILDERS[command]()}
