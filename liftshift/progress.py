@@ -1,23 +1,38 @@
-"""Where long work reports itself: a terminal, a CI log, or nowhere (--output json).
+"""Where long work reports itself: a live terminal display, plain lines for CI logs, or only warnings.
 
-Progress goes to stderr so stdout carries only the result (text or JSON).
+Progress goes to stderr so stdout carries only the result (text or JSON). `make_progress` chooses:
+- stderr a terminal (and no NO_COLOR, TERM not dumb): `progress_live.TerminalProgress`, one live line per
+  running step with a spinner and its elapsed time; rich is imported only then, so `--help` stays fast;
+- otherwise (CI): `LineProgress`, plain lines: each phase as it starts, each step once when finished, with its time;
+- `--output json` or `--quiet`: `WarningsOnly`, nothing but `warning:` lines.
+
+A sink still drawing is stopped by `settle()` before anything else writes to the screen (a result, a prompt, an
+error), so a live line never tears through them.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from .model.steps import Step
 
+_OPEN: list["Progress"] = []  # sinks that may still be drawing (settle() stops them)
+
 
 class Progress:
-    """Silent: used with --output json, where stdout is the only output."""
+    """Silent: the base every sink extends (a test's or a library caller's default)."""
+
+    verbose = False
 
     def step_started(self, step: "Step") -> None: ...
 
     def step_done(self, step: "Step") -> None: ...
+
+    def step_failed(self, step: "Step", error: BaseException) -> None: ...
 
     def note(self, message: str) -> None: ...
 
@@ -25,40 +40,123 @@ class Progress:
 
     def phase(self, message: str) -> None: ...
 
+    def settle(self, ok: bool = True) -> None:
+        """Finish what is drawn (the phase in progress ends as done, or failed when not `ok`)."""
+
+
+class WarningsOnly(Progress):
+    """--output json and --quiet: stderr carries only warnings (and the CLI's errors), one line each."""
+
+    def __init__(self, stream: TextIO | None = None):
+        self.stream = stream or sys.stderr
+
+    def note(self, message: str) -> None:
+        if message.startswith("warning:"):
+            print(message, file=self.stream, flush=True)
+
+
+def step_label(step: "Step") -> str:
+    who = f"[{step.service}] " if step.service else ""
+    return f"{who}{step.action} {step.kind} {step.name}"
+
+
+def seconds_text(seconds: float) -> str:
+    """0.3s, 12.1s, 1m32s, 1h02m."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    return f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+# A finished step's mark: changed in place (~) for updates and attachments, done (✓) for the rest; ✗ failed.
+IN_PLACE_ACTIONS = frozenset({"update", "attach"})
+MARKS = {"done": "✓", "changed": "~", "failed": "✗"}
+ASCII_MARKS = {"done": "ok", "changed": "~", "failed": "FAILED"}
+
+
+def mark_of(step: "Step") -> str:
+    return "changed" if str(step.action) in IN_PLACE_ACTIONS else "done"
+
+
+def marks_for(stream: TextIO) -> dict[str, str]:
+    """✓ ~ ✗, or ASCII words on a stream whose encoding cannot write them (a C-locale CI runner)."""
+    try:
+        "✓✗".encode(getattr(stream, "encoding", None) or "utf-8")
+        return MARKS
+    except (UnicodeEncodeError, LookupError):
+        return ASCII_MARKS
+
 
 class LineProgress(Progress):
-    """One line per event on stderr: readable in CI logs and on terminals alike."""
+    """Plain lines, no colour, no cursor movement: CI logs, NO_COLOR, a dumb terminal."""
 
     def __init__(self, stream: TextIO | None = None, verbose: bool = False):
         self.stream = stream or sys.stderr
         self.verbose = verbose
-        self._rich = None
-        if self.stream.isatty():
-            from rich.console import Console
+        self.marks = marks_for(self.stream)
+        self._started: dict[int, float] = {}
 
-            self._rich = Console(file=self.stream, highlight=False)
-
-    def _print(self, text: str, style: str = "") -> None:
-        if self._rich is not None:
-            self._rich.print(text, style=style or None, markup=False)
-        else:
-            print(text, file=self.stream, flush=True)
+    def _print(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
 
     def phase(self, message: str) -> None:
-        self._print(f"==> {message}", "bold")
+        self._print(f"==> {message}")
 
     def step_started(self, step: "Step") -> None:
-        who = f"[{step.service}] " if step.service else ""
-        self._print(f"  .. {who}{step.action} {step.kind} {step.name}", "dim")
+        self._started[id(step)] = time.monotonic()
+
+    def _finished(self, step: "Step", mark: str) -> None:
+        took = time.monotonic() - self._started.pop(id(step), time.monotonic())
+        self._print(f"  {self.marks[mark]} {step_label(step)} ({seconds_text(took)})")
 
     def step_done(self, step: "Step") -> None:
-        who = f"[{step.service}] " if step.service else ""
-        self._print(f"  ok {who}{step.action} {step.kind} {step.name}", "green")
+        self._finished(step, mark_of(step))
+
+    def step_failed(self, step: "Step", error: BaseException) -> None:
+        self._finished(step, "failed")
 
     def note(self, message: str) -> None:
-        self._print(f"     {message}", "yellow")
+        self._print(f"     {message}")
 
     def build_output(self, service: str, line: str) -> None:
         line = line.rstrip()
         if line and (self.verbose or line.startswith("Step ") or "digest:" in line):
-            self._print(f"  [{service}] {line}", "dim")
+            self._print(f"  [{service}] {line}")
+
+
+def wants_plain(stream: TextIO, environ: "os._Environ[str] | dict[str, str] | None" = None) -> bool:
+    """Plain lines rather than a live display: not a terminal, NO_COLOR set (https://no-color.org), or TERM=dumb."""
+    env = os.environ if environ is None else environ
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    return not tty or bool(env.get("NO_COLOR")) or env.get("TERM") == "dumb"
+
+
+def make_progress(*, json: bool = False, quiet: bool = False, verbose: bool = False,
+                  stream: TextIO | None = None) -> Progress:
+    """The sink for one command run (see the module docstring)."""
+    stream = stream or sys.stderr
+    if json or quiet:
+        return WarningsOnly(stream)
+    if wants_plain(stream):
+        return LineProgress(stream, verbose=verbose)
+    from .progress_live import TerminalProgress
+
+    return TerminalProgress(stream=stream, verbose=verbose)
+
+
+def drawing(sink: Progress) -> None:
+    """`sink` started a live display: settle() will stop it."""
+    if sink not in _OPEN:
+        _OPEN.append(sink)
+
+
+def settle(ok: bool = True) -> None:
+    """Stop every live display this process drew, before a result, a prompt or an error is written. A sink draws
+    again at its next event."""
+    while _OPEN:
+        _OPEN.pop().settle(ok)

@@ -85,16 +85,49 @@ def status_text(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def deploy_text(data: dict[str, Any]) -> str:
-    head = (f"Deployed stack {data['stack']} to {data['region']}: {len(data['changes'])} change(s)."
-            if data["changed"] else f"No changes: stack {data['stack']} is up to date.")
-    lines = [head]
+DONE = {"create": "created", "update": "updated", "push": "pushed", "launch": "launched", "terminate": "terminated",
+        "delete": "deleted", "wait": "wait(s)", "attach": "attached"}
+
+
+def deploy_text(data: dict[str, Any], took: float | None = None) -> str:
+    """The summary: what changed (counted by action: each step was shown once as it finished), how long it took
+    (`took`, seconds), where each service answers, then the status."""
+    from .progress import seconds_text
+
+    after = f" in {seconds_text(took)}" if took is not None else ""
     if data["changed"]:
-        lines.append(steps_text(data["changes"]))
+        counts: dict[str, int] = {}
+        for change in data["changes"]:
+            counts[change["action"]] = counts.get(change["action"], 0) + 1
+        what = ", ".join(f"{n} {DONE.get(a, a)}" for a, n in counts.items())
+        head = (f"Deployed stack {data['stack']} to {data['region']}{after}: {len(data['changes'])} change(s) "
+                f"({what}).")
+    else:
+        head = f"No changes: stack {data['stack']} is up to date." + (f" Checked{after}." if after else "")
+    lines = [head] + answers_text(data)
     hosts = data.get("hosts") or {}
     if hosts.get("started") or hosts.get("removed"):
         lines.append(f"Stand-in hosts: {len(hosts['started'])} booted, {len(hosts['removed'])} removed.")
     return "\n".join(lines + [status_text(data)])
+
+
+def answers_text(data: dict[str, Any]) -> list[str]:
+    """Where each service of a status report answers: its load balancer, else its instances."""
+    lines = []
+    for name, svc in data["services"].items():
+        lb = svc.get("load_balancer")
+        if svc.get("internal"):
+            lines.append(f"  {name} is internal: only the stack's services reach it")
+            continue
+        if lb and (lb.get("address") or lb.get("dns")):
+            where = [lb.get("address") or lb["dns"]]
+        else:
+            running = [i for i in svc["instances"] if i["state"] == "running"]
+            where = [i.get("address") or i.get("public_ip") for i in running]
+            where = [w for w in where if w]
+        if where:
+            lines.append(f"  {name} answers at {', '.join(where)}")
+    return lines
 
 
 def history_text(data: dict[str, Any]) -> str:

@@ -24,6 +24,7 @@ SHARED = {  # option name -> (its flags, default)
     "profile": (["--profile"], None),
     "region": (["--region"], None),
     "verbose": (["--verbose", "-v"], False),
+    "quiet": (["--quiet", "-q"], False),
     "target": (["--target", "-t"], "aws"),
     "env": (["--env", "-e"], None),
 }
@@ -234,18 +235,22 @@ def test_unlock_speaks_json_too(stubbed, monkeypatch):
 
 
 @pytest.mark.parametrize("output,verbose,quiet,shown", [
-    ("text", False, False, "LineProgress"), ("text", True, False, "LineProgress"), ("json", True, False, "Progress"),
-    ("text", False, True, "Progress"), ("text", True, True, "LineProgress"), ("json", True, True, "Progress"),
+    ("text", False, False, "LineProgress"), ("text", True, False, "LineProgress"), ("json", True, False, "WarningsOnly"),
+    ("text", False, True, "WarningsOnly"), ("text", True, True, "LineProgress"), ("json", True, True, "WarningsOnly"),
+    ("text", True, "--quiet", "WarningsOnly"),
 ])
 def test_progress_is_silent_with_json_and_for_quiet_commands_unless_verbose(monkeypatch, output, verbose, quiet,
                                                                             shown):
+    """Silent but for warnings with -o json, --quiet (even with -v), and for quiet commands unless verbose; plain
+    lines off a terminal (tests/test_display.py: the terminal's display)."""
     from liftshift.cli.base import open_target
     from liftshift.cli.options import Output, StackOptions
     from liftshift.targets import aws
 
     monkeypatch.setattr(aws, "aws_target", lambda region, profile, progress: (region, profile, progress))
     spec = SimpleNamespace(region="eu-west-1")
-    region, profile, progress = open_target(spec, StackOptions(output=Output(output), verbose=verbose), quiet=quiet)
+    opts = StackOptions(output=Output(output), verbose=verbose, quiet=quiet == "--quiet")
+    region, profile, progress = open_target(spec, opts, quiet=quiet is True)
     assert (region, profile, type(progress).__name__) == ("eu-west-1", None, shown)
     assert getattr(progress, "verbose", False) == (verbose and shown == "LineProgress")
 

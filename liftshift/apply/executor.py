@@ -69,8 +69,12 @@ class Executor:
     def run(self, steps: list[Step]) -> None:
         for step in steps:
             self.progress.step_started(step)
-            for call in step.calls:
-                self._call(step, call)
+            try:
+                for call in step.calls:
+                    self._call(step, call)
+            except BaseException as exc:  # the display marks the step failed (✗), then the error goes on
+                self.progress.step_failed(step, exc)
+                raise
             self.done.append(step)
             self.progress.step_done(step)
 

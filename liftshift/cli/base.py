@@ -13,11 +13,14 @@ import typer
 
 from .. import __version__, report
 from ..errors import EXIT_BAD_INPUT, EXIT_FAILED, LiftshiftError
+from ..progress import settle
+from .failure import JsonAwareGroup, print_error_document
 from .options import Output, StackOptions, TargetName
 
 T = TypeVar("T")
 
 app = typer.Typer(
+    cls=JsonAwareGroup,  # usage errors as the JSON error document with --output json (cli/failure.py)
     add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish (cli/completion.py)
     pretty_exceptions_enable=False,
     no_args_is_help=True,
@@ -39,36 +42,45 @@ def _root(
     """Lift and shift containerised applications onto AWS EC2."""
 
 
-def fail(message: str, code: int) -> NoReturn:
+def fail(message: str, code: int, json_output: bool = False, exc: BaseException | None = None) -> NoReturn:
+    """One message on stderr and exit `code`; with --output json also the error document on stdout."""
+    settle(ok=False)
+    if json_output:
+        print_error_document(message, code, exc)
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
 
-def guarded(fn: Callable[[], T]) -> T:
+def guarded(fn: Callable[[], T], json_output: bool = False) -> T:
     """Run a command body, turning known failures into one message and an exit code."""
     try:
         return fn()
     except LiftshiftError as exc:
-        fail(exc.explain(), exc.exit_code)
-    except KeyboardInterrupt:
-        fail("interrupted; run the same command again to converge", EXIT_FAILED)
+        fail(exc.explain(), exc.exit_code, json_output, exc)
+    except KeyboardInterrupt as exc:
+        fail("interrupted; run the same command again to converge", EXIT_FAILED, json_output, exc)
     except Exception as exc:  # botocore and docker errors not tied to one step
         import botocore.exceptions
 
         if isinstance(exc, (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)):
-            fail(f"AWS call failed: {exc}", EXIT_FAILED)
+            fail(f"AWS call failed: {exc}", EXIT_FAILED, json_output, exc)
         if isinstance(exc, (ValueError, TypeError)) and str(exc).startswith(("user-data:", "sh filter:")):
             # the renderer refusing a value validate let through: bad input, and nothing was changed for it
-            fail(f"cannot render the user-data: {exc}", EXIT_BAD_INPUT)
+            fail(f"cannot render the user-data: {exc}", EXIT_BAD_INPUT, json_output, exc)
+        settle(ok=False)
         raise
+    finally:
+        settle()
 
 
 def guarded_command(command: Callable[..., T]) -> Callable[..., T]:
-    """`command` with its failures turned into exit codes by `guarded` (how every command is registered)."""
+    """`command` with its failures turned into exit codes by `guarded` (how every command is registered); a
+    command given `--output json` fails with the JSON error document (cli/failure.py)."""
 
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> T:
-        return guarded(lambda: command(*args, **kwargs))
+        output = kwargs.get("output")
+        return guarded(lambda: command(*args, **kwargs), json_output=getattr(output, "value", output) == "json")
 
     return run
 
@@ -81,13 +93,14 @@ def load(file: Path, env: str | None = None):
 
 
 def open_target(spec, opts: StackOptions, quiet: bool = False):
-    """The target `opts` names, reporting progress on stderr unless the output is JSON.
+    """The target `opts` names, reporting progress on stderr (progress.make_progress: live on a terminal, plain
+    lines in CI, only warnings with --output json or --quiet).
 
     quiet: a command whose result is all it prints (render, unlock) shows progress only with --verbose.
     """
-    from ..progress import LineProgress, Progress
+    from ..progress import make_progress
 
-    progress = Progress() if opts.json or (quiet and not opts.verbose) else LineProgress(verbose=opts.verbose)
+    progress = make_progress(json=opts.json, quiet=opts.quiet or (quiet and not opts.verbose), verbose=opts.verbose)
     if opts.target == TargetName.local:
         from ..targets.local.target import local_target
 
@@ -99,4 +112,5 @@ def open_target(spec, opts: StackOptions, quiet: bool = False):
 
 def emit(data: Any, output: Output, text: Callable[[Any], str]) -> None:
     """The command's result on stdout: `text(data)`, or data as JSON with --output json."""
+    settle()
     typer.echo(report.as_json(data) if output == Output.json else text(data))

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from .. import report
+from ..progress import settle
 from ..errors import BadInput, LiftshiftError
 from .base import emit, load, open_target
 from .options import File, LockWait, Service, StackOptions, stack_options
@@ -53,6 +54,7 @@ def cutover(file: File, service: Service = None,
             return
         if not sys.stdin.isatty():
             raise BadInput("cutover needs --yes when not run on a terminal (or --dry-run to see the steps)")
+        settle()  # the live display stops before the question
         typer.echo(report.cutover_text(planned), err=True)
         if not typer.confirm(f"Make these changes to the DNS of stack {spec.name}?", err=True):
             raise LiftshiftError("nothing changed")

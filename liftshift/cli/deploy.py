@@ -1,5 +1,6 @@
 """`liftshift deploy`: build, push and run the stack through its health gates."""
 
+import time
 from typing import Annotated
 
 import typer
@@ -18,6 +19,8 @@ def deploy(file: File, yes: Yes = False, lock_wait: LockWait = 0.0, strict: Stri
     """Build, push and run the stack; waits until every instance is running."""
     from ..pipeline.deploy import deploy as run_deploy
 
+    started = time.monotonic()  # the summary says how long the deploy took
+
     spec, base = load(file, opts.env)
     result = run_deploy(spec, base, open_target(spec, opts), lock_wait=lock_wait, strict=strict)
-    emit(result, opts.output, report.deploy_text)
+    emit(result, opts.output, lambda data: report.deploy_text(data, time.monotonic() - started))

@@ -6,6 +6,7 @@ from typing import Annotated
 import typer
 
 from .. import report
+from ..progress import settle
 from ..errors import BadInput, LiftshiftError
 from .base import emit, load, open_target
 from .options import File, LockWait, StackOptions, stack_options
@@ -34,6 +35,7 @@ def destroy(file: File, yes: Annotated[bool, typer.Option("--yes", "-y", help="D
     if not yes:
         if not sys.stdin.isatty():
             raise BadInput("destroy needs --yes when not run on a terminal")
+        settle()  # the live display stops before the question
         typer.echo(report.steps_text([describe_step(s) for s in steps]), err=True)
         if kept:
             typer.echo(report.kept_data_text(kept), err=True)

@@ -50,6 +50,7 @@ class StackOptions:
     profile: Optional[str] = None
     region: Optional[str] = None
     verbose: bool = False
+    quiet: bool = False  # only results, warnings and errors: no progress (progress.make_progress)
     target: TargetName = TargetName.aws
     env: Optional[str] = None  # the environment (spec/overlay.py): part of the stack's identity
 
@@ -67,6 +68,8 @@ _SHARED = [  # (name, annotated type, default): the order they show in --help, a
         "--region", help="AWS region (else app.yaml's region, AWS_REGION, the profile's).")], None),
     ("verbose", Annotated[bool, typer.Option(
         "--verbose", "-v", help="Show all build and push output and every retried AWS call.")], False),
+    ("quiet", Annotated[bool, typer.Option(
+        "--quiet", "-q", help="Only results, warnings and errors: no progress.")], False),
     ("target", Annotated[TargetName, typer.Option(
         "--target", "-t", envvar="LIFTSHIFT_TARGET",
         help="aws, or local: rehearse the whole deployment on this machine.")], TargetName.aws),
