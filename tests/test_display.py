@@ -11,12 +11,14 @@ import re
 import time
 from types import SimpleNamespace
 
+import jsonschema
 import pytest
 from typer.testing import CliRunner
 
 from liftshift import progress
 from liftshift.cli.base import app
 from liftshift.model.steps import Action, Kind, Step
+from liftshift.output_schema import output_schema
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 TIME = r"\d+\.\ds"
@@ -208,6 +210,9 @@ def test_the_deploy_summary_counts_changes_and_says_where_the_app_answers_and_ho
 # --------------------------------------------------------------------------- errors as JSON
 
 
+ERROR_SCHEMA = jsonschema.Draft202012Validator(output_schema("error"))  # the documented error shape
+
+
 def test_a_spec_error_with_json_output_is_one_json_document_with_exit_code_2(tmp_path):
     app_yaml = tmp_path / "app.yaml"
     app_yaml.write_text("version: 1\nname: shop\nservices:\n  web:\n    image: busybox\n    prot: 8080\n")
@@ -216,6 +221,7 @@ def test_a_spec_error_with_json_output_is_one_json_document_with_exit_code_2(tmp
         assert result.exit_code == 2, result.output
         doc = json.loads(result.stdout)  # exactly one document: json.loads refuses trailing text
         assert doc["exit_code"] == 2 and doc["kind"] == "SpecError"
+        assert list(ERROR_SCHEMA.iter_errors(doc)) == []
         assert (doc["file"], doc["line"], doc["key"]) == (str(app_yaml), 6, "services.web.prot")
         assert doc["error"].startswith(f"{app_yaml}:6: services.web.prot: unknown field")
         assert result.stderr == f"error: {doc['error']}\n"  # the message for the log too, and nothing else
@@ -237,7 +243,7 @@ def test_every_failure_a_command_maps_is_a_json_document_with_json_output(monkey
         monkeypatch.setattr(status_module, "status", fails)
         result = CliRunner().invoke(app, ["status", "app.yaml", "--output", "json"])
         doc = json.loads(result.stdout)
-        assert result.exit_code == doc["exit_code"] == code
+        assert result.exit_code == doc["exit_code"] == code and list(ERROR_SCHEMA.iter_errors(doc)) == []
         assert doc["kind"] == type(exc).__name__ and result.stderr.startswith(f"error: {doc['error'].splitlines()[0]}")
         if isinstance(exc, StepFailed):
             assert doc["step"] == {"action": "create", "kind": "security group", "name": "shop-web", "service": "web"}
@@ -252,6 +258,7 @@ def test_a_usage_error_with_json_output_is_the_json_error_document_too(argv):
     assert result.exit_code == 2
     doc = json.loads(result.stdout)
     assert doc["exit_code"] == 2 and doc["error"] and result.stderr == f"error: {doc['error']}\n"
+    assert list(ERROR_SCHEMA.iter_errors(doc)) == []
 
 
 def test_a_usage_error_without_json_is_clicks_own_message():
