@@ -295,3 +295,11 @@ def test_the_readmes_example_overlay_validates(tmp_path):
     web = spec.services["web"]
     assert (spec.name, spec.region, web.instances.count, web.load_balancer.certificate_arn[:11]) == (
         "shop-prod", "eu-central-1", 3, "arn:aws:acm")
+
+
+def test_an_overlays_env_values_keep_the_text_as_written(tmp_path):
+    app_yaml = write(tmp_path, "app.yaml", BASE.replace("MODE: base", "MODE: 1.10"))
+    write(tmp_path, "app.prod.yaml", "services:\n  web:\n    env: {VERSION: 1.20, DEBUG: true, MODE: 0x1F}\n")
+    env = load_spec(app_yaml, "prod")[0].services["web"].env
+    assert (env["VERSION"], env["DEBUG"], env["MODE"], env["KEEP"]) == ("1.20", "true", "0x1F", "yes")
+    assert load_spec(app_yaml)[0].services["web"].env["MODE"] == "1.10"
