@@ -51,7 +51,7 @@ def params(name: str) -> dict[str, Any]:
 
 def test_the_commands_and_their_order():
     assert list(commands()) == ["init", "validate", *STACK_COMMANDS[:4], "render", "destroy", "history", "rollback",
-                                "unlock", "verify", "cutover", "runbook", "schema", "local", "import"]
+                                "unlock", "verify", "cutover", "runbook", "doctor", "schema", "local", "import"]
     assert sorted(commands()["local"].commands) == ["endpoint", "stop"]
     assert sorted(commands()["import"].commands) == ["compose"]
 

@@ -82,10 +82,9 @@ def _plan_and_check(stack: StackInput, base: Path, target_for: Callable[[AppSpec
     if not check:
         return results
     results.update(checks.run_checks(stack.spec, target.aws, stack.actions))
-    services = stack.spec.services.values()
-    ports = sorted({s.published_port for s in services} | {p for s in services for p, _ in s.extra_ports}
-                   | {s.load_balancer.listener_port for s in services if s.load_balancer})
-    results[f"{name}:ports"] = checks.ports_free(name, ports)
+    from .doctor import published_ports
+
+    results[f"{name}:ports"] = checks.ports_free(name, published_ports(stack.spec))
     return results
 
 

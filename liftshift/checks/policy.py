@@ -1,0 +1,69 @@
+"""`liftshift doctor FILE --policy`: the minimal IAM policy of a pipeline role that deploys, rolls back and
+destroys one stack. Pure: the actions are the deployer's table for the kinds of stack this is
+(checks/permissions.py), the resources the stack's own names where IAM can name them.
+
+Where IAM cannot narrow (EC2's, ELBv2's, Auto Scaling's and Route 53's calls and the list/describe reads take
+`*`, or resources whose names are made at deploy time), the statement is `*`; EC2's deletes are narrowed by
+the stack's tag instead (`aws:ResourceTag`, IAM user guide "Controlling access to AWS resources using tags").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..model.names import TABLE, TAG_STACK, iam_path, log_group
+from ..spec.model import AppSpec
+from .permissions import stack_actions
+
+# Acting on the stack's roles and instance profiles (the path /liftshift/<stack>/, model/names.iam_path).
+IAM_STACK = {"iam:ListRoleTags", "iam:GetInstanceProfile", "iam:CreateRole", "iam:UpdateRole", "iam:PutRolePolicy",
+             "iam:DeleteRolePolicy", "iam:DeleteRole", "iam:CreateInstanceProfile", "iam:AddRoleToInstanceProfile",
+             "iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile", "iam:TagRole", "iam:TagInstanceProfile"}
+SSM_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"  # in-place rollouts attach it (plan/roles)
+# EC2 actions on existing resources that accept the aws:ResourceTag condition (EC2 service authorization
+# reference, "Actions defined by Amazon EC2": the instance, security-group, launch-template, volume resources).
+EC2_TAGGED = {"ec2:TerminateInstances", "ec2:DeleteSecurityGroup", "ec2:DeleteLaunchTemplate", "ec2:DeleteVolume",
+              "ec2:RevokeSecurityGroupIngress"}
+ECR_ANY = {"ecr:GetAuthorizationToken", "ecr:DescribeRepositories"}  # resource "*" (the token; a listing)
+LOGS_ANY = {"logs:DescribeLogGroups"}
+
+
+def policy(spec: AppSpec, *, account: str = "*", region: str = "*") -> dict[str, Any]:
+    """The policy document (IAM JSON policy grammar, version 2012-10-17)."""
+    stack = spec.name
+    actions = set(stack_actions(spec))
+    roles = [f"arn:aws:iam::{account}:role{iam_path(stack)}*", f"arn:aws:iam::{account}:instance-profile{iam_path(stack)}*"]
+    group = f"arn:aws:logs:{region}:{account}:log-group:{log_group(stack)}"
+    statements: list[dict[str, Any]] = []
+
+    def add(sid: str, chosen: set[str], resource: Any, condition: dict[str, Any] | None = None) -> None:
+        chosen = chosen & actions
+        if not chosen:
+            return
+        actions.difference_update(chosen)
+        statement: dict[str, Any] = {"Sid": sid, "Effect": "Allow", "Action": sorted(chosen), "Resource": resource}
+        if condition:
+            statement["Condition"] = condition
+        statements.append(statement)
+
+    add("StackRoles", IAM_STACK, roles)
+    add("PassStackRolesToEc2", {"iam:PassRole"}, roles[0],
+        {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}})
+    add("SsmPolicyOnStackRoles", {"iam:AttachRolePolicy", "iam:DetachRolePolicy"}, roles[0],
+        {"ArnEquals": {"iam:PolicyARN": SSM_POLICY}})
+    add("ServiceLinkedRoles", {"iam:CreateServiceLinkedRole"}, f"arn:aws:iam::{account}:role/aws-service-role/*",
+        {"StringEquals": {"iam:AWSServiceName": ["elasticloadbalancing.amazonaws.com",
+                                                 "autoscaling.amazonaws.com"]}})
+    add("StackRepositories", {a for a in actions if a.startswith("ecr:")} - ECR_ANY,
+        f"arn:aws:ecr:{region}:{account}:repository/{stack}/*")
+    add("StackLogGroup", {a for a in actions if a.startswith("logs:")} - LOGS_ANY, [group, f"{group}:*"])
+    add("LockAndReleaseTable", {a for a in actions if a.startswith("dynamodb:")},
+        f"arn:aws:dynamodb:{region}:{account}:table/{TABLE}")
+    add("StackEc2Resources", EC2_TAGGED, "*", {"StringEquals": {f"aws:ResourceTag/{TAG_STACK}": stack}})
+    add("Unscoped", set(actions), "*")  # IAM takes only "*" for these (module docstring)
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def allows(document: dict[str, Any], action: str) -> bool:
+    """Whether some statement names `action` (the tests' check that the policy covers recorded calls)."""
+    return any(action in s["Action"] for s in document["Statement"] if s["Effect"] == "Allow")
