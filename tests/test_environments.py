@@ -161,6 +161,7 @@ def test_liftshift_env_selects_the_environment(tmp_path):
     app_yaml = write(tmp_path, "app.yaml", BASE)
     write(tmp_path, "app.staging.yaml", "services:\n  web:\n    port: none\n")
     assert validate(str(app_yaml)).exit_code == 0
+    assert validate(str(app_yaml), env={"LIFTSHIFT_ENV": ""}).exit_code == 0  # empty is unset (click's rule)
     result = validate(str(app_yaml), env={"LIFTSHIFT_ENV": "staging"})
     assert result.exit_code == 2 and "app.staging.yaml:3: services.web.port" in result.output
     assert validate(str(app_yaml), "--env", "prod", env={"LIFTSHIFT_ENV": "staging"}).exit_code == 2  # no overlay
