@@ -12,7 +12,6 @@ environments, and staging and production share nothing.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from .errors import SpecError
 from .grammar import NAME_MAX, check_name
