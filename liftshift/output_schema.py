@@ -114,6 +114,9 @@ def _error() -> dict[str, Any]:
                                                   "bad input); never a secret value"},
                  "exit_code": {"enum": [1, 2, 3, 4],
                                "description": "1 failed, 2 bad input, 3 unhealthy, 4 locked"}},
+                {"kind": {**_STR, "description": "the failure's class (SpecError, LockHeld...)"},
+                 "file": {**_STR_OR_NULL, "description": "bad input: the file at fault"},
+                 "line": {"type": ["integer", "null"]}, "key": _STR_OR_NULL},
                 description="What any command prints on stdout with -o json when it fails.")
 
 
