@@ -58,8 +58,8 @@ def follow(target: Target, query: LogQuery, show: Callable[[LogEvent], None], *,
             for event in seen.fresh(read(target, window)):
                 show(event)
                 shown += 1
-            if deadline is not None and time.monotonic() + interval > deadline:
-                return shown
-            sleep(interval)
+            if deadline is not None and time.monotonic() >= deadline:
+                return shown  # the last read began at or after the deadline
+            sleep(interval if deadline is None else max(0.0, min(interval, deadline - time.monotonic())))
     except KeyboardInterrupt:
         return shown
