@@ -7,7 +7,9 @@ The map (data flows down; nothing reaches back up). ARCHITECTURE.md walks throug
     pipeline/     deploy (prepare -> push images -> replan with digests -> roll out -> report), prepare,
       |           status, destroy, history, rollback (orchestration only), lock (stack_lock), describe
       |           (steps and plans as data for -o json), verify (the migration's checks, read only), cutover
-      |           (a DNS move under the stack lock), runbook
+      |           (a DNS move under the stack lock), runbook, doctor (pre-flight checks, read only)
+    checks/       pre-flight checks shared by doctor and runbook --check (aws, machine, local), the
+      |           deployer's IAM actions by kind of stack (permissions) and doctor --policy's document
       |
     spec/         app.yaml -> validated AppSpec: load (located errors), model, settings and runtime (pydantic;
       |           runtime: ports, depends_on, aliases, secret_files, data, dns),
