@@ -213,7 +213,8 @@ def test_the_policy_covers_a_load_balanced_stacks_lifecycle(deploy_env, tmp_path
         # the scoped statements name what the deploy really made
         iam = boto3.client("iam")
         roles = [r["Arn"] for r in iam.list_roles(PathPrefix=f"/liftshift/{unique}/")["Roles"]]
-        profiles = [p["Arn"] for p in iam.list_instance_profiles(PathPrefix=f"/liftshift/{unique}/")["InstanceProfiles"]]
+        found = iam.list_instance_profiles(PathPrefix=f"/liftshift/{unique}/")["InstanceProfiles"]
+        profiles = [p["Arn"] for p in found]
         repos = [r["repositoryArn"] for r in boto3.client("ecr").describe_repositories()["repositories"]
                  if r["repositoryName"].startswith(f"{unique}/")]
         groups = [g["arn"].removesuffix(":*") for g in

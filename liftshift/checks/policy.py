@@ -32,7 +32,8 @@ def policy(spec: AppSpec, *, account: str = "*", region: str = "*") -> dict[str,
     """The policy document (IAM JSON policy grammar, version 2012-10-17)."""
     stack = spec.name
     actions = set(stack_actions(spec))
-    roles = [f"arn:aws:iam::{account}:role{iam_path(stack)}*", f"arn:aws:iam::{account}:instance-profile{iam_path(stack)}*"]
+    roles = [f"arn:aws:iam::{account}:role{iam_path(stack)}*",
+             f"arn:aws:iam::{account}:instance-profile{iam_path(stack)}*"]
     group = f"arn:aws:logs:{region}:{account}:log-group:{log_group(stack)}"
     statements: list[dict[str, Any]] = []
 
