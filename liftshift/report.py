@@ -239,3 +239,15 @@ def logs_text(data: dict[str, Any]) -> str:
         which = " ".join(f"--{k} {data[k]}" for k in ("service", "instance", "grep") if data.get(k))
         return f"No log lines for stack {data['stack']} in that time{' (' + which + ')' if which else ''}."
     return "\n".join(log_line(e) for e in data["events"])
+
+
+def build_text(data: dict[str, Any]) -> str:
+    """`build`: each service's image id and, pushed, the reference a later `deploy --image` promotes."""
+    lines = [f"Built stack {data['stack']}'s images" + (" and pushed them:" if data["pushed"] else ":")]
+    if data["changed"]:
+        lines.append(steps_text(data["changes"]))
+    for name, svc in data["services"].items():
+        lines.append(f"  {name}: image {svc['image_id']}")
+        if svc.get("reference"):
+            lines.append(f"    {svc['reference']}")
+    return "\n".join(lines)

@@ -17,8 +17,8 @@ import liftshift
 from liftshift.cli.base import app
 from liftshift.errors import LiftshiftError
 
-STACK_COMMANDS = ["plan", "deploy", "status", "logs", "render", "destroy", "history", "rollback", "unlock",
-                  "verify", "cutover"]
+STACK_COMMANDS = ["build", "plan", "deploy", "status", "logs", "render", "destroy", "history", "rollback",
+                  "unlock", "verify", "cutover"]
 SHARED = {  # option name -> (its flags, default)
     "output": (["--output", "-o"], "text"),
     "profile": (["--profile"], None),
@@ -50,7 +50,7 @@ def params(name: str) -> dict[str, Any]:
 
 
 def test_the_commands_and_their_order():
-    assert list(commands()) == ["init", "validate", *STACK_COMMANDS[:4], "render", "destroy", "history", "rollback",
+    assert list(commands()) == ["init", "validate", *STACK_COMMANDS[:5], "render", "destroy", "history", "rollback",
                                 "unlock", "verify", "cutover", "runbook", "doctor", "schema", "local", "import"]
     assert sorted(commands()["local"].commands) == ["endpoint", "stop"]
     assert sorted(commands()["import"].commands) == ["compose"]
@@ -72,7 +72,7 @@ def test_every_stack_command_takes_the_shared_options_with_the_same_flags_defaul
 def test_lock_wait_strict_and_service_are_the_same_option_wherever_they_appear():
     where = {name: [c for c in STACK_COMMANDS if name in params(c)] for name in ("lock_wait", "strict", "service")}
     assert where == {"lock_wait": ["deploy", "destroy", "rollback", "cutover"], "strict": ["plan", "deploy"],
-                     "service": ["logs", "render", "history", "rollback", "cutover"]}
+                     "service": ["build", "logs", "render", "history", "rollback", "cutover"]}
     for name, users in where.items():
         shapes = {(tuple(params(c)[name].opts), params(c)[name].default, params(c)[name].help) for c in users}
         assert len(shapes) == 1, shapes
@@ -108,7 +108,7 @@ def stubbed(monkeypatch, tmp_path):
         monkeypatch.setattr(m, "load", lambda file, env=None: (spec, tmp_path))
         monkeypatch.setattr(m, "open_target", lambda spec, opts, quiet=False: calls.setdefault("opts", opts))
 
-    def fake_deploy(spec, base, target, lock_wait, strict):
+    def fake_deploy(spec, base, target, lock_wait, strict, sources=None):
         calls["deploy"] = dict(lock_wait=lock_wait, strict=strict)
         return {"stack": "shop", "region": "eu-west-1", "target": "aws", "changed": False, "changes": [],
                 "services": {}}

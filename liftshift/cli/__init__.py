@@ -12,16 +12,16 @@ Results go to stdout (text, or JSON with --output json); progress and errors to 
 What a command prints is in liftshift/report.py.
 """
 
-from . import (cutover, deploy, destroy, doctor, import_compose, init, logs, plan, releases, render, runbook, status,
-               unlock, validate, verify)
+from . import (build, cutover, deploy, destroy, doctor, import_compose, init, logs, plan, releases, render, runbook,
+               status, unlock, validate, verify)
 from . import schema
 from .base import app, guarded_command
 from .local import local_app
 
 # In the order `liftshift --help` lists them.
-COMMANDS = (init.init, validate.validate, plan.plan, deploy.deploy, status.status, logs.logs, render.render,
-            destroy.destroy, releases.history, releases.rollback, unlock.unlock, verify.verify, cutover.cutover,
-            runbook.runbook, doctor.doctor)
+COMMANDS = (init.init, validate.validate, build.build, plan.plan, deploy.deploy, status.status, logs.logs,
+            render.render, destroy.destroy, releases.history, releases.rollback, unlock.unlock, verify.verify,
+            cutover.cutover, runbook.runbook, doctor.doctor)
 for _command in COMMANDS:
     app.command()(guarded_command(_command))
 app.command()(guarded_command(schema.schema))  # reads no stack: after the stack commands

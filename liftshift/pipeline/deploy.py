@@ -16,6 +16,7 @@ from ..model import refs
 from ..model.desired import ImageInfo
 from ..model.observed import Observed
 from ..plan.phases import InfraPlan, plan_undo
+from ..spec.image_override import ImageSource
 from ..spec.model import AppSpec
 from ..targets.base import Target
 from .lock import stack_lock
@@ -28,16 +29,18 @@ class StrictRefusal(BadInput):
     """--strict and at least one warning: bad input, exit code 2, nothing changed."""
 
 
-def deploy(spec: AppSpec, base: Path, target: Target, *, lock_wait: float = 0, strict: bool = False) -> dict[str, Any]:
+def deploy(spec: AppSpec, base: Path, target: Target, *, lock_wait: float = 0, strict: bool = False,
+           sources: dict[str, ImageSource] | None = None) -> dict[str, Any]:
+    """sources: `--image SERVICE=REF`, services promoted from an image already built (pulled, not built)."""
     target.hosts.check_ports(spec)
     with stack_lock(spec, target, "deploy", lock_wait):
-        prepared = prepare(spec, base, target)
+        prepared = prepare(spec, base, target, sources)
         refuse_or_warn(prepared, target, strict)
         executor = Executor(target.aws.client, _pusher(target), target.progress, gate=target.gate(spec))
         images = push_images(prepared, target, executor)
         infra = replan(prepared, target, images)
         roll_out(spec, target, executor, infra, prepared.observed)
-        return report(prepared, target, executor)
+        return report(prepared, target, executor, images)
 
 
 def refuse_or_warn(prepared: Prepared, target: Target, strict: bool) -> None:
@@ -55,8 +58,14 @@ def push_images(prepared: Prepared, target: Target, executor: Executor) -> dict[
     if prepared.image_steps:
         target.progress.phase("pushing images")
     executor.run(prepared.image_steps)
-    return {w.service: ImageInfo(w.image.image_id, w.image.digest or executor.value(refs.image_digest(w.service)))
-            for w in prepared.image_wants}
+    images = {w.service: ImageInfo(w.image.image_id, w.image.digest or executor.value(refs.image_digest(w.service)))
+              for w in prepared.image_wants}
+    for name, pulled in prepared.promoted.items():
+        if pulled.source_digest and pulled.source_digest != images[name].digest:
+            prepared.notes.append(f"{name}: the stack's repository holds {images[name].digest}, not the source's "
+                                  f"{pulled.source_digest} (same image {pulled.image_id[:19]}; the engine "
+                                  "re-compressed its layers for another registry)")
+    return images
 
 
 def roll_out(spec: AppSpec, target: Target, executor: Executor, infra: InfraPlan, observed: Observed) -> None:
@@ -66,7 +75,8 @@ def roll_out(spec: AppSpec, target: Target, executor: Executor, infra: InfraPlan
     run_rollout(spec, target, executor, infra, observed)
 
 
-def report(prepared: Prepared, target: Target, executor: Executor) -> dict[str, Any]:
+def report(prepared: Prepared, target: Target, executor: Executor,
+           images: dict[str, ImageInfo] | None = None) -> dict[str, Any]:
     """The stack as it is now (read again when anything changed), the hosts brought in line, what changed."""
     from ..aws.observe import observe_stack
 
@@ -76,6 +86,9 @@ def report(prepared: Prepared, target: Target, executor: Executor) -> dict[str, 
     out = status_report(spec, target, observed)
     if hosts is not None:
         out["hosts"] = hosts
+    for name, image in (images or {}).items():  # what a pipeline promotes next: --image NAME=<reference>
+        uri = target.registry.repository_uri(spec.name, name)
+        out["services"][name].update(digest=image.digest, reference=f"{uri}@{image.digest}" if image.digest else None)
     out["changes"] = [describe_step(s) for s in executor.done]
     out["changed"] = bool(executor.done)
     out["warnings"] = prepared.warnings

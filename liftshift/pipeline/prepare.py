@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..model import names
 from ..model.desired import ImageInfo, StackWant, desired_stack, templates_hash
@@ -19,11 +20,15 @@ from ..model.observed import Observed
 from ..model.releases import Origin
 from ..model.steps import Step
 from ..plan.images import ImageWant, plan_images
+from ..spec.image_override import ImageSource
 from ..plan.data import kept_data_notes, size_notes
 from ..plan.phases import InfraPlan
 from ..plan.stack import plan_stack
 from ..spec.model import AppSpec
 from ..targets.base import Target
+
+if TYPE_CHECKING:
+    from ..apply.promote import Pulled
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ class Prepared:
     warnings: list[str]
     origin: Origin  # who, when, which commit
     notes: list[str] = field(default_factory=list)  # subnets left out (zones without the instance type)
+    promoted: dict[str, Pulled] = field(default_factory=dict)  # --image: services pulled, not built
 
     @property
     def infra_steps(self) -> list[Step]:
@@ -64,9 +70,10 @@ class Prepared:
         return {w.service: w.image for w in self.image_wants}
 
 
-def prepare(spec: AppSpec, base: Path, target: Target) -> Prepared:
-    """Everything plan and deploy need to know, read without changing anything in AWS."""
-    from ..apply import images as image_ops
+def prepare(spec: AppSpec, base: Path, target: Target, sources: dict[str, ImageSource] | None = None) -> Prepared:
+    """Everything plan and deploy need to know, read without changing anything in AWS.
+
+    sources: `--image SERVICE=REF`, services whose image is pulled from REF instead of built."""
     from ..aws.network import network, resolve_amis
     from ..aws.observe import observe_stack, require_services
     from ..aws.ownership import check_ownership
@@ -78,19 +85,13 @@ def prepare(spec: AppSpec, base: Path, target: Target) -> Prepared:
     account = target.aws.account_id()  # proves credentials before any build
     check_limits(spec, target.aws.region, target.registry)  # now that region and registry are known
     net = network(target.aws, spec)  # before any build: a type no zone offers is bad input (exit 2)
-    local = build_images(spec, base, target)
+    promoted = promote_images(spec, target, sources or {})  # a REF that cannot be found: exit 2 before any build
+    local = build_images(spec, base, target, skip=set(promoted))
+    local.update({name: ImageInfo(pulled.image_id) for name, pulled in promoted.items()})
     target.progress.phase(f"reading stack {spec.name} in {target.aws.region}")
     observed = observe_stack(target.aws, spec.name)
     require_services(spec, observed, registry_is_ecr=target.registry.is_ecr)  # an emulator without ELBv2 or ECR
-    auth = target.registry_auth()
-    wants = []
-    for name in spec.services:
-        uri = target.registry.repository_uri(spec.name, name)
-        info = local[name]
-        digest = None
-        if names.repository(spec.name, name) in observed.repositories or not target.registry.is_ecr:
-            digest = image_ops.remote_digest(target.docker(), uri, info.tag, auth)
-        wants.append(ImageWant(name, names.repository(spec.name, name), uri, ImageInfo(info.image_id, digest)))
+    wants = image_wants(spec, target, local, observed, {n: s.reference for n, s in (sources or {}).items()})
     image_steps = plan_images(spec.name, wants, observed)
     facts = Facts(amis=resolve_amis(target.aws, spec), subnets=net.subnets, vpc_ids=net.vpcs,
                   template_hash=templates_hash(templates_dir()), zones=net.zones)
@@ -101,7 +102,25 @@ def prepare(spec: AppSpec, base: Path, target: Target) -> Prepared:
     found = warnings(spec, facts.amis)
     notes = net.messages + kept_data_notes(spec.name, set(spec.services), observed)  # a removed service's data
     notes += size_notes({name: svc.data for name, svc in want.services.items()}, observed)
-    return Prepared(spec, account, observed, wants, image_steps, want, infra, facts, found, made_by, notes)
+    return Prepared(spec, account, observed, wants, image_steps, want, infra, facts, found, made_by, notes, promoted)
+
+
+def image_wants(spec: AppSpec, target: Target, local: dict[str, ImageInfo], observed: Observed,
+                sources: dict[str, str] | None = None) -> list[ImageWant]:
+    """Each service's image in the stack's repository, with its digest where the registry already has the tag."""
+    from ..apply import images as image_ops
+
+    auth = target.registry_auth()
+    wants = []
+    for name in (n for n in spec.services if n in local):  # in app.yaml's order
+        info = local[name]
+        uri = target.registry.repository_uri(spec.name, name)
+        digest = None
+        if names.repository(spec.name, name) in observed.repositories or not target.registry.is_ecr:
+            digest = image_ops.remote_digest(target.docker(), uri, info.tag, auth)
+        wants.append(ImageWant(name, names.repository(spec.name, name), uri, ImageInfo(info.image_id, digest),
+                               source=(sources or {}).get(name)))
+    return wants
 
 
 def replan(prepared: Prepared, target: Target, images: dict[str, ImageInfo]) -> InfraPlan:
@@ -121,12 +140,28 @@ def plan_infra(spec: AppSpec, target: Target, account: str, observed: Observed, 
     return want, plan_stack(want, observed, origin=made_by)
 
 
-def build_images(spec: AppSpec, base: Path, target: Target) -> dict[str, ImageInfo]:
+def promote_images(spec: AppSpec, target: Target, sources: dict[str, ImageSource]) -> dict[str, Pulled]:
+    """`--image SERVICE=REF`: pull each REF (with the source registry's credentials) instead of building."""
+    from ..apply.promote import pull_source, source_auth
+
+    out = {}
+    for name, source in sources.items():
+        target.progress.phase(f"pulling {source.reference} for {name} (no build)")
+        out[name] = pull_source(target.docker(), name, source, source_auth(source, target), _platform(spec, name),
+                                target.progress.build_output)
+    return out
+
+
+def build_images(spec: AppSpec, base: Path, target: Target, skip: set[str] = frozenset(),
+                 only: str | None = None) -> dict[str, ImageInfo]:
+    """Build (or pull, for `image:` services) every service but those in `skip`; `only`: that one service."""
     from ..apply import images
 
     client = target.docker()
     out: dict[str, ImageInfo] = {}
     for name, service in spec.services.items():
+        if name in skip or (only is not None and name != only):
+            continue
         if service.build is not None:
             target.progress.phase(f"building {name} from {service.build.context}")
             built = images.build_image(

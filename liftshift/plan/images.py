@@ -23,6 +23,7 @@ class ImageWant:
     repository: str  # ECR repository name, stack/service
     repository_uri: str
     image: ImageInfo
+    source: str | None = None  # --image SERVICE=REF: pulled from REF, not built
 
 
 def plan_images(stack: str, wants: list[ImageWant], observed: Observed) -> list[Step]:
@@ -55,7 +56,8 @@ def plan_images(stack: str, wants: list[ImageWant], observed: Observed) -> list[
                 })] if ecr else []),
                 PushImage(want.service, want.image.image_id, want.repository_uri, want.image.tag,
                           digest=refs.image_digest(want.service)),
-            ), f"local image {want.image.image_id[:19]}"))
+            ), f"from {want.source} (image {want.image.image_id[:19]}, not built)" if want.source
+                else f"local image {want.image.image_id[:19]}"))
     return steps
 
 
