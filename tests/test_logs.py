@@ -404,3 +404,27 @@ def test_logs_in_the_local_rehearsal_reads_the_stand_in_containers(local, stack_
         "%Y-%m-%dT%H:%M:%S", time.gmtime(started + 2))]
     assert new, lines  # lines the container wrote while it was followed
     assert len(lines) == len(set(lines))
+
+
+def test_status_in_the_rehearsal_shows_the_stand_in_load_balancers_view_of_its_targets(local, tmp_path, unique,
+                                                                                      destroyed):
+    import re
+    import shutil
+
+    from support.local import run_local
+    from support.registry import free_port
+
+    target = tmp_path / "fleet"
+    shutil.copytree(ROOT / "stacks" / "fleet", target)
+    app_yaml = target / "app.yaml"
+    text = app_yaml.read_text().replace("name: fleet", f"name: {unique}")
+    app_yaml.write_text(re.sub(r"^(\s{6})port: \d+", rf"\g<1>port: {free_port()}", text, flags=re.M))
+    destroyed.append((app_yaml, unique))
+    assert run_local("deploy", str(app_yaml)).exit_code == 0
+    data = json.loads(run_local("status", str(app_yaml), "-o", "json").stdout)
+    web = data["services"]["web"]
+    health = web["load_balancer"]["health"]
+    assert health["healthy"] == health["total"] == 2 and health["states"] == {"healthy": 2}
+    assert sorted(t["id"] for t in health["targets"]) == sorted(i["id"] for i in web["instances"])
+    assert data["lock"] is None
+    assert "      targets healthy 2/2" in run_local("status", str(app_yaml)).stdout.splitlines()
