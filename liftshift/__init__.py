@@ -7,7 +7,8 @@ The map (data flows down; nothing reaches back up). ARCHITECTURE.md walks throug
     pipeline/     deploy (prepare -> push images -> replan with digests -> roll out -> report), prepare,
       |           status, destroy, history, rollback (orchestration only), lock (stack_lock), describe
       |           (steps and plans as data for -o json), verify (the migration's checks, read only), cutover
-      |           (a DNS move under the stack lock), runbook, doctor (pre-flight checks, read only)
+      |           (a DNS move under the stack lock), runbook, doctor (pre-flight checks, read only), logs (the app's
+      |           lines merged by time, --follow)
     checks/       pre-flight checks shared by doctor and runbook --check (aws, machine, local), the
       |           deployer's IAM actions by kind of stack (permissions) and doctor --policy's document
       |
@@ -23,7 +24,8 @@ The map (data flows down; nothing reaches back up). ARCHITECTURE.md walks throug
       |           PushImage, GateCall), releases (the release record), user_data (the template, every
       |           value shell-quoted; templating: the Jinja2 environment and its sh filter), secret_files (secrets delivered as files, as user_data takes them),
       |           data_volumes (services.X.data with their device names), cutover (Route 53 record sets, the
-      |           original record and the moves a cutover keeps)
+      |           original record and the moves a cutover keeps), log_events (`logs`: the query, --since, the
+      |           merge, --follow's de-duplication)
     plan/         desired vs observed -> ordered Steps, pure: stack (a deploy's plan), phases (prepare ->
       |           gates -> finishes, undo), images, roles, groups, instances, in_place, fleet (blue-green
       |           behind a load balancer), records (release-record writes), data (data volumes: made once,
@@ -34,12 +36,13 @@ The map (data flows down; nothing reaches back up). ARCHITECTURE.md walks throug
       |           gate (AwsGate: health gates read from AWS), images (build and push, docker SDK)
     aws/          session (the one place boto3 clients are made), observe (what the stack has, by tag),
       |           network (subnets, zones, AMIs), listeners, ecr_auth, ownership (never adopt another
-      |           stack's resource), lock and release_store (DynamoDB), route53 (a cutover's reads)
+      |           stack's resource), lock and release_store (DynamoDB), route53 (a cutover's reads), logs
+      |           (CloudWatch Logs reads for `liftshift logs`)
     targets/      base (Target, and the Gate and Hosts interfaces the pipeline calls), aws (real or
                   emulated AWS), local/ (the rehearsal: emulator, registry, stand-in hosts running the
                   user-data, emulated_reads (what EC2 would read for them), standin_files (their secret-file directories, more ports), data_volumes
                   (the Docker volumes standing in for EBS data volumes), gate, the load-balancer stand-in
-                  lbproxy*)
+                  lbproxy*, standin_logs (`logs` from the stand-in app containers)
 
     migrate/      moving an app in: compose_load (a compose file with lines, interpolation, .env, env_file,
                   extends, profiles) -> compose_map (pure: app.yaml data and warnings) -> appyaml_write
