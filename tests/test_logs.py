@@ -428,3 +428,38 @@ def test_status_in_the_rehearsal_shows_the_stand_in_load_balancers_view_of_its_t
     assert sorted(t["id"] for t in health["targets"]) == sorted(i["id"] for i in web["instances"])
     assert data["lock"] is None
     assert "      targets healthy 2/2" in run_local("status", str(app_yaml)).stdout.splitlines()
+
+
+def test_status_counts_the_serving_groups_targets_by_state():
+    from liftshift.pipeline.status import _target_health
+
+    asked = []
+
+    class Hosts:
+        def target_health(self, aws, stack, service, target_group):
+            asked.append((stack, service, target_group))
+            return [{"id": "i-1", "state": "healthy", "reason": None, "description": None},
+                    {"id": "i-2", "state": "unhealthy", "reason": "Target.Timeout", "description": "timed out"},
+                    {"id": "i-3", "state": "draining", "reason": "Target.DeregistrationInProgress",
+                     "description": None}]
+
+    class Target:
+        hosts, aws = Hosts(), None
+
+    health = _target_health(Target(), "s", "web", "arn:tg")
+    assert asked == [("s", "web", "arn:tg")]
+    assert health["healthy"] == 1 and health["total"] == 3
+    assert health["states"] == {"healthy": 1, "unhealthy": 1, "draining": 1}
+    assert _target_health(Target(), "s", "web", None) is None  # no listener yet: no serving group
+
+
+def test_both_targets_hosts_answer_logs_and_target_health_with_the_protocols_parameters():
+    import inspect
+
+    from liftshift.targets.base import CloudHosts, Hosts
+    from liftshift.targets.local.standin import StandInHosts
+
+    for name in ("log_events", "target_health"):
+        wanted = list(inspect.signature(getattr(Hosts, name)).parameters)
+        for cls in (CloudHosts, StandInHosts):
+            assert list(inspect.signature(getattr(cls, name)).parameters) == wanted, (cls, name)
