@@ -463,3 +463,16 @@ def test_both_targets_hosts_answer_logs_and_target_health_with_the_protocols_par
         wanted = list(inspect.signature(getattr(Hosts, name)).parameters)
         for cls in (CloudHosts, StandInHosts):
             assert list(inspect.signature(getattr(cls, name)).parameters) == wanted, (cls, name)
+
+
+def test_a_closed_pipe_ends_logs_quietly(written):
+    """`liftshift logs app.yaml | head -1`: the reader is gone before the lines are written."""
+    proc = subprocess.Popen([sys.executable, "-m", "liftshift.cli", "logs", str(written[0])],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    proc.stdout.close()  # no reader: the first write fails with EPIPE
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0 and err == "", err

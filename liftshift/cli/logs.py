@@ -1,6 +1,8 @@
 """`liftshift logs`: the app's log lines, merged in time order across services and instances (read only)."""
 
 import json
+import os
+import sys
 import time
 from typing import Annotated, Optional
 
@@ -31,11 +33,14 @@ def logs(file: File, service: Service = None, instance: Instance = None, since: 
     pipeline.check_service(spec, service)
     query = LogQuery(spec.name, service, instance, parse_since(since, int(time.time() * 1000)), None, grep or None)
     target = open_target(spec, opts, quiet=True)
-    if not follow and follow_for is None:
-        emit(pipeline.logs_report(spec, target, query), opts.output, report.logs_text)
-        return
 
     def show(event) -> None:  # JSON Lines when following: one object a line, flushed at once
         typer.echo(json.dumps(event.to_json(), sort_keys=True) if opts.json else report.log_line(event.to_json()))
 
-    pipeline.follow(target, query, show, follow_for=follow_for)
+    try:
+        if not follow and follow_for is None:
+            emit(pipeline.logs_report(spec, target, query), opts.output, report.logs_text)
+        else:
+            pipeline.follow(target, query, show, follow_for=follow_for)
+    except BrokenPipeError:  # `liftshift logs ... | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes

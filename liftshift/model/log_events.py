@@ -17,7 +17,6 @@ from typing import Iterable
 
 from ..errors import BadInput
 
-DEFAULT_SINCE = "1h"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
