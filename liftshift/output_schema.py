@@ -80,10 +80,27 @@ def _plan() -> dict[str, Any]:
 
 def _deploy() -> dict[str, Any]:
     status = _status()
+    promoted = _obj({}, {"digest": {**_STR_OR_NULL, "description": "the digest this deploy put out (sha256:...)"},
+                     "reference": {**_STR_OR_NULL, "description": "repository@digest: what `deploy --image "
+                                                                  "NAME=<reference>` promotes to another stack"}},
+                    description="digest and reference: every service of app.yaml (not one being removed)")
+    status["properties"]["services"] = {"type": "object", "additionalProperties": {"allOf": [
+        _service_status(), promoted]}}
     return _obj({**status["properties"], "changed": _BOOL, "changes": {"type": "array", "items": _step()},
                  "warnings": _STRINGS, "notes": _STRINGS},
                 description="What the deploy changed (changes: the steps run; changed false when none), then the "
                             "stack's status as `status` prints it.")
+
+
+def _build() -> dict[str, Any]:
+    image = _obj({"image_id": {**_STR, "description": "the local image id (sha256:...)"},
+                  "tag": {**_STR, "description": "its tag in the stack's repository (img-<image id>)"}},
+                 {"repository": _STR, "digest": {**_STR, "description": "--push: the registry's digest"},
+                  "reference": {**_STR, "description": "--push: repository@digest, for deploy --image"}})
+    return _obj({"stack": _STR, "pushed": _BOOL, "changed": _BOOL, "changes": {"type": "array", "items": _step()},
+                 "services": {"type": "object", "additionalProperties": image}},
+                description="Each built service's image, and with --push its digest (changes: the repositories "
+                            "created and images pushed).")
 
 
 def _destroy() -> dict[str, Any]:
@@ -120,7 +137,7 @@ def _error() -> dict[str, Any]:
                 description="What any command prints on stdout with -o json when it fails.")
 
 
-_BUILDERS = {"plan": _plan, "deploy": _deploy, "status": _status, "destroy": _destroy, "verify": _verify,
+_BUILDERS = {"build": _build, "plan": _plan, "deploy": _deploy, "status": _status, "destroy": _destroy, "verify": _verify,
              "history": _history, "error": _error}
 COMMANDS = tuple(_BUILDERS)
 

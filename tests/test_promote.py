@@ -7,10 +7,12 @@ import contextlib
 import json
 import shutil
 
+import jsonschema
 import pytest
 from typer.testing import CliRunner
 
 from liftshift.cli.base import app
+from liftshift.output_schema import output_schema
 from liftshift.pipeline.destroy import destroy
 from liftshift.progress import Progress
 from liftshift.spec.image_override import BadImageOverride, parse_image_overrides
@@ -28,9 +30,13 @@ def run(*argv: str):
 
 
 def run_json(*argv: str) -> dict:
+    """The command's -o json document, checked against its documented schema (`schema --output-of`)."""
     result = run(*argv, "-o", "json")
     assert result.exit_code == 0, (result.output, result.exception)
-    return json.loads(result.stdout)
+    document = json.loads(result.stdout)
+    validator = jsonschema.Draft202012Validator(output_schema(argv[0]))
+    assert [e.message for e in validator.iter_errors(document)] == [], argv[0]
+    return document
 
 
 @pytest.fixture
