@@ -262,3 +262,64 @@ def test_the_policy_covers_an_in_place_stack_with_data(deploy_env, tmp_path, uni
     missing += sorted(a for a in actions(data) if not allows(with_data, a))
     assert not missing, f"the policy lacks {missing}"
     assert allows(document, "ssm:SendCommand") and not allows(document, "ec2:CreateVolume")
+
+
+class PolicySimulator:
+    """IAM's simulator for one identity policy, as far as doctor's questions go: Allow statements, Action
+    names, Resource patterns (`*` wildcards) and StringEquals/ArnEquals conditions read from ContextEntries."""
+
+    def __init__(self, document: dict):
+        self.document = document
+
+    def simulate_principal_policy(self, PolicySourceArn, ActionNames, ResourceArns=("*",), ContextEntries=()):
+        context = {c["ContextKeyName"]: set(c["ContextKeyValues"]) for c in ContextEntries}
+        results = []
+        for action in ActionNames:
+            ok = all(any(self._allows(s, action, arn, context) for s in self.document["Statement"])
+                     for arn in ResourceArns)
+            results.append({"EvalActionName": action, "EvalDecision": "allowed" if ok else "implicitDeny"})
+        return {"EvaluationResults": results}
+
+    @staticmethod
+    def _allows(statement, action, arn, context) -> bool:
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        if action not in statement["Action"] or not any(fnmatch.fnmatchcase(arn, r) for r in resources):
+            return False
+        for test in statement.get("Condition", {}).values():
+            for key, wanted in test.items():
+                wanted = {wanted} if isinstance(wanted, str) else set(wanted)
+                if not context.get(key) or not context[key] <= wanted:
+                    return False
+        return True
+
+
+class FakeAws:
+    region = "eu-west-1"
+
+    def __init__(self, iam):
+        self.iam = iam
+
+    def client(self, name):
+        assert name == "iam"
+        return self.iam
+
+
+def test_a_role_holding_exactly_the_policy_passes_doctors_permission_check(tmp_path, unique):
+    from liftshift.checks import aws as checks
+    from liftshift.checks.policy import probes
+
+    path = copy_stack("fleet", tmp_path, unique, "  files:\n    build: .\n    port: 8080\n"
+                                                 "    rollout: {strategy: in-place}\n    data: {files: {path: /f}}\n")
+    spec, _ = load_spec(path)
+    account, arn = "123456789012", "arn:aws:sts::123456789012:assumed-role/deployer/ci-42"
+    asks = probes(spec, account, "eu-west-1")
+    assert {a for ask in asks for a in ask["actions"]} == set(permissions.stack_actions(spec))
+    held = PolicySimulator(policy(spec, account=account, region="eu-west-1"))
+    result = checks.permissions(FakeAws(held), arn, [], asks)
+    assert result.ok is True, result.detail
+    # the same policy for another stack leaves this stack's own resources denied, and says which
+    other = copy_stack("fleet", tmp_path / "o", unique + "o")
+    held = PolicySimulator(policy(load_spec(other)[0], account=account, region="eu-west-1"))
+    result = checks.permissions(FakeAws(held), arn, [], asks)
+    assert result.ok is False and "iam:PassRole" in result.detail and "ecr:PutImage" in result.detail
+    assert "ec2:TerminateInstances" in result.detail and "ec2:RunInstances" not in result.detail

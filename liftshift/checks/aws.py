@@ -57,8 +57,11 @@ def _code(exc: Exception) -> str:
     return type(exc).__name__
 
 
-def run_checks(spec: AppSpec, aws, actions: list[str]) -> dict[str, Result]:
-    """The AWS checks of one stack (not images: the plan's build is that check, see pipeline/runbook)."""
+def run_checks(spec: AppSpec, aws, actions: list[str], probes=None) -> dict[str, Result]:
+    """The AWS checks of one stack (not images: the plan's build is that check, see pipeline/runbook).
+
+    probes: a function (account, region) -> the simulator's questions with resources and context
+    (checks/policy.probes: doctor's); else `actions` are simulated on `*` (the runbook's)."""
     stack = spec.name
     out: dict[str, Result] = {}
     try:
@@ -69,7 +72,7 @@ def run_checks(spec: AppSpec, aws, actions: list[str]) -> dict[str, Result]:
         out["credentials"] = Result(False, _message(exc), CREDENTIALS_FIX)
         return {f"{stack}:{k}": v for k, v in out.items()}
     services = inventory(spec)
-    out["permissions"] = permissions(aws, arn, actions)
+    out["permissions"] = permissions(aws, arn, actions, probes(account, aws.region) if probes else None)
     out.update(quotas(aws, services))
     out.update(network_and_amis(aws, spec))
     for s in services:
@@ -85,9 +88,10 @@ def _message(exc: Exception) -> str:
     return exc.explain() if isinstance(exc, LiftshiftError) else str(exc)
 
 
-def permissions(aws, arn: str, actions: list[str]) -> Result:
-    """IAM's policy simulator on the caller (an assumed role is simulated as its role)."""
-    if not actions:
+def permissions(aws, arn: str, actions: list[str], probes: Optional[list[dict[str, Any]]] = None) -> Result:
+    """IAM's policy simulator on the caller (an assumed role is simulated as its role); with `probes`, each
+    group of actions on its resources and with its context (checks/policy.probes)."""
+    if not actions and not probes:
         return Result(True, "the plan makes no AWS call")
     source = arn
     parts = arn.split(":")
@@ -97,17 +101,26 @@ def permissions(aws, arn: str, actions: list[str]) -> Result:
         return Result(None, "the root user is allowed everything (and should not deploy)")
     iam = aws.client("iam")
     denied: list[str] = []
+    asks = probes if probes is not None else [{"actions": actions, "resources": [], "context": []}]
     try:
-        for start in range(0, len(actions), 50):
-            answer = iam.simulate_principal_policy(PolicySourceArn=source, ActionNames=actions[start:start + 50])
-            denied += [r["EvalActionName"] for r in answer.get("EvaluationResults", [])
-                       if r.get("EvalDecision") != "allowed"]
+        for ask in asks:
+            extra: dict[str, Any] = {}
+            if ask["resources"]:
+                extra["ResourceArns"] = ask["resources"]
+            if ask["context"]:
+                extra["ContextEntries"] = ask["context"]
+            for start in range(0, len(ask["actions"]), 50):
+                answer = iam.simulate_principal_policy(PolicySourceArn=source,
+                                                       ActionNames=ask["actions"][start:start + 50], **extra)
+                denied += [r["EvalActionName"] for r in answer.get("EvaluationResults", [])
+                           if r.get("EvalDecision") != "allowed"]
     except Exception as exc:
         return Result(None, f"cannot simulate ({_code(exc)}): check them by hand")
     if denied:
         return Result(False, f"{source} may not: {', '.join(sorted(denied))}",
                       "grant them (README, \"Permissions for the deployer\")")
-    return Result(True, f"{source} may make all {len(actions)} calls")
+    count = sum(len(ask["actions"]) for ask in asks)
+    return Result(True, f"{source} may make all {count} calls")
 
 
 def _quota(aws, key: str) -> Optional[float]:

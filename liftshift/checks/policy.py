@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..model.names import TABLE, TAG_STACK, iam_path, log_group
+from ..model.names import TABLE, TAG_STACK, iam_path, log_group, role
 from ..spec.model import AppSpec
 from .permissions import stack_actions
 
@@ -63,6 +63,31 @@ def policy(spec: AppSpec, *, account: str = "*", region: str = "*") -> dict[str,
     add("StackEc2Resources", EC2_TAGGED, "*", {"StringEquals": {f"aws:ResourceTag/{TAG_STACK}": stack}})
     add("Unscoped", set(actions), "*")  # IAM takes only "*" for these (module docstring)
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def probes(spec: AppSpec, account: str, region: str) -> list[dict[str, Any]]:
+    """What `doctor` asks IAM's policy simulator: each statement's actions on a resource of the stack its
+    Resource names (IAM would compare a simulated `*` with the stack's ARNs and deny), with the context its
+    Condition reads, so that a role holding exactly this policy passes the check."""
+    stack, service = spec.name, next(iter(spec.services))
+    names = {"StackRepositories": service, "ServiceLinkedRoles": "elasticloadbalancing.amazonaws.com/"
+             "AWSServiceRoleForElasticLoadBalancing"}
+    out = []
+    for statement in policy(spec, account=account, region=region)["Statement"]:
+        context = [{"ContextKeyName": key, "ContextKeyValues": [value if isinstance(value, str) else value[0]],
+                    "ContextKeyType": "string"}
+                   for test in statement.get("Condition", {}).values() for key, value in test.items()]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        if resources == ["*"]:
+            out.append({"actions": statement["Action"], "resources": [], "context": context})
+            continue
+        groups: dict[str, list[str]] = {}
+        for action in statement["Action"]:  # an instance profile's actions act on the profile, the others on the role
+            pattern = resources[1] if "InstanceProfile" in action and len(resources) > 1 else resources[0]
+            name = names.get(statement["Sid"], role(stack, service))
+            groups.setdefault(pattern[:-1] + name if pattern.endswith("*") else pattern, []).append(action)
+        out += [{"actions": actions, "resources": [arn], "context": context} for arn, actions in groups.items()]
+    return out
 
 
 def allows(document: dict[str, Any], action: str) -> bool:

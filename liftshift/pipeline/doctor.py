@@ -57,7 +57,10 @@ def _aws(spec: Optional[AppSpec], region: Optional[str], profile: Optional[str])
         except Exception as exc:
             return {"credentials": Result(False, _message(exc), CREDENTIALS_FIX)}
     prefix = f"{spec.name}:"
-    return {key[len(prefix):]: r for key, r in run_checks(spec, aws, stack_actions(spec)).items()}
+    from ..checks.policy import probes
+
+    checks = run_checks(spec, aws, stack_actions(spec), lambda account, where: probes(spec, account, where))
+    return {key[len(prefix):]: r for key, r in checks.items()}
 
 
 def _local(spec: Optional[AppSpec], engine_ok: bool) -> dict[str, Result]:
