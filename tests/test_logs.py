@@ -476,3 +476,27 @@ def test_a_closed_pipe_ends_logs_quietly(written):
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0 and err == "", err
+
+
+def test_logs_reads_past_empty_pages_that_carry_a_token(written, monkeypatch):
+    """AWS: "A returned page might only be partially full, or even empty ... If the results include a nextToken,
+    there might be more log events available" (FilterLogEvents API reference). moto's pages are always full,
+    so its backend is made to answer an empty first page with a token, as AWS may."""
+    from moto.logs.models import LogsBackend
+
+    original = LogsBackend.filter_log_events
+    empties = []
+
+    def empty_first(self, log_group_name, log_stream_names, start_time, end_time, limit, next_token,
+                    filter_pattern, interleaved):
+        if next_token is None:
+            empties.append(log_group_name)
+            return [], "liftshift-test-empty-page", []
+        if next_token == "liftshift-test-empty-page":
+            next_token = None
+        return original(self, log_group_name, log_stream_names, start_time, end_time, limit, next_token,
+                        filter_pattern, interleaved)
+
+    monkeypatch.setattr(LogsBackend, "filter_log_events", empty_first)
+    assert len(_messages(CliRunner().invoke(app, ["logs", str(written[0]), "-o", "json"]))) == 6
+    assert empties  # the empty page was served and read past

@@ -3,12 +3,14 @@
 One `FilterLogEvents` pagination across the wanted streams rather than `GetLogEvents` per stream with a k-way
 merge: it reads every stream in one paginated call with the time range applied by CloudWatch, so a stack of
 many instances costs pages, not a call per stream per poll, and a stream that logged nothing costs nothing.
-Its pages interleave streams but are not promised to be globally ordered ("the operation attempts to provide
-responses that contain events from multiple log streams within the log group, interleaved in a single
-response", FilterLogEvents API reference), so the events of all pages are merged by time here
-(model.log_events.merge). The streams are chosen by name first with `DescribeLogStreams` (prefix
-`SERVICE/` for --service), then named in `logStreamNames` (at most 100 a call, FilterLogEvents API
-reference), because an instance id alone is no prefix of `SERVICE/INSTANCE_ID`.
+AWS returns its events "sorted by event timestamp, the timestamp when the event was ingested by CloudWatch
+Logs, and the ID of the PutLogEvents request", and a page "might only be partially full, or even empty" while
+a nextToken says more may follow (FilterLogEvents API reference), so every page is read until no token comes.
+The events are still merged by time here (model.log_events.merge): more than 100 streams take several calls
+(`logStreamNames` holds at most 100, same reference), and moto returns them stream by stream. The streams
+are chosen by name first with `DescribeLogStreams` (prefix `SERVICE/` for --service), then named in
+`logStreamNames`, because an instance id alone is no prefix of `SERVICE/INSTANCE_ID` (and moto ignores
+`logStreamNamePrefix` in FilterLogEvents).
 """
 
 from __future__ import annotations
