@@ -323,3 +323,8 @@ def test_a_role_holding_exactly_the_policy_passes_doctors_permission_check(tmp_p
     result = checks.permissions(FakeAws(held), arn, [], asks)
     assert result.ok is False and "iam:PassRole" in result.detail and "ecr:PutImage" in result.detail
     assert "ec2:TerminateInstances" in result.detail and "ec2:RunInstances" not in result.detail
+    # runbook --check asks only its plan's actions, the same way (one the policy does not name: on "*")
+    asks = probes(spec, account, "eu-west-1", only=["iam:PassRole", "ec2:RunInstances", "acm:DescribeCertificate"])
+    assert [a["actions"] for a in asks] == [["iam:PassRole"], ["ec2:RunInstances"], ["acm:DescribeCertificate"]]
+    assert asks[0]["resources"] and asks[0]["context"] and asks[2] == {"actions": ["acm:DescribeCertificate"],
+                                                                        "resources": [], "context": []}

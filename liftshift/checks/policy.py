@@ -65,10 +65,11 @@ def policy(spec: AppSpec, *, account: str = "*", region: str = "*") -> dict[str,
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def probes(spec: AppSpec, account: str, region: str) -> list[dict[str, Any]]:
-    """What `doctor` asks IAM's policy simulator: each statement's actions on a resource of the stack its
-    Resource names (IAM would compare a simulated `*` with the stack's ARNs and deny), with the context its
-    Condition reads, so that a role holding exactly this policy passes the check."""
+def probes(spec: AppSpec, account: str, region: str, only: list[str] | None = None) -> list[dict[str, Any]]:
+    """What `doctor` (and `runbook --check`, `only` its plan's actions) asks IAM's policy simulator: each
+    statement's actions on a resource of the stack its Resource names (IAM would compare a simulated `*` with the
+    stack's ARNs and deny), with the context its Condition reads, so that a role holding exactly this policy
+    passes the check. Actions of `only` the policy does not name are asked on `*`."""
     stack, service = spec.name, next(iter(spec.services))
     names = {"StackRepositories": service, "ServiceLinkedRoles": "elasticloadbalancing.amazonaws.com/"
              "AWSServiceRoleForElasticLoadBalancing"}
@@ -87,7 +88,13 @@ def probes(spec: AppSpec, account: str, region: str) -> list[dict[str, Any]]:
             name = names.get(statement["Sid"], role(stack, service))
             groups.setdefault(pattern[:-1] + name if pattern.endswith("*") else pattern, []).append(action)
         out += [{"actions": actions, "resources": [arn], "context": context} for arn, actions in groups.items()]
-    return out
+    if only is None:
+        return out
+    wanted = set(only)
+    kept = [{**ask, "actions": [a for a in ask["actions"] if a in wanted]} for ask in out]
+    kept = [ask for ask in kept if ask["actions"]]
+    rest = sorted(wanted - {a for ask in kept for a in ask["actions"]})
+    return kept + ([{"actions": rest, "resources": [], "context": []}] if rest else [])
 
 
 def allows(document: dict[str, Any], action: str) -> bool:

@@ -81,7 +81,10 @@ def _plan_and_check(stack: StackInput, base: Path, target_for: Callable[[AppSpec
         results[f"{name}:images"] = Result(True, "built; section 4 is the plan made with them")
     if not check:
         return results
-    results.update(checks.run_checks(stack.spec, target.aws, stack.actions))
+    from ..checks.policy import probes
+
+    results.update(checks.run_checks(stack.spec, target.aws, stack.actions,
+                                     lambda account, region: probes(stack.spec, account, region, stack.actions)))
     from .doctor import published_ports
 
     results[f"{name}:ports"] = checks.ports_free(name, published_ports(stack.spec))
