@@ -13,7 +13,7 @@ def _commands(incomplete: str) -> list[str]:
 
 OutputOf = Annotated[Optional[str], typer.Option(
     "--output-of", metavar="COMMAND", autocompletion=_commands,
-    help="The schema of COMMAND's -o json document instead (plan, deploy, status, destroy, verify, history; "
+    help="The schema of COMMAND's -o json document instead (build, plan, deploy, status, destroy, verify, history; "
          "error: what any command prints when it fails).")]
 
 
