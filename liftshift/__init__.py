@@ -16,7 +16,7 @@ The map (data flows down; nothing reaches back up). ARCHITECTURE.md walks throug
       |           runtime: ports, depends_on, aliases, secret_files, data, dns),
       |           grammar (names, image, secret and peer references: one definition each), limits (AWS
       |           limits known before any call), checks (warnings; --strict refuses), yamlsource (YAML 1.2,
-      |           lines of keys)
+      |           lines of keys), schema (app.yaml's JSON Schema from the models: `liftshift schema`)
     model/        pure data: names (every resource name and tag, the DynamoDB table), desired (what the
       |           stack should have), policies (the instance roles' IAM documents), launch_template (its
       |           data, the AMI, the user-data context and EC2's 16 KB limit), observed (what it has),
@@ -58,6 +58,7 @@ The map (data flows down; nothing reaches back up). ARCHITECTURE.md walks throug
     errors        LiftshiftError and its kinds, each carrying its exit code (1 failed, 2 bad input,
                   3 unhealthy, 4 locked); each class lives where it is raised
     progress      what long work prints (terminal, CI log, nothing with --output json)
+    output_schema the JSON Schemas of the commands' -o json documents (`liftshift schema --output-of`)
     http_probe    the one HTTP/TCP probe (gates, the load-balancer stand-in, stand-in readiness)
     origin        who, when and which git commit a release came from (runs git)
 """
