@@ -116,6 +116,44 @@ def test_every_app_yaml_of_the_repository_validates(validator, path):
     assert errors(validator, yaml.safe_load(path.read_text())) == []
 
 
+def _mappings(node, path=()):
+    """Every mapping in `node` with its key path."""
+    if isinstance(node, dict):
+        yield path, node
+        for key, value in node.items():
+            yield from _mappings(value, (*path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _mappings(value, (*path, i))
+
+
+def test_an_unknown_key_anywhere_is_refused_by_both(validator, tmp_path):
+    """Each mapping of each app.yaml of the repository given one more key: where validate refuses it as an
+    unknown field, the schema refuses it too (and where it is a name, such as an env variable, both accept)."""
+    refused = 0
+    for n, path in enumerate(app_yamls()):
+        where = tmp_path / str(n)
+        shutil.copytree(path.parent, where)
+        data = yaml.safe_load(path.read_text())
+        for keys, _ in list(_mappings(data)):
+            doc = json.loads(json.dumps(as_json(data)))
+            target = doc
+            for key in keys:
+                target = target[key]
+            target["zz_unknown"] = "1"
+            (where / path.name).write_text(yaml.safe_dump(doc))
+            try:
+                load_spec(where / path.name)
+                accepted = True
+            except SpecError as exc:
+                accepted = "unknown field" not in str(exc)
+                if accepted:
+                    continue  # refused for another reason (a name's grammar): not this test's question
+            assert (errors(validator, doc) == []) == accepted, (path, keys)
+            refused += not accepted
+    assert refused > 50
+
+
 def test_the_readme_example_validates(validator):
     readme = (ROOT / "README.md").read_text()
     examples = [block for block in re.findall(r"```yaml\n(.*?)```", readme, re.DOTALL)
@@ -163,6 +201,7 @@ def with_web(**fields):
 
 VALID = {  # every short and long form, and values YAML reads as other types
     "build string": {"build": "./web", "image": None},
+    "image with a null build": {"build": None, "image": "nginx:1.27"},
     "build mapping": {"build": {"context": ".", "args": {"N": 1, "DEBUG": True}}, "image": None},
     "ports short": {"port": None, "ports": ["8080:80", "9090", 9100]},
     "ports long": {"port": None, "ports": [{"container": 80, "publish": 8080}]},
@@ -229,6 +268,8 @@ INVALID = {  # what validate refuses, by key or type: the schema refuses it too
     "build and image": (with_web(build="./web"), "build"),
     "neither build nor image": (with_web(image=None), "image"),
     "port and ports": (with_web(ports=["80"]), "ports"),
+    "ports empty": (with_web(port=None, ports=[]), "ports"),
+    "publish and ports": (with_web(port=None, publish=80, ports=["80"]), "ports"),
     "mode as a number": (with_web(secret_files={"k": {"ref": "ssm:/k", "mode": 400}}), "mode"),
     "unknown strategy": (with_web(rollout={"strategy": "canary"}), "strategy"),
     "command a string": (with_web(command="httpd -f"), "command"),

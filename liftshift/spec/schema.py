@@ -56,6 +56,7 @@ def _service(props: dict[str, Any], service: dict[str, Any]) -> None:
     """A service's short forms, and its either-or keys (port or ports; build or image)."""
     props["build"]["anyOf"].insert(0, {"type": "string", "minLength": 1,
                                        "description": "The build context (a directory with a Dockerfile)."})
+    props["ports"]["minItems"] = 1  # leave ports out rather than empty: port then says the main port
     props["ports"]["items"] = {"anyOf": [
         props["ports"]["items"],
         {"type": "integer", "minimum": 1, "maximum": 65535},
@@ -79,10 +80,14 @@ def _service(props: dict[str, Any], service: dict[str, Any]) -> None:
         {"anyOf": [{"required": ["port"]}, {"required": ["ports"]}]},
         {"not": {"required": ["port", "ports"]}},
         {"not": {"required": ["publish", "ports"]}},
-        {"oneOf": [{"required": ["build"]}, {"required": ["image"]}]},
+        {"oneOf": [_given("build"), _given("image")]},  # exactly one (a null one is not given)
     ]
     if not service["required"]:
         del service["required"]
+
+
+def _given(key: str) -> dict[str, Any]:
+    return {"required": [key], "properties": {key: {"not": {"type": "null"}}}}
 
 
 def _walk(node: Any) -> Any:
