@@ -51,5 +51,7 @@ def doctor_text(result: dict[str, Any]) -> str:
             lines.append(f"    fix: {check['fix']}")
         elif check["fix"]:
             lines.append(f"    note: {check['fix']}")
-    lines.append("ready" if result["passed"] else f"{result['failed']} check(s) block a deploy")
+    unknown = sum(1 for check in result["checks"] if check["ok"] is None)
+    by_hand = f" ({unknown} to check by hand)" if unknown else ""
+    lines.append(("ready" if result["passed"] else f"{result['failed']} check(s) block a deploy") + by_hand)
     return "\n".join(lines)
