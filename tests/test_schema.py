@@ -335,7 +335,18 @@ def complete(shell: str, words: str, cword: int | None = None, **env: str):
     return result.output
 
 
-@pytest.mark.parametrize("command", ["history", "rollback", "render", "cutover"])
+def with_service() -> list[str]:
+    import typer.main
+
+    commands = typer.main.get_command(app).commands
+    return sorted(name for name, c in commands.items() if any(p.name == "service" for p in c.params))
+
+
+def test_commands_with_service_are_found():
+    assert {"history", "rollback", "render", "cutover"} <= set(with_service())
+
+
+@pytest.mark.parametrize("command", with_service())
 def test_bash_completes_service_names_for_every_command_with_service(stack, command):
     assert complete("bash", f"liftshift {command} {stack} --service w", 4).split() == ["web", "worker"]
     assert complete("bash", f"liftshift {command} {stack} -s ", 4).split() == ["api", "web", "worker"]
