@@ -126,6 +126,35 @@ def _history() -> dict[str, Any]:
                 description="Each service's releases, newest first.")
 
 
+def _finding() -> dict[str, Any]:
+    return _obj({"file": _STR, "line": {"type": ["integer", "null"]}, "key": _STR_OR_NULL, "level": _STR,
+                 "message": _STR})
+
+
+def _import_compose() -> dict[str, Any]:
+    command = _obj({"service": _STR, "secret": _STR, "parameter": _STR, "command": _STR},
+                   description="how to store one secret the compose file had (never its value)")
+    return _obj({"stack": _STR, "compose_file": _STR, "out": _STR,
+                 "app": {"type": "object", "description": "the app.yaml written, as data (`liftshift schema`)"},
+                 "app_yaml": {**_STR, "description": "the app.yaml written, with its decision comments"},
+                 "services": {"type": "object", "additionalProperties": _STR,
+                              "description": "compose service -> app.yaml service"},
+                 "excluded_by_profiles": {"type": "object"},
+                 "commands": {"type": "array", "items": command},
+                 "warnings": {"type": "array", "items": _finding()}},
+                description="The app.yaml written from a compose file, what did not map (warnings at their file, "
+                            "line and key) and the commands that store its secrets.")
+
+
+def _init() -> dict[str, Any]:
+    return _obj({"directory": _STR, "stack": _STR, "kind": _STR, "summary": _STR, "found": _STRINGS,
+                 "guessed": {"type": "object", "description": "port, publish, command, health, data, base image..."},
+                 "check": _STRINGS, "app_yaml": _STR,
+                 "files": {"type": "array", "items": _obj({"path": _STR, "text": _STR})}},
+                description="What init found in the app directory, what it guessed, what to check by hand, and "
+                            "the files it wrote.")
+
+
 def _error() -> dict[str, Any]:
     return _obj({"error": {**_STR, "description": "the one message the terminal shows (file, line and key for "
                                                   "bad input); never a secret value"},
@@ -138,7 +167,7 @@ def _error() -> dict[str, Any]:
 
 
 _BUILDERS = {"build": _build, "plan": _plan, "deploy": _deploy, "status": _status, "destroy": _destroy, "verify": _verify,
-             "history": _history, "error": _error}
+             "history": _history, "init": _init, "import compose": _import_compose, "error": _error}
 COMMANDS = tuple(_BUILDERS)
 
 

@@ -4,17 +4,17 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..output_schema import COMMANDS  # plain data: nothing heavy
+
 
 def _commands(incomplete: str) -> list[str]:
-    from ..output_schema import COMMANDS
-
     return [c for c in COMMANDS if c.startswith(incomplete)]
 
 
 OutputOf = Annotated[Optional[str], typer.Option(
     "--output-of", metavar="COMMAND", autocompletion=_commands,
-    help="The schema of COMMAND's -o json document instead (build, plan, deploy, status, destroy, verify, history; "
-         "error: what any command prints when it fails).")]
+    help="The schema of COMMAND's -o json document instead: " + ", ".join(COMMANDS)
+         + " (error: what any command prints when it fails).")]
 
 
 def schema(output_of: OutputOf = None) -> None:
@@ -26,7 +26,7 @@ def schema(output_of: OutputOf = None) -> None:
 
         typer.echo(schema_text(app_schema()), nl=False)
         return
-    from ..output_schema import COMMANDS, output_schema
+    from ..output_schema import output_schema
 
     if output_of not in COMMANDS:
         raise typer.BadParameter(f"no schema for {output_of!r}; one of {', '.join(COMMANDS)}",
