@@ -22,6 +22,17 @@ if TYPE_CHECKING:
 STYLES = {"done": "green", "changed": "yellow", "failed": "red"}
 
 
+def _fit(text: str, width: int) -> str:
+    """`text` on one line of at most `width` characters (cut with … in the middle, where names differ least)."""
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    if width < 5:
+        return text[:max(width, 0)]
+    head = (width - 1) * 2 // 3
+    return text[:head] + "…" + text[len(text) - (width - 1 - head):]
+
+
 class _Activity:
     """What the live line shows: a phase or a step, since when, and its latest detail."""
 
@@ -52,17 +63,19 @@ class TerminalProgress(Progress):
         from rich.spinner import Spinner
         from rich.text import Text
 
-        with self._lock:
-            now = self._step or self._phase
-            if now is None:
-                return Text("")
-            line = Text(now.label)
-            line.append(f"  {seconds_text(now.elapsed())}", style="dim")
-            if now.detail:
-                width = max(10, self.console.width - len(line.plain) - 8)
-                detail = now.detail if len(now.detail) <= width else now.detail[: width - 1] + "…"
-                line.append(f"  {detail}", style="dim")
-            return Spinner("dots", text=line, style="cyan")
+        # No lock here: rich's refresh thread calls this holding the Live's lock, and the event methods hold
+        # self._lock while they print through the Live: taking ours here would deadlock. One attribute read is atomic.
+        now = self._step or self._phase
+        if now is None:
+            return Text("")
+        took = f"  {seconds_text(now.elapsed())}"
+        room = self.console.width - 3  # the spinner and its space, and the last column left free
+        line = Text(_fit(now.label, room - len(took)))
+        line.append(took, style="dim")
+        detail = now.detail
+        if detail and room - len(line.plain) > 12:
+            line.append(f"  {_fit(detail, room - len(line.plain) - 2)}", style="dim")
+        return Spinner("dots", text=line, style="cyan")
 
     def _draw(self, now: bool = True) -> None:
         """Start the live line if it is not running, else redraw it (`now`, or at the next tick: 8 a second)."""
@@ -82,10 +95,11 @@ class TerminalProgress(Progress):
     def _mark(self, mark: str, label: str, seconds: float, indent: str = "  ") -> None:
         from rich.text import Text
 
+        took = f"  {seconds_text(seconds)}"
         line = Text(indent)
         line.append(progress.MARKS[mark], style=STYLES[mark])
-        line.append(f" {label}")
-        line.append(f"  {seconds_text(seconds)}", style="dim")
+        line.append(f" {_fit(label, self.console.width - len(indent) - 3 - len(took))}")
+        line.append(took, style="dim")  # the time always shows: a long name is cut instead
         self.console.print(line, highlight=False, overflow="ellipsis", no_wrap=True)
 
     def _end_phase(self, ok: bool) -> None:
