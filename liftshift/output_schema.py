@@ -126,6 +126,19 @@ def _history() -> dict[str, Any]:
                 description="Each service's releases, newest first.")
 
 
+def _rollback() -> dict[str, Any]:
+    return _obj({"stack": _STR, "dry_run": _BOOL, "steps": {"type": "array", "items": _step()}},
+                description="The rollout's steps: run, or with --dry-run only planned.")
+
+
+def _unlock() -> dict[str, Any]:
+    held = _obj({"owner": _STR, "operation": _STR, "acquired_at": {**_STR, "description": "ISO 8601, UTC"},
+                 "expires_at": {**_INT, "description": "epoch seconds"}})
+    return _obj({"stack": _STR, "held_by": {"anyOf": [held, {"type": "null"}],
+                                            "description": "the lock that was cleared; null: there was none"}},
+                description="The deploy lock unlock cleared.")
+
+
 def _finding() -> dict[str, Any]:
     return _obj({"file": _STR, "line": {"type": ["integer", "null"]}, "key": _STR_OR_NULL, "level": _STR,
                  "message": _STR})
@@ -167,7 +180,7 @@ def _error() -> dict[str, Any]:
 
 
 _BUILDERS = {"build": _build, "plan": _plan, "deploy": _deploy, "status": _status, "destroy": _destroy, "verify": _verify,
-             "history": _history, "init": _init, "import compose": _import_compose, "error": _error}
+             "history": _history, "rollback": _rollback, "unlock": _unlock, "init": _init, "import compose": _import_compose, "error": _error}
 COMMANDS = tuple(_BUILDERS)
 
 

@@ -7,10 +7,12 @@ import json
 import shutil
 from pathlib import Path
 
+import boto3
 import jsonschema
 import pytest
 from typer.testing import CliRunner
 
+from liftshift.aws.lock import acquire
 from liftshift.cli import app
 from liftshift.output_schema import COMMANDS, output_schema
 
@@ -59,6 +61,26 @@ def test_each_commands_json_has_its_documented_shape(deploy_env, stack_dir, uniq
         assert history["services"]["web"][0]["serving"] is True
         check("history", history)
 
+        # another run holds the lock: deploy is exit 4 and says who; unlock clears it and says what it cleared
+        acquire(boto3.client("dynamodb", region_name="eu-west-1"), unique, "ci@pipeline", "deploy")
+        locked = run("deploy", app_yaml, "-o", "json")
+        assert locked.exit_code == 4
+        error_document(locked, 4)
+        unlocked = json.loads(run("unlock", app_yaml, "-o", "json").stdout)
+        assert unlocked["held_by"]["owner"] == "ci@pipeline"
+        check("unlock", unlocked)
+        check("unlock", json.loads(run("unlock", app_yaml, "-o", "json").stdout))  # nothing held: null
+
+        # a second release, then the rollback to the first, planned
+        edited = (stack_dir / "app.yaml").read_text().replace("    port: 8080\n", "    port: 8080\n    env: {V: '2'}\n")
+        (stack_dir / "app.yaml").write_text(edited)
+        assert run("deploy", app_yaml, "-o", "json").exit_code == 0
+        rollback = run("rollback", app_yaml, "--dry-run", "-o", "json")
+        assert rollback.exit_code == 0, rollback.output
+        planned_back = json.loads(rollback.stdout)
+        assert planned_back["dry_run"] is True and planned_back["steps"]
+        check("rollback", planned_back)
+
         # moto's instances answer nothing: verify fails (exit 3), and its document says which check did
         verified = run("verify", app_yaml, "-o", "json")
         assert verified.exit_code == 3
@@ -74,6 +96,13 @@ def test_each_commands_json_has_its_documented_shape(deploy_env, stack_dir, uniq
     check("destroy", json.loads(run("destroy", app_yaml, "--yes", "-o", "json").stdout))  # nothing left
 
 
+def error_document(result, code: int) -> None:
+    """The error document a failed run prints with -o json (cli/base.py), and only it."""
+    document = json.loads(result.stdout)
+    assert document["exit_code"] == code and document["error"]
+    check("error", document)
+
+
 @pytest.mark.parametrize("args, code", [
     (["plan", "{dir}/missing.yaml", "-o", "json"], 2),  # bad input: the file
     (["deploy", "{dir}/bad.yaml", "-o", "json"], 2),  # bad input: a key, at its line
@@ -82,12 +111,7 @@ def test_the_error_document(tmp_path, args, code):
     (tmp_path / "bad.yaml").write_text("version: 1\nname: shop\nservices:\n  web: {image: nginx, prot: 80}\n")
     result = run(*[a.format(dir=tmp_path) for a in args])
     assert result.exit_code == code
-    try:
-        document = json.loads(result.stdout)
-    except ValueError:
-        pytest.skip("this command does not print the JSON error document yet (cli/base.py)")
-    assert document["exit_code"] == code and document["error"]
-    check("error", document)
+    error_document(result, code)
 
 
 DATA = Path(__file__).parent / "data"
