@@ -79,6 +79,22 @@ def test_a_terminal_shows_a_live_line_with_a_spinner_and_time_then_one_finished_
     assert screen.getvalue().endswith("\x1b[?25h\r\x1b[1A\x1b[2K")  # cursor shown again, live line erased
 
 
+def test_a_long_step_name_is_cut_in_the_middle_and_its_time_still_shows():
+    from rich.console import Console
+
+    from liftshift.progress_live import TerminalProgress
+
+    screen = io.StringIO()
+    sink = TerminalProgress(console=Console(force_terminal=True, file=screen, width=60))
+    push = Step(Action.PUSH, Kind.IMAGE, "127.0.0.1:5000/shop/web:img-" + "0123456789abcdef" * 4, "web", ())
+    sink.step_started(push)
+    sink.step_done(push)
+    progress.settle()
+    (line,) = finished_lines(screen)
+    assert len(line) <= 60 and "…" in line and line.startswith("  ✓ [web] push image 127.0.0.1:5000/")
+    assert re.search(r"cdef  " + TIME + "$", line), line
+
+
 def test_a_phase_without_steps_ends_as_one_line_and_build_output_stays_in_the_live_line_unless_verbose():
     for verbose in (False, True):
         sink, screen = fake_terminal(verbose)
@@ -309,3 +325,62 @@ def test_deploy_json_is_one_document_quiet_prints_only_the_result_and_ci_lines_h
     assert len(steps) == len(set(steps))  # each step once
     assert not [line for line in destroyed.stderr.splitlines() if line.lstrip().startswith(("..", "ok "))]
     assert destroyed.stdout.startswith("Removed ")
+
+
+def run_on_a_terminal(args: list[str], cwd, extra_env: dict[str, str], deadline: float = 180.0):
+    """liftshift in a subprocess whose stderr (and stdin) is a pseudo-terminal; stdout a pipe. Killed (and the test
+    failed) past `deadline`, so a display that hangs cannot hang the suite."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env.update(COLUMNS="110", TERM="xterm-256color", **extra_env)
+    proc = subprocess.Popen([sys.executable, "-m", "liftshift.cli", *args], stdin=slave, stdout=subprocess.PIPE,
+                            stderr=slave, cwd=cwd, env=env)
+    os.close(slave)
+    screen = b""
+    end = time.monotonic() + deadline
+    try:
+        while time.monotonic() < end:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:  # the child closed the terminal
+                    break
+                if not data:
+                    break
+                screen += data
+            elif proc.poll() is not None:
+                break
+        else:
+            pytest.fail(f"liftshift {' '.join(args)} did not finish within {deadline} s on a terminal")
+        out = proc.stdout.read().decode()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    return proc.returncode, screen.decode(errors="replace"), out
+
+
+def test_a_deploy_on_a_terminal_draws_live_lines_and_with_no_color_plain_ones(on_moto, unique):
+    code, screen, out = run_on_a_terminal(["deploy", on_moto], None, {})
+    assert code == 0, screen
+    assert "\x1b[?25l" in screen and re.search(r"[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] ", plain(screen))  # a live line: cursor hidden, spinner
+    lines = finished_lines(io.StringIO(screen.replace("\r\n", "\n")))
+    assert "pushing images" in lines and f"applying 8 change(s) to {unique}" in lines, lines
+    assert re.search(rf"\n  ✓ \[web\] create security group liftshift\.{unique}\.web  {TIME}\n", "\n".join(lines) + "\n")
+    assert not [line for line in lines if re.match(r"\s*[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]", line)]  # no live line left behind
+    assert re.match(rf"Deployed stack {unique} to eu-west-1 in {TIME}: 10 change\(s\) \(6 created, 1 pushed, "
+                    r"1 launched, 1 wait\(s\), 1 updated\)\.\n  web answers at \d+\.\d+\.\d+\.\d+\n", out), out
+
+    code, screen, out = run_on_a_terminal(["deploy", on_moto], None, {"NO_COLOR": "1"})
+    assert code == 0, screen
+    assert "\x1b" not in screen and "⠋" not in screen  # no colour, no spinner, no cursor movement
+    assert screen.replace("\r\n", "\n").startswith("==> ")
+    assert out.startswith(f"No changes: stack {unique} is up to date. Checked in ")
