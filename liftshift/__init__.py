@@ -57,7 +57,8 @@ The map (data flows down; nothing reaches back up). ARCHITECTURE.md walks throug
 
     errors        LiftshiftError and its kinds, each carrying its exit code (1 failed, 2 bad input,
                   3 unhealthy, 4 locked); each class lives where it is raised
-    progress      what long work prints (terminal, CI log, nothing with --output json)
+    progress      what long work prints on stderr: plain lines with times (CI, NO_COLOR), only warnings
+                  (--output json, --quiet); progress_live: the terminal's live line (rich, loaded only there)
     output_schema the JSON Schemas of the commands' -o json documents (`liftshift schema --output-of`)
     http_probe    the one HTTP/TCP probe (gates, the load-balancer stand-in, stand-in readiness)
     origin        who, when and which git commit a release came from (runs git)
