@@ -9,6 +9,7 @@ the finished lines.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Any, TextIO
@@ -20,6 +21,13 @@ if TYPE_CHECKING:
     from .model.steps import Step
 
 STYLES = {"done": "green", "changed": "yellow", "failed": "red"}
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
 
 
 def _fit(text: str, width: int) -> str:
@@ -82,15 +90,22 @@ class TerminalProgress(Progress):
         from rich.live import Live
 
         if self._live is None:
+            # What else writes to this terminal while the line is live (a command's own echo, a library's warning)
+            # goes through rich, above the live line, instead of being torn by it; stdout only when it is this
+            # terminal too (a piped result never passes through here).
+            mine = self.console.file in (sys.stderr, sys.__stderr__)
             self._live = Live(get_renderable=self._render, console=self.console, transient=True,
-                              refresh_per_second=8, redirect_stdout=False, redirect_stderr=False)
+                              refresh_per_second=8, redirect_stdout=mine and _isatty(sys.stdout),
+                              redirect_stderr=mine)
             self._live.start()
             progress.drawing(self)
         elif now:
             self._live.refresh()
 
     def _print(self, text: str, style: str | None = None) -> None:
-        self.console.print(text, style=style, markup=False, highlight=False, overflow="ellipsis", no_wrap=True)
+        from rich.text import Text
+
+        self.console.print(Text(text, style=style or ""), highlight=False, overflow="ellipsis", no_wrap=True)
 
     def _mark(self, mark: str, label: str, seconds: float, indent: str = "  ") -> None:
         from rich.text import Text

@@ -384,3 +384,13 @@ def test_a_deploy_on_a_terminal_draws_live_lines_and_with_no_color_plain_ones(on
     assert "\x1b" not in screen and "⠋" not in screen  # no colour, no spinner, no cursor movement
     assert screen.replace("\r\n", "\n").startswith("==> ")
     assert out.startswith(f"No changes: stack {unique} is up to date. Checked in ")
+
+
+def test_rich_loads_only_to_draw_on_a_terminal():
+    import subprocess
+    import sys
+
+    code = ("import io, sys, liftshift.cli, liftshift.progress as p; p.make_progress(stream=io.StringIO()); "
+            "p.make_progress(json=True); print('rich' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
