@@ -6,8 +6,8 @@ Results go to stdout (text, or JSON with --output json); progress and errors to 
 
     base.py      the typer app; failures to exit codes (guarded); load app.yaml; open the target; emit
     failure.py   a failure as the -o json error document; the root group that does the same for usage errors
-    options.py   the options commands share, declared once (@stack_options adds the five every stack
-                 command takes: --output, --profile, --region, --verbose, --target)
+    options.py   the options commands share, declared once (@stack_options adds the ones every stack
+                 command takes: --output, --profile, --region, --verbose, --quiet, --target, --env)
     <command>.py one module per command (releases.py: history and rollback; local.py: `local stop|endpoint`)
 
 What a command prints is in liftshift/report.py.

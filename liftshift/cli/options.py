@@ -1,9 +1,9 @@
 """Every option the commands share, declared once.
 
 Options one command or a few take (`--service`, `--lock-wait`, `--strict`) are typer `Annotated` aliases used
-by name. The ones every stack command takes (`--output`, `--profile`, `--region`, `--verbose`, `--target`, `--env`)
-are added by `@stack_options`, and the command receives them as one `StackOptions`: a command cannot lose
-one of them, and they cannot drift apart between commands.
+by name. The ones every stack command takes (`--output`, `--profile`, `--region`, `--verbose`, `--quiet`,
+`--target`, `--env`) are added by `@stack_options`, and the command receives them as one `StackOptions`: a
+command cannot lose one of them, and they cannot drift apart between commands.
 """
 
 import functools
