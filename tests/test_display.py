@@ -266,6 +266,21 @@ def test_every_failure_a_command_maps_is_a_json_document_with_json_output(monkey
             assert doc["error"].startswith("deployment failed at create security group shop-web")
 
 
+def test_a_command_that_printed_its_result_and_then_fails_keeps_stdout_one_document(monkeypatch, tmp_path):
+    """verify exits 3 after its result (so do plan --strict and runbook --check): no error document follows it."""
+    from liftshift.cli import verify as cli_verify
+    from liftshift.pipeline import verify as verify_module
+
+    result = {"stack": "shop", "region": "eu-west-1", "target": "aws", "passed": False, "checks": [
+        {"ok": False, "service": "web", "check": "health", "target": "i-1", "detail": "no answer"}]}
+    monkeypatch.setattr(cli_verify, "load", lambda file, env=None: (SimpleNamespace(name="shop"), tmp_path))
+    monkeypatch.setattr(cli_verify, "open_target", lambda spec, opts, quiet=False: None)
+    monkeypatch.setattr(verify_module, "verify", lambda spec, target: result)
+    failed = CliRunner().invoke(app, ["verify", "app.yaml", "-o", "json"])
+    assert failed.exit_code == 3 and json.loads(failed.stdout) == result
+    assert failed.stderr.startswith("error: 1 of 1 check(s) of stack shop failed: web: health i-1: no answer")
+
+
 @pytest.mark.parametrize("argv", [["deploy", "app.yaml", "--bogus", "-o", "json"], ["deploy", "-o", "json"],
                                   ["deploy", "app.yaml", "--output=json", "--lock-wait", "soon"],
                                   ["status", "app.yaml", "-ojson", "--target", "moon"]])

@@ -42,10 +42,21 @@ def _root(
     """Lift and shift containerised applications onto AWS EC2."""
 
 
+# Whether this run already printed its result document: a command that prints its result and then fails on it
+# (verify exit 3, plan --strict, runbook --check) keeps stdout to that one document.
+_run = {"printed": False}
+
+
+def result_printed() -> None:
+    """The command wrote its result on stdout (emit does this; a command that echoes its own says so)."""
+    _run["printed"] = True
+
+
 def fail(message: str, code: int, json_output: bool = False, exc: BaseException | None = None) -> NoReturn:
-    """One message on stderr and exit `code`; with --output json also the error document on stdout."""
+    """One message on stderr and exit `code`; with --output json also the error document on stdout, unless the
+    command already printed its result there (stdout stays one JSON document)."""
     settle(ok=False)
-    if json_output:
+    if json_output and not _run["printed"]:
         print_error_document(message, code, exc)
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
@@ -53,6 +64,7 @@ def fail(message: str, code: int, json_output: bool = False, exc: BaseException 
 
 def guarded(fn: Callable[[], T], json_output: bool = False) -> T:
     """Run a command body, turning known failures into one message and an exit code."""
+    _run["printed"] = False
     try:
         return fn()
     except LiftshiftError as exc:
@@ -114,3 +126,4 @@ def emit(data: Any, output: Output, text: Callable[[Any], str]) -> None:
     """The command's result on stdout: `text(data)`, or data as JSON with --output json."""
     settle()
     typer.echo(report.as_json(data) if output == Output.json else text(data))
+    result_printed()

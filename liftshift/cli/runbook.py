@@ -7,7 +7,7 @@ import typer
 
 from .. import report
 from ..errors import BadInput
-from .base import open_target
+from .base import open_target, result_printed
 from .options import StackOptions, stack_options
 
 Files = Annotated[list[Path], typer.Argument(
@@ -36,6 +36,7 @@ def runbook(
     text = report.as_json(data) + "\n" if opts.json else render_runbook(data, template)
     if out is None:
         typer.echo(text, nl=False)
+        result_printed()  # a failed check then exits 2 without a second JSON document
     else:
         out.write_text(text)
         if not opts.json:
