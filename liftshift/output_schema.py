@@ -168,6 +168,59 @@ def _init() -> dict[str, Any]:
                             "the files it wrote.")
 
 
+_OK_OR_UNKNOWN = {"type": ["boolean", "null"], "description": "true passed, false failed, null to check by hand"}
+
+
+def _doctor() -> dict[str, Any]:
+    check = _obj({"id": _STR, "status": _STR, "ok": _OK_OR_UNKNOWN, "detail": _STR, "fix": _STR_OR_NULL})
+    return _obj({"stack": _STR_OR_NULL, "target": {"enum": ["aws", "local"]},
+                 "checks": {"type": "array", "items": check},
+                 "failed": {**_INT, "description": "how many checks failed (exit 2 when any did)"},
+                 "passed": _BOOL},
+                description="Each of doctor's checks of the machine, the account and the stack.")
+
+
+def _log_event() -> dict[str, Any]:
+    return _obj({"time": {**_STR, "description": "ISO 8601, UTC, milliseconds"}, "timestamp": _INT,
+                 "service": _STR, "instance": _STR, "message": _STR},
+                description="One log line (with --follow, each line of the output is one of these).")
+
+
+def _logs() -> dict[str, Any]:
+    return _obj({"stack": _STR, "target": _STR, "service": _STR_OR_NULL, "instance": _STR_OR_NULL,
+                 "grep": _STR_OR_NULL, "since": {**_INT, "description": "epoch milliseconds"},
+                 "events": {"type": "array", "items": _log_event()}},
+                description="The stack's log lines in time order (with --follow: JSON Lines of events instead).")
+
+
+def _cutover() -> dict[str, Any]:
+    record = {"type": "object"}
+    original = {"anyOf": [_obj({"type": _STR, "value": _STR, "ttl": _INT}), {"type": "null"}]}
+    moved = _obj({"zone": _STR, "name": _STR, "changed": _BOOL, "steps": {"type": "array", "items": _step()},
+                  "records": {"type": "array", "items": record}, "original": original, "notes": _STRINGS})
+    listed = _obj({"zone": _STR, "name": _STR, "records": {"type": "array", "items": record}, "original": original,
+                   "history": {"type": "array", "items": _obj({"number": _INT, "move": _STR, "at": _STR,
+                                                               "by": _STR, "commit": _STR_OR_NULL})}})
+    return _obj({"stack": _STR, "region": _STR, "target": _STR, "rehearsal": _BOOL, "move": _STR_OR_NULL,
+                 "dry_run": _BOOL, "services": {"type": "object", "additionalProperties": {"anyOf": [moved, listed]}}},
+                {"note": _STR},
+                description="A move per service (its steps and the records after it), or without a move the "
+                            "records now, the original record and the moves made.")
+
+
+def _runbook() -> dict[str, Any]:
+    item = _obj({"stack": _STR, "id": _STR, "check": _STR, "how": _STR, "ok": _OK_OR_UNKNOWN, "detail": _STR,
+                 "fix": _STR})
+    stack = _obj({"name": _STR, "file": _STR, "region": _STR_OR_NULL, "wave": _STR, "services": {"type": "array"},
+                  "plan": {"type": ["object", "null"]}, "cutover": {"type": "array"}, "validation": {"type": "array"},
+                  "data_copies": {"type": "array"}, "decommissioning": {"type": "array"}})
+    return _obj({"title": _STR, "migration_file": _STR_OR_NULL, "warranty_days": _INT, "checked": _BOOL,
+                 "failed_checks": _INT, "waves": {"type": "array", "items": _obj({"name": _STR, "after": _STRINGS,
+                                                                                   "stacks": _STRINGS})},
+                 "checklist": {"type": "array", "items": item}, "stacks": {"type": "array", "items": stack}},
+                description="The runbook's data, as the template gets it (section by section, per stack).")
+
+
 def _error() -> dict[str, Any]:
     return _obj({"error": {**_STR, "description": "the one message the terminal shows (file, line and key for "
                                                   "bad input); never a secret value"},
@@ -179,8 +232,10 @@ def _error() -> dict[str, Any]:
                 description="What any command prints on stdout with -o json when it fails.")
 
 
-_BUILDERS = {"build": _build, "plan": _plan, "deploy": _deploy, "status": _status, "destroy": _destroy, "verify": _verify,
-             "history": _history, "rollback": _rollback, "unlock": _unlock, "init": _init, "import compose": _import_compose, "error": _error}
+_BUILDERS = {"build": _build, "plan": _plan, "deploy": _deploy, "status": _status, "destroy": _destroy,
+             "verify": _verify, "history": _history, "rollback": _rollback, "unlock": _unlock, "init": _init,
+             "import compose": _import_compose, "doctor": _doctor, "logs": _logs, "cutover": _cutover,
+             "runbook": _runbook, "error": _error}
 COMMANDS = tuple(_BUILDERS)
 
 

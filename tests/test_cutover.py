@@ -69,7 +69,17 @@ def cli(*args: str):
 def moved(app_yaml: Path, *flags: str) -> dict:
     result = cli(str(app_yaml), *flags, "--yes", "-o", "json")
     assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+    return documented(json.loads(result.stdout))
+
+
+def documented(document: dict) -> dict:
+    """Every cutover document has the shape `liftshift schema --output-of cutover` documents."""
+    import jsonschema
+
+    from liftshift.output_schema import output_schema
+
+    jsonschema.validate(document, output_schema("cutover"))
+    return document
 
 
 @pytest.fixture
@@ -139,7 +149,7 @@ def test_instance_ips_weighted_10_50_100_complete_and_back_idempotent_with_ttls(
 
         # the history, newest first, with who; the same in text
         listing = cli(str(app_yaml), "-o", "json")
-        history = json.loads(listing.stdout)["services"]["web"]
+        history = documented(json.loads(listing.stdout))["services"]["web"]
         assert [h["move"] for h in history["history"]] == ["back", "complete", "to 100%", "to 50%", "to 10%"]
         assert {h["by"] for h in history["history"]} == {"ops@test"}
         assert history["original"] == {"type": "A", "value": OLD, "ttl": 3600}

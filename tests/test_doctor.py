@@ -99,6 +99,11 @@ def test_a_stack_ready_to_deploy_passes_and_json_has_one_shape(aws_env, tmp_path
     result = doctor(str(path), "-o", "json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
+    import jsonschema
+
+    from liftshift.output_schema import output_schema
+
+    jsonschema.validate(data, output_schema("doctor"))  # `liftshift schema --output-of doctor`
     assert set(data) == {"stack", "target", "checks", "failed", "passed"}
     assert data["stack"] == unique and data["target"] == "aws" and data["passed"] is True and data["failed"] == 0
     for check in data["checks"]:

@@ -243,7 +243,19 @@ def written(aws_env, tmp_path, unique):
 
 def _messages(result) -> list[str]:
     assert result.exit_code == 0, (result.output, result.exception)
-    return [e["message"] for e in json.loads(result.stdout)["events"]]
+    return [e["message"] for e in _documented(json.loads(result.stdout))["events"]]
+
+
+def _documented(document: dict, part: str | None = None) -> dict:
+    """The document has the shape `liftshift schema --output-of logs` documents (`part` "event": one line of
+    --follow's JSON Lines)."""
+    import jsonschema
+
+    from liftshift.output_schema import output_schema
+
+    schema = output_schema("logs")
+    jsonschema.validate(document, schema["properties"]["events"]["items"] if part == "event" else schema)
+    return document
 
 
 def test_logs_merges_every_stream_in_time_order_and_filters(written):
@@ -302,7 +314,7 @@ def test_follow_prints_json_lines_including_lines_written_while_it_follows(writt
                                       "-o", "json"])
     writer.join()
     assert result.exit_code == 0, (result.output, result.exception)
-    lines = [json.loads(line) for line in result.stdout.splitlines()]  # JSON Lines: one object a line
+    lines = [_documented(json.loads(line), "event") for line in result.stdout.splitlines()]  # JSON Lines
     assert [e["message"] for e in lines] == ["web one GET /", "web two GET /", "web one ERROR boom",
                                              "web two error lower", "web one arrived late"]
 

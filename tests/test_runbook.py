@@ -188,3 +188,14 @@ def test_the_runbook_template_changes_no_config_hash(tmp_path):
         (alone / script.name).write_bytes(script.read_bytes())
     assert (templates_dir() / "runbook.md.j2").is_file()
     assert templates_hash(templates_dir()) == templates_hash(alone)
+
+
+def test_the_json_golden_has_the_documented_shape():
+    """`liftshift schema --output-of runbook` describes what `runbook -o json` prints."""
+    import jsonschema
+
+    from liftshift.output_schema import output_schema
+
+    document = json.loads((Path(__file__).parent / "data" / "runbook" / "migration.json").read_text())
+    jsonschema.validate(document, output_schema("runbook"))
+
