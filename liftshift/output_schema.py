@@ -194,7 +194,7 @@ def _logs() -> dict[str, Any]:
 
 
 def _cutover() -> dict[str, Any]:
-    record = {"type": "object"}
+    record = {**_STR, "description": "a record set as text: TYPE NAME -> VALUE ttl N[, weight W (SET ID)]"}
     original = {"anyOf": [_obj({"type": _STR, "value": _STR, "ttl": _INT}), {"type": "null"}]}
     moved = _obj({"zone": _STR, "name": _STR, "changed": _BOOL, "steps": {"type": "array", "items": _step()},
                   "records": {"type": "array", "items": record}, "original": original, "notes": _STRINGS})
