@@ -222,3 +222,23 @@ def test_ctrl_c_is_still_an_interruption_when_the_lock_is_kept(ddb, unique):
         with locks.held(ddb, unique, "alice", "deploy", ttl=3):
             raise KeyboardInterrupt
     assert locks.current(ddb, unique) is None
+
+
+def test_a_lost_lock_stops_the_run_also_where_sigint_is_ignored(ddb, unique):
+    """A run started in the background by a CI script (`liftshift deploy ... &`) inherits SIGINT ignored, where
+    interrupting the main thread with SIGINT does nothing: the keep-alive then uses SIGUSR1, only while held."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        start = time.monotonic()
+        with pytest.raises(LockLost, match="was lost while this deploy ran"):
+            with locks.held(ddb, unique, "alice", "deploy", ttl=3):
+                locks.force_unlock(ddb, unique)
+                while time.monotonic() - start < 30:
+                    time.sleep(0.1)
+        assert time.monotonic() - start < 5
+        assert signal.getsignal(signal.SIGUSR1) is signal.SIG_DFL  # put back
+    finally:
+        signal.signal(signal.SIGINT, previous)
+

@@ -321,8 +321,11 @@ def test_follow_prints_json_lines_including_lines_written_while_it_follows(writt
 
 def test_follow_stops_on_ctrl_c_with_exit_0(written):
     app_yaml = written[0]
+    # As a terminal's Ctrl-C reaches it: SIGINT handled, even when this test run inherited it ignored (a run
+    # started in the background by a script).
     proc = subprocess.Popen([sys.executable, "-m", "liftshift.cli", "logs", str(app_yaml), "--follow"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         first = proc.stdout.readline()
         assert "web one GET /" in first

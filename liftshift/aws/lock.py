@@ -29,6 +29,7 @@ from __future__ import annotations
 import _thread
 import getpass
 import os
+import signal
 import socket
 import threading
 import time
@@ -76,7 +77,8 @@ class KeepAlive:
     """
 
     def __init__(self, client: Any, lock: Lock, ttl: int, interval: float,
-                 now: Callable[[], float] = time.time):
+                 now: Callable[[], float] = time.time, signum: int = signal.SIGINT):
+        self.signum = signum  # what interrupt_main simulates: see interruptible()
         self.client = client
         self.lock = lock
         self.ttl = ttl
@@ -102,7 +104,7 @@ class KeepAlive:
             except LockLost as exc:
                 self.lost = exc
                 if not self._stop.is_set():
-                    _thread.interrupt_main()
+                    _thread.interrupt_main(self.signum)
                 return
             except Exception:  # noqa: BLE001 - transient: the next beat tries again
                 continue
@@ -335,7 +337,32 @@ def held(
     `release_attempts` times, then reported to `on_release_error` (the lock then expires by itself).
     """
     lock = acquire(dynamodb_client, stack, owner, operation, ttl=ttl, wait_seconds=wait_seconds, now=now)
-    keeper = KeepAlive(dynamodb_client, lock, ttl, ttl / 3, now=now).start() if keep_alive else None
+    with interruptible() as signum:
+        keeper = KeepAlive(dynamodb_client, lock, ttl, ttl / 3, now=now, signum=signum).start() if keep_alive else None
+        yield from _body(dynamodb_client, stack, operation, lock, keeper, on_release_error, release_attempts)
+
+
+@contextmanager
+def interruptible() -> Iterator[int]:
+    """The signal the keep-alive interrupts the main thread with. `_thread.interrupt_main` does nothing for a
+    signal Python does not handle (Python docs, _thread.interrupt_main), and a process started in the
+    background by a non-interactive shell (`cmd &` in a CI script) inherits SIGINT ignored (POSIX, "Signals
+    and Error Handling" of the Shell Command Language). Then SIGUSR1 is handled, while the lock is held, by
+    raising KeyboardInterrupt, as SIGINT would; where Python handles SIGINT, nothing changes."""
+    handled = callable(signal.getsignal(signal.SIGINT))
+    if handled or threading.current_thread() is not threading.main_thread() \
+            or signal.getsignal(signal.SIGUSR1) is not signal.SIG_DFL:
+        yield signal.SIGINT
+        return
+    signal.signal(signal.SIGUSR1, signal.default_int_handler)
+    try:
+        yield signal.SIGUSR1
+    finally:
+        signal.signal(signal.SIGUSR1, signal.SIG_DFL)
+
+
+def _body(dynamodb_client: Any, stack: str, operation: str, lock: Lock, keeper: KeepAlive | None,
+          on_release_error: Callable[[Exception], None] | None, release_attempts: int) -> Iterator[Lock]:
     try:
         yield lock
     except KeyboardInterrupt:
