@@ -101,8 +101,8 @@ def busybox_rootfs_tar(busybox: str | None = None) -> bytes:
     return buf.getvalue()
 
 
-def ensure_busybox_image(client, tag: str = BUSYBOX_TAG) -> str:
-    """Make sure ``tag`` exists locally (creating it if absent); return the tag."""
+def _ensure_imported(client, tag: str, rootfs, changes: list[str]) -> str:
+    """``tag`` if it exists locally, else made with ``docker import`` of ``rootfs()`` (built only then)."""
     import docker.errors
 
     try:
@@ -111,13 +111,14 @@ def ensure_busybox_image(client, tag: str = BUSYBOX_TAG) -> str:
     except docker.errors.ImageNotFound:
         pass
     repository, _, version = tag.rpartition(":")
-    client.api.import_image_from_data(
-        busybox_rootfs_tar(),
-        repository=repository,
-        tag=version,
-        changes=['CMD ["sh"]'],
-    )
+    client.api.import_image_from_data(rootfs(), repository=repository, tag=version, changes=changes)
     client.images.get(tag)  # raises if the import did not produce it
+    return tag
+
+
+def ensure_busybox_image(client, tag: str = BUSYBOX_TAG) -> str:
+    """Make sure ``tag`` exists locally (creating it if absent); return the tag."""
+    _ensure_imported(client, tag, busybox_rootfs_tar, ['CMD ["sh"]'])
     return tag
 
 
@@ -210,16 +211,5 @@ def python_rootfs_tar() -> bytes:
 
 def ensure_python_image(client, tag: str = PYTHON_TAG) -> str:
     """Make sure ``tag`` (a Python base image from this machine's interpreter) exists locally; return it."""
-    import docker.errors
-
-    try:
-        client.images.get(tag)
-        return tag
-    except docker.errors.ImageNotFound:
-        pass
-    repository, _, version = tag.rpartition(":")
-    client.api.import_image_from_data(
-        python_rootfs_tar(), repository=repository, tag=version,
-        changes=["ENV PATH=/usr/local/bin:/bin LANG=C.UTF-8", 'CMD ["python3"]'])
-    client.images.get(tag)
-    return tag
+    return _ensure_imported(client, tag, python_rootfs_tar, ["ENV PATH=/usr/local/bin:/bin LANG=C.UTF-8",
+                                                             'CMD ["python3"]'])
