@@ -164,10 +164,7 @@ class TerminalProgress(Progress):
                 self._print(f"  {message}", "yellow" if message.startswith("warning:") else None)
             elif self.verbose:
                 self._print(f"    {message}", "dim")
-            now = self._step or self._phase
-            if now is not None:
-                now.detail = message
-                self._draw(now=False)
+            self._show_detail(message)
 
     def build_output(self, service: str, line: str) -> None:
         line = line.rstrip()
@@ -176,10 +173,14 @@ class TerminalProgress(Progress):
         with self._lock:
             if self.verbose:
                 self._print(f"    [{service}] {line}", "dim")
-            now = self._step or self._phase
-            if now is not None:
-                now.detail = line
-                self._draw(now=False)
+            self._show_detail(line)
+
+    def _show_detail(self, text: str) -> None:
+        """`text` as the live line's detail (of the running step, else the phase); the lock is held."""
+        now = self._step or self._phase
+        if now is not None:
+            now.detail = text
+            self._draw(now=False)
 
     def settle(self, ok: bool = True) -> None:
         with self._lock:
