@@ -107,6 +107,11 @@ class CloudHosts:
                 for t in sorted(found, key=lambda t: t["Target"]["Id"])]
 
 
+# Eight calls in flight stays under botocore's pool of 10 connections per client (max_pool_connections) and within
+# the API request rates AWS documents for bursts; standard retry mode backs off when throttled.
+DEFAULT_PARALLEL = 8
+
+
 @dataclass
 class Target:
     """The clients one run uses. Targets (aws, local) differ only in what they put here."""
@@ -122,6 +127,9 @@ class Target:
     # The local rehearsal: its AWS is an emulator on this machine and its hosts publish here. Commands that
     # touch what lies outside the stack (DNS) or probe from outside say so and act on the emulator instead.
     rehearsal: bool = False
+    # How many independent steps, builds, pushes and health gates one run does at once (`--parallel N`;
+    # 1 runs them one after another in plan order). apply/executor.py says how steps are made independent.
+    parallel: int = DEFAULT_PARALLEL
 
     def gate(self, spec: AppSpec) -> Gate:
         return self.make_gate(spec)
