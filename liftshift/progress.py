@@ -8,12 +8,18 @@ Progress goes to stderr so stdout carries only the result (text or JSON). `make_
 
 A sink still drawing is stopped by `settle()` before anything else writes to the screen (a result, a prompt, an
 error), so a live line never tears through them.
+
+Every sink may be called from several threads at once (the executor's workers, builds side by side): each public
+method holds the sink's lock and writes whole lines. While steps run, a phase is said from inside one of them
+(pushing web to ...): it is that step's detail, not a new phase. A worker thread says which step it works on with
+`working_on(step)`, so its notes and build output go to that step's live line.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from typing import TYPE_CHECKING, TextIO
 
@@ -21,6 +27,7 @@ if TYPE_CHECKING:
     from .model.steps import Step
 
 _OPEN: list["Progress"] = []  # sinks that may still be drawing (settle() stops them)
+_OPEN_LOCK = threading.Lock()
 
 
 class Progress:
@@ -49,10 +56,19 @@ class WarningsOnly(Progress):
 
     def __init__(self, stream: TextIO | None = None):
         self.stream = stream or sys.stderr
+        self._lock = threading.Lock()
 
     def note(self, message: str) -> None:
         if message.startswith("warning:"):
-            print(message, file=self.stream, flush=True)
+            write_line(self.stream, message, self._lock)
+
+
+def write_line(stream: TextIO, text: str, lock: "threading.Lock | threading.RLock") -> None:
+    """`text` and its newline in one write, under `lock`: print() writes them apart, so lines from two threads
+    could meet mid-line."""
+    with lock:
+        stream.write(text + "\n")
+        stream.flush()
 
 
 def step_label(step: "Step") -> str:
@@ -89,27 +105,60 @@ def marks_for(stream: TextIO) -> dict[str, str]:
         return ASCII_MARKS
 
 
+_WORKING = threading.local()  # the step this thread works on (working_on)
+
+
+class working_on:
+    """`with working_on(step):` on a worker thread: what it says meanwhile (notes, build output, a phase) belongs to
+    `step`, which another thread (the executor's scheduler) reported started."""
+
+    def __init__(self, step: "Step"):
+        self.step = step
+
+    def __enter__(self) -> "Step":
+        self.outer = getattr(_WORKING, "step", None)
+        _WORKING.step = self.step
+        return self.step
+
+    def __exit__(self, *exc: object) -> None:
+        _WORKING.step = self.outer
+
+
+def current_step() -> "Step | None":
+    """The step the calling thread said it works on, if any."""
+    return getattr(_WORKING, "step", None)
+
+
 class LineProgress(Progress):
-    """Plain lines, no colour, no cursor movement: CI logs, NO_COLOR, a dumb terminal."""
+    """Plain lines, no colour, no cursor movement: CI logs, NO_COLOR, a dumb terminal. One line per finished step,
+    also when steps run side by side; a phase said while steps run (pushing web to ...) is a step's detail, shown
+    only with --verbose."""
 
     def __init__(self, stream: TextIO | None = None, verbose: bool = False):
         self.stream = stream or sys.stderr
         self.verbose = verbose
         self.marks = marks_for(self.stream)
-        self._started: dict[int, float] = {}
+        self._lock = threading.RLock()
+        self._started: dict[int, float] = {}  # id(step) -> when, for each running step
 
     def _print(self, text: str) -> None:
-        print(text, file=self.stream, flush=True)
+        write_line(self.stream, text, self._lock)
 
     def phase(self, message: str) -> None:
-        self._print(f"==> {message}")
+        with self._lock:
+            if not self._started:
+                self._print(f"==> {message}")
+            elif self.verbose:
+                self._print(f"     {message}")
 
     def step_started(self, step: "Step") -> None:
-        self._started[id(step)] = time.monotonic()
+        with self._lock:
+            self._started[id(step)] = time.monotonic()
 
     def _finished(self, step: "Step", mark: str) -> None:
-        took = time.monotonic() - self._started.pop(id(step), time.monotonic())
-        self._print(f"  {self.marks[mark]} {step_label(step)} ({seconds_text(took)})")
+        with self._lock:
+            took = time.monotonic() - self._started.pop(id(step), time.monotonic())
+            self._print(f"  {self.marks[mark]} {step_label(step)} ({seconds_text(took)})")
 
     def step_done(self, step: "Step") -> None:
         self._finished(step, mark_of(step))
@@ -151,12 +200,18 @@ def make_progress(*, json: bool = False, quiet: bool = False, verbose: bool = Fa
 
 def drawing(sink: Progress) -> None:
     """`sink` started a live display: settle() will stop it."""
-    if sink not in _OPEN:
-        _OPEN.append(sink)
+    with _OPEN_LOCK:
+        if sink not in _OPEN:
+            _OPEN.append(sink)
 
 
 def settle(ok: bool = True) -> None:
     """Stop every live display this process drew, before a result, a prompt or an error is written. A sink draws
-    again at its next event."""
-    while _OPEN:
-        _OPEN.pop().settle(ok)
+    again at its next event. Each sink settles outside the list's lock (its own lock is taken first when it
+    starts drawing: the other order could deadlock)."""
+    while True:
+        with _OPEN_LOCK:
+            if not _OPEN:
+                return
+            sink = _OPEN.pop()
+        sink.settle(ok)

@@ -1,10 +1,10 @@
-"""The terminal display: one live line with a spinner and the elapsed time for what is running, one line for each
-finished step (✓ done, ~ changed in place, ✗ failed, with its time), build and push output collapsed into the live
-line unless --verbose.
+"""The terminal display: a live line with a spinner and the elapsed time for each running step (several when steps
+run side by side), one line for each finished step (✓ done, ~ changed in place, ✗ failed, with its time), build and
+push output collapsed into the live lines unless --verbose (then each line is printed, named by its service).
 
 Imported only when stderr is a terminal (progress.make_progress), so rich never loads for `--help` or in CI. The
-live line is transient: rich.live.Live redraws it in place and removes it when the display settles, leaving only
-the finished lines.
+live lines are transient: rich.live.Live redraws them in place and removes them when the display settles, leaving
+only the finished lines. Events may come from several threads: each holds the display's lock.
 """
 
 from __future__ import annotations
@@ -42,16 +42,21 @@ def _fit(text: str, width: int) -> str:
 
 
 class _Activity:
-    """What the live line shows: a phase or a step, since when, and its latest detail."""
+    """What a live line shows: a phase or a step, since when, and its latest detail."""
 
-    def __init__(self, label: str):
+    def __init__(self, label: str, service: str | None = None):
         self.label = label
+        self.service = service
         self.started = time.monotonic()
         self.detail = ""
         self.steps = 0  # steps run inside a phase (its header is printed before the first)
+        self.spinner: Any = None  # made by the first draw, kept so that it turns
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
+
+
+MAX_LIVE_LINES = 6  # running steps shown one per line; the rest are counted on one more line
 
 
 class TerminalProgress(Progress):
@@ -63,19 +68,30 @@ class TerminalProgress(Progress):
         self._lock = threading.RLock()
         self._live: Any = None
         self._phase: _Activity | None = None
-        self._step: _Activity | None = None
+        self._running: dict[int, _Activity] = {}  # id(step) -> its live line, in the order started
+        self._shown: tuple[_Activity, ...] = ()  # what _render draws: replaced whole, under the lock
 
     # ------------------------------------------------------------------ drawing
 
     def _render(self) -> Any:
-        from rich.spinner import Spinner
+        from rich.console import Group
         from rich.text import Text
 
         # No lock here: rich's refresh thread calls this holding the Live's lock, and the event methods hold
-        # self._lock while they print through the Live: taking ours here would deadlock. One attribute read is atomic.
-        now = self._step or self._phase
-        if now is None:
+        # self._lock while they print through the Live: taking ours here would deadlock. Reading one attribute
+        # (a tuple the events replace whole) is atomic.
+        shown = self._shown or ((self._phase,) if self._phase is not None else ())
+        if not shown:
             return Text("")
+        lines = [self._line(now) for now in shown[:MAX_LIVE_LINES]]
+        if len(shown) > MAX_LIVE_LINES:
+            lines.append(Text(f"  … and {len(shown) - MAX_LIVE_LINES} more running", style="dim"))
+        return lines[0] if len(lines) == 1 else Group(*lines)
+
+    def _line(self, now: _Activity) -> Any:
+        from rich.spinner import Spinner
+        from rich.text import Text
+
         took = f"  {seconds_text(now.elapsed())}"
         room = self.console.width - 3  # the spinner and its space, and the last column left free
         line = Text(_fit(now.label, room - len(took)))
@@ -83,7 +99,11 @@ class TerminalProgress(Progress):
         detail = now.detail
         if detail and room - len(line.plain) > 12:
             line.append(f"  {_fit(detail, room - len(line.plain) - 2)}", style="dim")
-        return Spinner("dots", text=line, style="cyan")
+        if now.spinner is None:
+            now.spinner = Spinner("dots", text=line, style="cyan")
+        else:
+            now.spinner.update(text=line)
+        return now.spinner
 
     def _draw(self, now: bool = True) -> None:
         """Start the live line if it is not running, else redraw it (`now`, or at the next tick: 8 a second)."""
@@ -125,10 +145,28 @@ class TerminalProgress(Progress):
 
     # ------------------------------------------------------------------ events
 
+    def _owner(self, service: str | None = None) -> _Activity | None:
+        """Whose live line a note, build output or a phase said now belongs to: the step this thread works on
+        (progress.working_on), else the newest running step of `service`, else the newest running step, else the
+        phase. The lock is held."""
+        working = progress.current_step()
+        if working is not None and id(working) in self._running:
+            return self._running[id(working)]
+        running = list(self._running.values())
+        for activity in reversed(running):
+            if service is not None and activity.service == service:
+                return activity
+        return running[-1] if running else self._phase
+
+    def _refresh_shown(self) -> None:
+        self._shown = tuple(self._running.values())
+
     def phase(self, message: str) -> None:
         with self._lock:
-            if self._step is not None:  # said while a step runs (pushing web to ...): that step's detail
-                self._step.detail = message
+            if self._running:  # said while steps run (pushing web to ...): a step's detail
+                owner = self._owner()
+                if owner is not None:
+                    owner.detail = message
                 if self.verbose:
                     self._print(f"    {message}", "dim")
             else:
@@ -142,21 +180,23 @@ class TerminalProgress(Progress):
                 if self._phase.steps == 0:
                     self._print(self._phase.label, "bold")
                 self._phase.steps += 1
-            self._step = _Activity(step_label(step))
+            self._running[id(step)] = _Activity(step_label(step), getattr(step, "service", None))
+            self._refresh_shown()
             self._draw()
 
-    def _finished(self, mark: str) -> None:
+    def _finished(self, step: "Step", mark: str) -> None:
         with self._lock:
-            step, self._step = self._step, None
-            if step is not None:
-                self._mark(mark, step.label, step.elapsed())
+            activity = self._running.pop(id(step), None)
+            if activity is not None:
+                self._refresh_shown()
+                self._mark(mark, activity.label, activity.elapsed())
             self._draw()
 
     def step_done(self, step: "Step") -> None:
-        self._finished(mark_of(step))
+        self._finished(step, mark_of(step))
 
     def step_failed(self, step: "Step", error: BaseException) -> None:
-        self._finished("failed")
+        self._finished(step, "failed")
 
     def note(self, message: str) -> None:
         with self._lock:
@@ -173,19 +213,21 @@ class TerminalProgress(Progress):
         with self._lock:
             if self.verbose:
                 self._print(f"    [{service}] {line}", "dim")
-            self._show_detail(line)
+            self._show_detail(line, service)
 
-    def _show_detail(self, text: str) -> None:
-        """`text` as the live line's detail (of the running step, else the phase); the lock is held."""
-        now = self._step or self._phase
-        if now is not None:
-            now.detail = text
+    def _show_detail(self, text: str, service: str | None = None) -> None:
+        """`text` as the detail of its owner's live line (see _owner); the lock is held."""
+        owner = self._owner(service)
+        if owner is not None:
+            owner.detail = text
             self._draw(now=False)
 
     def settle(self, ok: bool = True) -> None:
         with self._lock:
-            if self._step is not None:  # interrupted mid-step without the executor saying so
-                self._finished("done" if ok else "failed")
+            for activity in list(self._running.values()):  # interrupted mid-step without the executor saying so
+                self._mark("done" if ok else "failed", activity.label, activity.elapsed())
+            self._running.clear()
+            self._refresh_shown()
             self._end_phase(ok)
             if self._live is not None:
                 self._live.stop()
