@@ -1,8 +1,10 @@
 """What every command shares: the typer app, turning failures into exit codes, loading app.yaml, opening a
 target, printing a result.
 
-Nothing heavy is imported at module level (boto3, docker, pydantic load when a command runs), so
-`liftshift --help` stays fast.
+Nothing heavy is imported at module level (boto3, docker, pydantic load when a command runs), and the root
+group loads a command's module only when it is used (cli/commands.py), so `liftshift --help` stays fast. Help
+and usage errors are plain click text: typer's rich formatting would import rich (and markdown-it, pygments)
+on every start; rich loads only to draw the live progress line (progress_live.py).
 """
 
 import functools
@@ -11,16 +13,18 @@ from typing import Any, Callable, NoReturn, TypeVar
 
 import typer
 
-from .. import __version__, report
+from .. import __version__
 from ..errors import EXIT_BAD_INPUT, EXIT_FAILED, LiftshiftError
 from ..progress import settle
-from .failure import JsonAwareGroup, print_error_document
+from .commands import RootGroup
+from .failure import print_error_document
 from .options import Output, StackOptions, TargetName
 
 T = TypeVar("T")
 
 app = typer.Typer(
-    cls=JsonAwareGroup,  # usage errors as the JSON error document with --output json (cli/failure.py)
+    cls=RootGroup,  # commands loaded when used (cli/commands.py); usage errors as JSON with -o json (cli/failure.py)
+    rich_markup_mode=None,  # plain click help: rich only to draw (see above)
     add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish (cli/completion.py)
     pretty_exceptions_enable=False,
     no_args_is_help=True,
@@ -116,14 +120,20 @@ def open_target(spec, opts: StackOptions, quiet: bool = False):
     if opts.target == TargetName.local:
         from ..targets.local.target import local_target
 
-        return local_target(opts.region or spec.region, progress)
-    from ..targets.aws import aws_target
+        target = local_target(opts.region or spec.region, progress)
+    else:
+        from ..targets.aws import aws_target
 
-    return aws_target(opts.region or spec.region, opts.profile, progress)
+        target = aws_target(opts.region or spec.region, opts.profile, progress)
+    if opts.parallel is not None:  # --parallel N (commands that run steps)
+        target.parallel = opts.parallel
+    return target
 
 
 def emit(data: Any, output: Output, text: Callable[[Any], str]) -> None:
     """The command's result on stdout: `text(data)`, or data as JSON with --output json."""
+    from ..report import as_json
+
     settle()
-    typer.echo(report.as_json(data) if output == Output.json else text(data))
+    typer.echo(as_json(data) if output == Output.json else text(data))
     result_printed()

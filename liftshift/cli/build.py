@@ -12,7 +12,7 @@ Push = Annotated[bool, typer.Option(
     "--push", help="Also push to the stack's repositories (created if missing), as deploy does.")]
 
 
-@stack_options
+@stack_options(parallel=True)
 def build(file: File, push: Push = False, service: Service = None, *, opts: StackOptions) -> None:
     """Build the images (and push them with --push) without provisioning; prints each image and digest."""
     from ..pipeline.build import LocalEngine, build as run_build
@@ -25,4 +25,5 @@ def build(file: File, push: Push = False, service: Service = None, *, opts: Stac
         from ..targets.aws import docker_connector
 
         target = LocalEngine(docker_connector(), Progress() if opts.json else LineProgress(verbose=opts.verbose))
+        target.parallel = opts.parallel  # builds side by side, as a target's (open_target sets it there)
     emit(run_build(spec, base, target, push=push, service=service), opts.output, report.build_text)

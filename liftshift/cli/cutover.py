@@ -22,7 +22,7 @@ def parse_percent(value: str) -> int:
     return int(match.group(1))
 
 
-@stack_options
+@stack_options(parallel=True)
 def cutover(file: File, service: Service = None,
             to: Annotated[Optional[str], typer.Option(
                 "--to", metavar="N%", help="Send N% of the traffic to the stack (weighted records; the old "

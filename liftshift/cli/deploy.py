@@ -25,7 +25,7 @@ def image_sources(values: Optional[list[str]], spec, file) -> dict:
     return parse_image_overrides(values or [], spec.services, str(file))
 
 
-@stack_options
+@stack_options(parallel=True)
 def deploy(file: File, yes: Yes = False, lock_wait: LockWait = 0.0, strict: Strict = False, image: Image = None,
            *, opts: StackOptions) -> None:
     """Build, push and run the stack; waits until every instance is running."""

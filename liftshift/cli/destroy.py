@@ -12,7 +12,7 @@ from .base import emit, load, open_target
 from .options import File, LockWait, StackOptions, stack_options
 
 
-@stack_options
+@stack_options(parallel=True)
 def destroy(file: File, yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
             keep_images: Annotated[bool, typer.Option(
                 "--keep-images", help="Keep the ECR repositories and images.")] = False,

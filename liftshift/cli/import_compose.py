@@ -11,7 +11,8 @@ import typer
 from .base import guarded_command
 from .options import Output
 
-import_app = typer.Typer(help="Write an app.yaml from another tool's description of the app.", no_args_is_help=True)
+import_app = typer.Typer(help="Write an app.yaml from another tool's description of the app.", no_args_is_help=True,
+                         rich_markup_mode=None)  # plain help, as the root (cli/base.py)
 
 
 @import_app.command("compose")

@@ -5,7 +5,8 @@ import typer
 from .. import report
 from .base import guarded_command
 
-local_app = typer.Typer(help="The local rehearsal's background services.", no_args_is_help=True)
+local_app = typer.Typer(help="The local rehearsal's background services.", no_args_is_help=True,
+                        rich_markup_mode=None)  # plain help, as the root (cli/base.py)
 
 
 @local_app.command("stop")

@@ -3,7 +3,9 @@
 Options one command or a few take (`--service`, `--lock-wait`, `--strict`) are typer `Annotated` aliases used
 by name. The ones every stack command takes (`--output`, `--profile`, `--region`, `--verbose`, `--quiet`,
 `--target`, `--env`) are added by `@stack_options`, and the command receives them as one `StackOptions`: a
-command cannot lose one of them, and they cannot drift apart between commands.
+command cannot lose one of them, and they cannot drift apart between commands. `--parallel` (`Parallel`) is added
+the same way to the commands that run steps (`@stack_options(parallel=True)`), so `open_target` hands it to the
+target and no command has to remember to.
 """
 
 import functools
@@ -15,6 +17,7 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
+from ..targets.base import DEFAULT_PARALLEL  # plain data (targets/base.py imports nothing heavy)
 from .completion import service_names
 
 
@@ -37,6 +40,10 @@ LockWait = Annotated[float, typer.Option(
 Env = Annotated[Optional[str], typer.Option(
     "--env", "-e", envvar="LIFTSHIFT_ENV", metavar="NAME",
     help="Environment: merge app.NAME.yaml (beside FILE) over it; the stack becomes NAME-ENV.")]
+Parallel = Annotated[int, typer.Option(
+    "--parallel", min=1, envvar="LIFTSHIFT_PARALLEL", metavar="N",
+    help="How many independent steps, builds, pushes and health gates to run at once (1: one after another, "
+         "in plan order).")]
 Strict = Annotated[bool, typer.Option(
     "--strict", help="Fail (exit 2) on any warning: SSH open to the internet, AMIs not owned by Amazon, bind "
                      "mounts of host system paths.")]
@@ -53,6 +60,7 @@ class StackOptions:
     quiet: bool = False  # only results, warnings and errors: no progress (progress.make_progress)
     target: TargetName = TargetName.aws
     env: Optional[str] = None  # the environment (spec/overlay.py): part of the stack's identity
+    parallel: Optional[int] = None  # --parallel on the commands that run steps; None: the target's default
 
     @property
     def json(self) -> bool:
@@ -78,18 +86,24 @@ _SHARED = [  # (name, annotated type, default): the order they show in --help, a
 SHARED_OPTIONS = tuple(name for name, _, _ in _SHARED)
 
 
-def stack_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Give `command` the shared options; it takes them as its keyword argument `opts: StackOptions`."""
+def stack_options(command: Optional[Callable[..., Any]] = None, *, parallel: bool = False) -> Any:
+    """Give `command` the shared options; it takes them as its keyword argument `opts: StackOptions`.
+
+    `@stack_options(parallel=True)`: a command that runs steps takes `--parallel N` too (`opts.parallel`)."""
+    if command is None:
+        return functools.partial(stack_options, parallel=parallel)
     signature = inspect.signature(command, eval_str=True)  # typer reads the types; resolve them here
     own = [p for name, p in signature.parameters.items() if name != "opts"]
     if len(own) == len(signature.parameters):
         raise TypeError(f"{command.__name__} must take `opts: StackOptions`")
+    added = ([("parallel", Parallel, DEFAULT_PARALLEL)] if parallel else []) + _SHARED
     shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=default)
-              for name, kind, default in _SHARED]
+              for name, kind, default in added]
+    names = tuple(name for name, _, _ in added)
 
     @functools.wraps(command)
     def with_options(**kwargs: Any) -> Any:
-        opts = StackOptions(**{name: kwargs.pop(name) for name in SHARED_OPTIONS})
+        opts = StackOptions(**{name: kwargs.pop(name) for name in names})
         return command(**kwargs, opts=opts)
 
     with_options.__signature__ = signature.replace(parameters=own + shared)  # type: ignore[attr-defined]

@@ -21,7 +21,7 @@ def history(file: File, service: Service = None, *, opts: StackOptions) -> None:
     emit(run_history(spec, open_target(spec, opts), service), opts.output, report.history_text)
 
 
-@stack_options
+@stack_options(parallel=True)
 def rollback(file: File, service: Service = None,
              to: Annotated[Optional[int], typer.Option(
                  "--to", min=1, help="Release number (default: the previous one that served).")] = None,
