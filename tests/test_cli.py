@@ -278,3 +278,107 @@ def test_every_liftshift_error_has_an_exit_code_of_1_to_4():
         todo.extend(cls.__subclasses__())
     assert {c.__name__ for c in seen} >= set(EXPECTED_EXIT)
     assert all(c.exit_code in (1, 2, 3, 4) for c in seen), {c.__name__: c.exit_code for c in seen}
+
+
+# --------------------------------------------------------------------------- the command table (cli/commands.py)
+
+
+def test_the_table_is_the_commands_in_order_with_their_own_help():
+    """The root --help reads the table, not the commands: it must say what each command's docstring says."""
+    from liftshift.cli.commands import COMMANDS
+
+    assert list(commands()) == list(COMMANDS)
+    for name, entry in COMMANDS.items():
+        command = commands()[name]
+        assert entry.help == " ".join(command.help.split("\n\n")[0].split()), name
+    text = CliRunner().invoke(app, ["--help"]).output
+    assert [line.split()[0] for line in text.split("Commands:")[1].splitlines() if line.startswith("  ")
+            and not line.startswith("   ")] == list(COMMANDS)
+
+
+def test_an_unknown_command_is_a_usage_error_that_names_the_nearest():
+    result = CliRunner().invoke(app, ["deplo", "app.yaml"])
+    assert result.exit_code == 2 and "No such command 'deplo'" in result.output and "'deploy'" in result.output
+    result = CliRunner().invoke(app, ["deplo", "app.yaml", "-o", "json"])
+    assert result.exit_code == 2 and json.loads(result.stdout)["exit_code"] == 2
+
+
+# --------------------------------------------------------------------------- --parallel N
+
+PARALLEL_COMMANDS = ["deploy", "destroy", "rollback", "build", "cutover"]
+
+
+@pytest.fixture
+def parallel_seen(monkeypatch, tmp_path):
+    """Each --parallel command with app.yaml loading, the AWS target and its pipeline function stubbed; the real
+    open_target (cli/base.py) opens the target. Returns {command: the target's parallel when the pipeline ran}."""
+    from liftshift.pipeline import build, cutover, deploy, destroy, rollback
+    from liftshift.targets import aws
+    from liftshift.targets.base import DEFAULT_PARALLEL
+
+    seen: dict = {}
+    spec = SimpleNamespace(name="shop", region="eu-west-1", services={"web": None})
+    for module in ("deploy", "destroy", "releases", "build", "cutover"):
+        monkeypatch.setattr(importlib.import_module(f"liftshift.cli.{module}"), "load",
+                            lambda file, env=None: (spec, tmp_path))
+    monkeypatch.setattr(aws, "aws_target", lambda region, profile, progress: SimpleNamespace(parallel=DEFAULT_PARALLEL))
+    monkeypatch.setattr(aws, "docker_connector", lambda: None)
+
+    def saw(command, result):
+        def pipeline(spec, *args, **kwargs):
+            target = next(a for a in args if hasattr(a, "parallel"))
+            seen[command] = target.parallel
+            return result
+        return pipeline
+
+    monkeypatch.setattr(deploy, "deploy", saw("deploy", {"stack": "shop"}))
+    monkeypatch.setattr(destroy, "destroy_plan", saw("destroy", ([], [])))
+    monkeypatch.setattr(rollback, "rollback", saw("rollback", []))
+    monkeypatch.setattr(build, "build", saw("build", {"stack": "shop"}))
+    monkeypatch.setattr(cutover, "cutover", saw("cutover", {"stack": "shop"}))
+    return seen
+
+
+@pytest.mark.parametrize("command", PARALLEL_COMMANDS)
+def test_parallel_reaches_the_target_the_command_opens(parallel_seen, command):
+    from liftshift.targets.base import DEFAULT_PARALLEL
+
+    for argv, env, expected in ((["--parallel", "3"], {}, 3), ([], {"LIFTSHIFT_PARALLEL": "2"}, 2),
+                                (["--parallel=1"], {"LIFTSHIFT_PARALLEL": "5"}, 1), ([], {}, DEFAULT_PARALLEL)):
+        parallel_seen.clear()
+        result = CliRunner().invoke(app, [command, "app.yaml", "-o", "json", *argv], env=env)
+        assert result.exit_code == 0, result.output
+        assert parallel_seen == {command: expected}, (argv, env)
+
+
+def test_build_without_push_hands_parallel_to_its_local_engine(parallel_seen):
+    result = CliRunner().invoke(app, ["build", "app.yaml", "-o", "json", "--parallel", "4"])
+    assert result.exit_code == 0, result.output
+    assert parallel_seen == {"build": 4}
+    result = CliRunner().invoke(app, ["build", "app.yaml", "-o", "json", "--push", "--parallel", "4"])
+    assert result.exit_code == 0 and parallel_seen == {"build": 4}
+
+
+@pytest.mark.parametrize("command", PARALLEL_COMMANDS)
+@pytest.mark.parametrize("value", ["0", "-1", "many"])
+def test_parallel_below_one_or_not_a_number_is_a_usage_error(parallel_seen, command, value):
+    result = CliRunner().invoke(app, [command, "app.yaml", "--parallel", value])
+    assert result.exit_code == 2 and "--parallel" in result.output
+    result = CliRunner().invoke(app, [command, "app.yaml", "-o", "json", "--parallel", value])
+    assert result.exit_code == 2 and json.loads(result.stdout)["exit_code"] == 2
+    assert CliRunner().invoke(app, [command, "app.yaml"], env={"LIFTSHIFT_PARALLEL": value}).exit_code == 2
+    assert parallel_seen == {}  # nothing ran
+
+
+def test_parallel_is_declared_once_and_only_on_the_commands_that_run_steps():
+    from liftshift.cli.options import Parallel
+    from liftshift.targets.base import DEFAULT_PARALLEL
+
+    assert sorted(c for c in commands() if "parallel" in params(c)) == sorted(PARALLEL_COMMANDS)
+    declared = Parallel.__metadata__[0]
+    for command in PARALLEL_COMMANDS:
+        option = params(command)["parallel"]
+        assert (option.opts, option.default, option.envvar, option.help) == (
+            ["--parallel"], DEFAULT_PARALLEL, "LIFTSHIFT_PARALLEL", declared.help)
+    assert declared.help == ("How many independent steps, builds, pushes and health gates to run at once (1: one "
+                             "after another, in plan order).")
