@@ -14,7 +14,7 @@ from typing import Any, Callable
 from ..errors import BadInput
 from ..progress import Progress
 from ..spec.model import AppSpec
-from ..targets.base import Target
+from ..targets.base import DEFAULT_PARALLEL, Target
 from .prepare import build_images, image_wants
 
 
@@ -23,8 +23,9 @@ class LocalEngine:
     """All a build without --push needs of a target: the Docker engine and the progress display. No AWS
     session, so a build job needs no credentials."""
 
-    docker: Callable[[], object]
+    docker: Callable[[], object]  # each thread's own client (targets.aws.docker_connector)
     progress: Progress
+    parallel: int = DEFAULT_PARALLEL  # builds side by side (`--parallel N`), as on a Target
 
 
 def build(spec: AppSpec, base: Path, target: Target | LocalEngine, *, push: bool = False, service: str | None = None
@@ -59,7 +60,7 @@ def _build_and_push(spec: AppSpec, base: Path, target: Target, service: str | No
     wants = image_wants(spec, target, local, observed)
     steps = plan_images(spec.name, wants, observed)
     check_ownership(target.aws, spec.name, steps, observed)
-    executor = Executor(target.aws.client, _pusher(target), target.progress)
+    executor = Executor(target.aws.client, _pusher(target), target.progress, parallel=target.parallel)
     if steps:
         target.progress.phase("pushing images")
     executor.run(steps)

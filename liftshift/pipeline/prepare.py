@@ -9,9 +9,9 @@ replaced or kept) do not depend on the digests, only their text does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 from ..model import names
 from ..model.desired import ImageInfo, StackWant, desired_stack, templates_hash
@@ -24,11 +24,15 @@ from ..spec.image_override import ImageSource
 from ..plan.data import kept_data_notes, size_notes
 from ..plan.phases import InfraPlan
 from ..plan.stack import plan_stack
+from ..progress import Progress, working_on
 from ..spec.model import AppSpec
 from ..targets.base import Target
+from .side_by_side import run_side_by_side
 
 if TYPE_CHECKING:
     from ..apply.promote import Pulled
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -111,16 +115,17 @@ def image_wants(spec: AppSpec, target: Target, local: dict[str, ImageInfo], obse
     from ..apply import images as image_ops
 
     auth = target.registry_auth()
-    wants = []
-    for name in (n for n in spec.services if n in local):  # in app.yaml's order
-        info = local[name]
-        uri = target.registry.repository_uri(spec.name, name)
-        digest = None
+    services = [n for n in spec.services if n in local]  # in app.yaml's order
+    uris = {name: target.registry.repository_uri(spec.name, name) for name in services}
+
+    def digest_of(name: str) -> Callable[[], str | None]:
         if names.repository(spec.name, name) in observed.repositories or not target.registry.is_ecr:
-            digest = image_ops.remote_digest(target.docker(), uri, info.tag, auth)
-        wants.append(ImageWant(name, names.repository(spec.name, name), uri, ImageInfo(info.image_id, digest),
-                               source=(sources or {}).get(name)))
-    return wants
+            return lambda: image_ops.remote_digest(target.docker(), uris[name], local[name].tag, auth)
+        return lambda: None
+
+    digests = run_side_by_side([digest_of(name) for name in services], target.parallel, "liftshift-lookup")
+    return [ImageWant(name, names.repository(spec.name, name), uris[name], ImageInfo(local[name].image_id, digest),
+                      source=(sources or {}).get(name)) for name, digest in zip(services, digests)]
 
 
 def replan(prepared: Prepared, target: Target, images: dict[str, ImageInfo]) -> InfraPlan:
@@ -140,41 +145,110 @@ def plan_infra(spec: AppSpec, target: Target, account: str, observed: Observed, 
     return want, plan_stack(want, observed, origin=made_by)
 
 
+@dataclass(frozen=True)
+class ImageJob:
+    """One build or pull, which the progress display shows as a step would be ("[web, worker] build image from .");
+    every service in `services` gets its result."""
+
+    action: str  # build, use (an `image:` service: the local image, pulled if missing), pull (--image)
+    name: str  # what it makes the image from
+    services: tuple[str, ...]
+    kind: str = "image"
+
+    @property
+    def service(self) -> str:
+        return ", ".join(self.services)
+
+
+def _reported(progress: Progress, job: ImageJob, make: Callable[[], T]) -> Callable[[], T]:
+    """`make` as a job that reports its start and its end (✓ or ✗, with its time) like a step, and whose build
+    output belongs to its own live line."""
+
+    def run() -> T:
+        progress.step_started(job)
+        with working_on(job):  # a step as far as the display is concerned (it reads only what step_label reads)
+            try:
+                made = make()
+            except BaseException as exc:
+                progress.step_failed(job, exc)
+                raise
+        progress.step_done(job)
+        return made
+
+    return run
+
+
+def _run_jobs(target: Target, verb: str, jobs: list[Callable[[], T]]) -> list[T]:
+    """The jobs side by side (up to `target.parallel` at once), under one phase. The first failure in app.yaml's
+    order is raised once the running jobs end (see run_side_by_side): the error a serial run raised."""
+    workers = max(1, min(target.parallel, len(jobs)))
+    target.progress.phase(f"{verb} {len(jobs)} image(s)" + (f", {workers} at a time" if workers > 1 else ""))
+    return run_side_by_side(jobs, workers, "liftshift-image")
+
+
 def promote_images(spec: AppSpec, target: Target, sources: dict[str, ImageSource]) -> dict[str, Pulled]:
-    """`--image SERVICE=REF`: pull each REF (with the source registry's credentials) instead of building."""
+    """`--image SERVICE=REF`: pull each REF (with the source registry's credentials) instead of building; a REF
+    named for several services (for the same platform) is pulled once."""
     from ..apply.promote import pull_source, source_auth
 
-    out = {}
+    pulls: dict[tuple[str, str], list[str]] = {}
     for name, source in sources.items():
-        target.progress.phase(f"pulling {source.reference} for {name} (no build)")
-        out[name] = pull_source(target.docker(), name, source, source_auth(source, target), _platform(spec, name),
-                                target.progress.build_output)
-    return out
+        pulls.setdefault((source.reference, _platform(spec, name)), []).append(name)
+    if not pulls:
+        return {}
+    auths = {key: source_auth(sources[named[0]], target) for key, named in pulls.items()}  # logins: this thread
+
+    def job(key: tuple[str, str], named: list[str]) -> Callable[[], Pulled]:
+        return _reported(target.progress, ImageJob("pull", f"{key[0]} (no build)", tuple(named)), lambda: pull_source(
+            target.docker(), named[0], sources[named[0]], auths[key], key[1], target.progress.build_output))
+
+    pulled = _run_jobs(target, "pulling", [job(key, named) for key, named in pulls.items()])
+    made = {name: replace(one, service=name) for one, named in zip(pulled, pulls.values()) for name in named}
+    return {name: made[name] for name in sources}
 
 
 def build_images(spec: AppSpec, base: Path, target: Target, skip: set[str] = frozenset(),
                  only: str | None = None) -> dict[str, ImageInfo]:
-    """Build (or pull, for `image:` services) every service but those in `skip`; `only`: that one service."""
+    """Build (or pull, for `image:` services) every service but those in `skip`; `only`: that one service.
+
+    Side by side, up to `target.parallel` at once. Services that make the same image (the same context,
+    Dockerfile, args, target and platform; or the same `image:` for the same platform) share one job: built
+    concurrently, two identical builds would run twice and give two image ids where one after another the
+    second was the layer cache's copy of the first."""
     from ..apply import images
 
-    client = target.docker()
-    out: dict[str, ImageInfo] = {}
+    wanted: dict[tuple, list[str]] = {}
     for name, service in spec.services.items():
         if name in skip or (only is not None and name != only):
             continue
-        if service.build is not None:
-            target.progress.phase(f"building {name} from {service.build.context}")
-            built = images.build_image(
-                client, name, (base / service.build.context).resolve(), service.build.dockerfile,
-                dict(service.build.args), service.build.target, _platform(spec, name),
-                target.progress.build_output,
-            )
-        else:
-            target.progress.phase(f"using image {service.image} for {name}")
-            built = images.ensure_local_image(client, name, service.image, _platform(spec, name),
-                                              target.progress.build_output)
-        out[name] = ImageInfo(built.image_id)
-    return out
+        wanted.setdefault(_image_key(spec, base, name), []).append(name)
+    if not wanted:
+        return {}
+
+    def job(key: tuple, named: list[str]) -> Callable[[], images.BuiltImage]:
+        first, platform, progress = spec.services[named[0]], key[-1], target.progress
+        if first.build is not None:
+            build = first.build
+            return _reported(progress, ImageJob("build", f"from {build.context}", tuple(named)), lambda: (
+                images.build_image(target.docker(), named[0], key[1], build.dockerfile, dict(build.args),
+                                   build.target, platform, progress.build_output)))
+        return _reported(progress, ImageJob("use", str(first.image), tuple(named)), lambda: (
+            images.ensure_local_image(target.docker(), named[0], first.image, platform, progress.build_output)))
+
+    verb = "building" if all(key[0] == "build" for key in wanted) else "preparing"
+    built = _run_jobs(target, verb, [job(key, named) for key, named in wanted.items()])
+    made = {name: ImageInfo(one.image_id) for one, named in zip(built, wanted.values()) for name in named}
+    return {name: made[name] for name in spec.services if name in made}  # in app.yaml's order
+
+
+def _image_key(spec: AppSpec, base: Path, name: str) -> tuple:
+    """What makes a service's image: services with equal keys get the same image."""
+    service = spec.services[name]
+    if service.build is None:
+        return ("use", service.image, _platform(spec, name))
+    build = service.build
+    return ("build", (base / build.context).resolve(), build.dockerfile, tuple(sorted(build.args.items())),
+            build.target, _platform(spec, name))
 
 
 def _platform(spec: AppSpec, name: str) -> str:

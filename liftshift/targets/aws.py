@@ -12,7 +12,6 @@ a gate is made and handed to it, so the gate itself knows no emulator.
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from ..aws.ecr_auth import ecr_login
 from ..aws.session import Aws, CallLog
@@ -27,11 +26,25 @@ class DockerUnavailable(BadInput):
 
 
 def docker_connector():
-    """A function returning one pinged docker client, created on first use."""
-    state: dict[str, Any] = {}
+    """A function returning a pinged docker client of the calling thread's own, created on its first use there.
+
+    One client per thread, because builds, pulls and pushes run side by side (`Target.parallel`) and a shared
+    client is not safe for that: docker-py's APIClient *is* a requests.Session (docker/api/client.py), which
+    requests does not document as thread-safe (psf/requests#2766, closed without a contract); docker-py says
+    nothing either (docker/docker-py#3229, open). Reading the source: `APIClient._set_auth_headers`
+    (docker/api/build.py) reassigns `self._auth_configs` during a build, and a streamed build, pull or push
+    holds one of the adapter's pooled connections until it is read to its end (docker/transport/unixconn.py:
+    pools of `DEFAULT_MAX_POOL_SIZE` = 10, non-blocking, so an eleventh stream opens a connection the pool then
+    discards with a warning). A client per thread costs one ping on the engine's socket and shares nothing.
+    Each client is pinged when made, so an unusable engine is reported by the first call that needs one.
+    """
+    import threading
+
+    mine = threading.local()
 
     def connect():
-        if "client" not in state:
+        client = getattr(mine, "client", None)
+        if client is None:
             import docker
             import docker.errors
 
@@ -49,8 +62,8 @@ def docker_connector():
                     f"cannot reach a Docker engine ({os.environ.get('DOCKER_HOST', 'unix:///var/run/docker.sock')}): "
                     "is dockerd running? " + text.splitlines()[0][:200]
                 ) from None
-            state["client"] = client
-        return state["client"]
+            mine.client = client  # dropped (and its connections closed) with the thread's locals when it ends
+        return client
 
     return connect
 
