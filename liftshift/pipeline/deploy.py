@@ -118,11 +118,25 @@ def run_rollout(spec: AppSpec, target: Target, executor: Executor, infra: InfraP
 
 
 def _pusher(target: Target) -> Callable[..., str]:
+    """The executor's image pusher, safe to call from its worker threads: each push uses the calling thread's own
+    docker client (`target.docker()`, see targets.aws.docker_connector) and the registry login is made once.
+    Only tags the registry lacks are pushed: plan/images.py plans a push only where no digest was found."""
+    import threading
+
     from ..apply import images
+
+    login_lock = threading.Lock()
+    login: list[dict | None] = []
+
+    def registry_auth() -> dict | None:
+        with login_lock:  # one ECR login for the pushes side by side, not one each
+            if not login:
+                login.append(target.registry_auth())
+            return login[0]
 
     def push(service: str, image_id: str, repository: str, tag: str) -> str:
         target.progress.phase(f"pushing {service} to {repository}")
-        return images.push_image(target.docker(), service, image_id, repository, tag, target.registry_auth(),
+        return images.push_image(target.docker(), service, image_id, repository, tag, registry_auth(),
                                  target.progress.build_output)
 
     return push
