@@ -2,8 +2,9 @@
 
 The map (data flows down; nothing reaches back up). ARCHITECTURE.md walks through a deploy with it.
 
-    cli/          one module per command; options.py declares the shared options once, base.py turns any
-      |           LiftshiftError into its exit code; report.py (top level) is what commands print
+    cli/          one module per command, loaded only when used (commands.py: the table `--help` lists);
+      |           options.py declares the shared options once, base.py turns any LiftshiftError into its exit
+      |           code; report.py (top level) is what commands print
     pipeline/     deploy (prepare -> push images -> replan with digests -> roll out -> report), prepare,
       |           status, destroy, history, rollback (orchestration only), lock (stack_lock), describe
       |           (steps and plans as data for -o json), verify (the migration's checks, read only), cutover
