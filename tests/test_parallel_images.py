@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from liftshift.cli.base import app
 from liftshift.pipeline.build import LocalEngine, build
-from liftshift.pipeline.side_by_side import run_side_by_side
+from liftshift.pipeline.bounded import run_bounded
 from liftshift.progress import Progress
 from liftshift.spec.load import load_spec
 from liftshift.targets.aws import docker_connector
@@ -39,7 +39,7 @@ def write_stack(root: Path, unique: str, api_dockerfile: str = DOCKERFILE) -> Pa
     return app_yaml
 
 
-def test_side_by_side_results_keep_their_order_and_the_earliest_failure_in_that_order_is_raised():
+def test_bounded_jobs_keep_their_order_and_the_earliest_failure_in_that_order_is_raised():
     later_failed = threading.Event()
 
     def fails(name: str, after: threading.Event | None = None, then: threading.Event | None = None):
@@ -51,10 +51,10 @@ def test_side_by_side_results_keep_their_order_and_the_earliest_failure_in_that_
             raise RuntimeError(name)
         return job
 
-    assert run_side_by_side([lambda n=n: n * n for n in range(7)], 3) == [n * n for n in range(7)]
+    assert run_bounded([lambda n=n: n * n for n in range(7)], 3) == [n * n for n in range(7)]
     # "b" fails only after "c" failed: the error raised is still b's, the first in the jobs' order (a serial run's)
     with pytest.raises(RuntimeError, match="^b$"):
-        run_side_by_side([lambda: "a", fails("b", after=later_failed), fails("c", then=later_failed)], 3)
+        run_bounded([lambda: "a", fails("b", after=later_failed), fails("c", then=later_failed)], 3)
 
 
 class Together(Progress):

@@ -27,7 +27,7 @@ from ..plan.stack import plan_stack
 from ..progress import Progress, working_on
 from ..spec.model import AppSpec
 from ..targets.base import Target
-from .side_by_side import run_side_by_side
+from .bounded import run_bounded
 
 if TYPE_CHECKING:
     from ..apply.promote import Pulled
@@ -123,7 +123,7 @@ def image_wants(spec: AppSpec, target: Target, local: dict[str, ImageInfo], obse
             return lambda: image_ops.remote_digest(target.docker(), uris[name], local[name].tag, auth)
         return lambda: None
 
-    digests = run_side_by_side([digest_of(name) for name in services], target.parallel, "liftshift-lookup")
+    digests = run_bounded([digest_of(name) for name in services], target.parallel, "liftshift-lookup")
     return [ImageWant(name, names.repository(spec.name, name), uris[name], ImageInfo(local[name].image_id, digest),
                       source=(sources or {}).get(name)) for name, digest in zip(services, digests)]
 
@@ -180,10 +180,10 @@ def _reported(progress: Progress, job: ImageJob, make: Callable[[], T]) -> Calla
 
 def _run_jobs(target: Target, verb: str, jobs: list[Callable[[], T]]) -> list[T]:
     """The jobs side by side (up to `target.parallel` at once), under one phase. The first failure in app.yaml's
-    order is raised once the running jobs end (see run_side_by_side): the error a serial run raised."""
+    order is raised once the running jobs end (see bounded.run_bounded): the error a serial run raised."""
     workers = max(1, min(target.parallel, len(jobs)))
     target.progress.phase(f"{verb} {len(jobs)} image(s)" + (f", {workers} at a time" if workers > 1 else ""))
-    return run_side_by_side(jobs, workers, "liftshift-image")
+    return run_bounded(jobs, workers, "liftshift-image")
 
 
 def promote_images(spec: AppSpec, target: Target, sources: dict[str, ImageSource]) -> dict[str, Pulled]:

@@ -1,7 +1,8 @@
-"""Independent jobs side by side on a bounded number of threads: the builds and pulls of a stack's services.
+"""Jobs on at most N threads, stopping at the first failure: the builds and pulls of a stack's services.
 
-Why not concurrent.futures: its workers are joined when the interpreter exits, so an interrupted run (Ctrl-C)
-would wait for every running build; these workers are daemon threads (apply/executor.py's steps run the same way).
+Unlike reads, which can each run to their end, a failed job keeps the others from starting: a build takes
+minutes. Why not concurrent.futures: its workers are joined when the interpreter exits, so an interrupted run
+(Ctrl-C) would wait for every running build; these workers are daemon threads (as apply/executor.py's are).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Callable, Sequence, TypeVar
 T = TypeVar("T")
 
 
-def run_side_by_side(jobs: Sequence[Callable[[], T]], workers: int, name: str = "liftshift-job") -> list[T]:
+def run_bounded(jobs: Sequence[Callable[[], T]], workers: int, name: str = "liftshift-job") -> list[T]:
     """Each job's result, in the jobs' order, with at most `workers` running at once (1: one after another in this
     thread, as a plain loop would).
 
