@@ -106,7 +106,23 @@ class LazyCommands(MutableMapping):
         return len(COMMANDS) + sum(name not in COMMANDS for name in self._made)
 
 
-class RootGroup(JsonAwareGroup):
+class SparesAbsentOptions(TyperGroup):
+    """A group whose own options (--help; the root's --version and completion) are each given a coercion that
+    needs no pydantic for an option not given. typer 0.29 coerces every value through a pydantic TypeAdapter
+    that it builds on the parameter's first use, even for an absent option's None (typer/core.py,
+    `_TyperParameter.process_value`), and a group's options are processed on every run through it: that alone
+    imported pydantic (~0.1 s) into `liftshift deploy --help` and each Tab press. Where typer differs, nothing
+    is changed (tests/test_startup.py would tell)."""
+
+    def get_params(self, ctx: Any) -> list:
+        params = super().get_params(ctx)
+        for param in params:
+            if getattr(param, "_runtime_param", False) is None:
+                param._runtime_param = _AbsentNeedsNoAdapter()
+        return params
+
+
+class RootGroup(SparesAbsentOptions, JsonAwareGroup):
     """`liftshift`: its commands come from the table (LazyCommands); usage errors as JSON (cli/failure.py)."""
 
     def __init__(self, **attrs: Any) -> None:
@@ -128,3 +144,14 @@ class RootGroup(JsonAwareGroup):
         names = [CompletionItem(name, help=entry.help) for name, entry in COMMANDS.items()
                  if name.startswith(incomplete)]
         return names + super(TyperGroup, self).shell_complete(ctx, incomplete)
+
+
+class _AbsentNeedsNoAdapter:
+    """A root option's coercion until it is given a value: None stays None, as in typer's own RuntimeParam.coerce;
+    a value makes typer build its real coercion (the pydantic adapter) and use it from then on."""
+
+    def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
+        if value is None:
+            return () if param.multiple or param.nargs == -1 else None
+        param._runtime_param = None
+        return param.get_runtime_param().coerce(value, param=param, ctx=ctx)

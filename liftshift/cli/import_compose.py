@@ -9,10 +9,11 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .base import guarded_command
+from .commands import SparesAbsentOptions
 from .options import Output
 
 import_app = typer.Typer(help="Write an app.yaml from another tool's description of the app.", no_args_is_help=True,
-                         rich_markup_mode=None)  # plain help, as the root (cli/base.py)
+                         rich_markup_mode=None, cls=SparesAbsentOptions)  # as the root: cli/base.py, commands.py
 
 
 @import_app.command("compose")

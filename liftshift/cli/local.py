@@ -4,9 +4,10 @@ import typer
 
 from .. import report
 from .base import guarded_command
+from .commands import SparesAbsentOptions
 
 local_app = typer.Typer(help="The local rehearsal's background services.", no_args_is_help=True,
-                        rich_markup_mode=None)  # plain help, as the root (cli/base.py)
+                        rich_markup_mode=None, cls=SparesAbsentOptions)  # as the root: cli/base.py, commands.py
 
 
 @local_app.command("stop")
