@@ -5,7 +5,11 @@ Debian docker-registry it starts on a free loopback port (LIFTSHIFT_REGISTRY).
 Needs: dockerd running, /usr/bin/docker-registry, the busybox:1.36 image
 (scripts/make-busybox-image.sh). Prints the figures; asserts nothing.
 
-    python benchmarks/deploy.py [--services 20]
+--latency-ms N delays every AWS API call (each HTTP attempt) by N ms inside this
+process, as a real region's round trip would: 80 is a laptop or CI runner far
+from its region. --parallel N is the deploy's --parallel (1: one call after another).
+
+    python benchmarks/deploy.py [--services 20] [--latency-ms 80] [--parallel 8]
 """
 
 from __future__ import annotations
@@ -24,17 +28,37 @@ from emulated import emulated  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--services", type=int, default=20)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--parallel", type=int, default=None)
     args = parser.parse_args()
+    if args.latency_ms:
+        delay_aws_calls(args.latency_ms / 1000)
     work = Path(tempfile.mkdtemp(prefix="liftshift-bench-"))
 
     try:
         with emulated(work):
-            run(work, args.services)
+            run(work, args.services, args.parallel)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def run(work: Path, count: int) -> None:
+def delay_aws_calls(seconds: float) -> None:
+    """Every client liftshift makes sleeps `seconds` before each HTTP attempt (botocore's before-send event)."""
+    from liftshift.aws.session import Aws
+
+    make = Aws._client
+
+    def with_latency(self, name: str):
+        new = name not in self._clients
+        client = make(self, name)
+        if new:
+            client.meta.events.register("before-send", lambda **_: time.sleep(seconds))
+        return client
+
+    Aws._client = with_latency
+
+
+def run(work: Path, count: int, parallel: int | None) -> None:
     from liftshift.aws.session import CallLog
     from liftshift.pipeline.deploy import deploy
     from liftshift.pipeline.destroy import destroy
@@ -54,7 +78,10 @@ def run(work: Path, count: int) -> None:
     def measure(label: str, fn) -> None:
         log = CallLog()
         start = time.perf_counter()
-        fn(aws_target(None, None, Progress(), log))
+        target = aws_target(None, None, Progress(), log)
+        if parallel is not None:
+            target.parallel = parallel
+        fn(target)
         elapsed = time.perf_counter() - start
         by_op = log.by_operation()
         print(f"\n{label}: {elapsed:.2f} s, {len(log.calls)} AWS calls "
@@ -63,7 +90,10 @@ def run(work: Path, count: int) -> None:
         for op, n in sorted(by_op.items()):
             print(f"    {n:4d}  {op}")
 
-    print(f"stack of {count} services (one image build each, shared Docker cache)")
+    from liftshift.targets.base import DEFAULT_PARALLEL
+
+    print(f"stack of {count} services (one image build each, shared Docker cache), --parallel "
+          f"{parallel or DEFAULT_PARALLEL}")
     measure("plan (empty account)", lambda t: prepare(spec, base, t))
     measure("first deploy", lambda t: deploy(spec, base, t))
     measure("second deploy, no change", lambda t: deploy(spec, base, t))

@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 from .. import http_probe
+from .stopping import pause
 from ..model import names
 from ..errors import Unhealthy
 
@@ -193,7 +194,7 @@ class AwsGate:
                                     f"{self._logs(service, [t['Target']['Id'] for t in health])}")
             self.progress.note(f"{label}: {len(ready)}/{count} healthy after {time.monotonic() - started:.0f} s"
                                f"{'; ' + _reasons(health, 1) if health else ''}")
-            time.sleep(self.poll)
+            pause(self.poll)  # stops waiting when another step of the run failed
 
     def _crash_loop(self, group: str, count: int) -> str | None:
         """Instances the group replaced for failing health checks, or launches that keep failing."""

@@ -42,6 +42,7 @@ from ..spec.model import AppSpec
 from .listeners import forward_target
 from .release_store import read_releases
 from .session import ServiceUnavailable, service_unavailable
+from .side_by_side import side_by_side
 
 LIVE_STATES = ["pending", "running", "stopping", "stopped"]
 
@@ -51,10 +52,29 @@ def stack_filter(stack: str) -> list[dict[str, Any]]:
 
 
 def observe_stack(aws, stack: str, *, verify_tags: bool = False) -> Observed:
-    ec2 = aws.client("ec2")
+    """Every kind of the stack's resources; the kinds are read side by side, each into its own fields."""
     seen = Observed()
+    side_by_side([
+        lambda: _observe_instances(aws, stack, seen),
+        lambda: _observe_templates(aws, stack, seen),
+        lambda: _observe_groups(aws, stack, seen),
+        lambda: _observe_volumes(aws, stack, seen),
+        lambda: _observe_auto_scaling_groups(aws, stack, seen),
+        lambda: _observe_elb(aws, stack, seen),
+        lambda: _observe_releases(aws, stack, seen),
+        lambda: _observe_iam(aws, stack, seen, verify_tags),
+        lambda: _observe_repositories(aws, stack, seen, verify_tags),
+        lambda: _observe_log_group(aws, stack, seen, verify_tags),
+    ])
+    return seen
 
-    pages = {"PageSize": 200}  # explicit: see the module's notes
+
+PAGES = {"PageSize": 200}  # explicit: see the module's notes
+
+
+def _observe_instances(aws, stack: str, seen: Observed) -> None:
+    ec2 = aws.client("ec2")
+    pages = PAGES
     for page in ec2.get_paginator("describe_instances").paginate(
         Filters=stack_filter(stack) + [{"Name": "instance-state-name", "Values": LIVE_STATES}],
         PaginationConfig=pages,
@@ -77,6 +97,10 @@ def observe_stack(aws, stack: str, *, verify_tags: bool = False) -> Observed:
                     )
                 )
 
+
+def _observe_templates(aws, stack: str, seen: Observed) -> None:
+    ec2 = aws.client("ec2")
+    pages = PAGES
     for page in ec2.get_paginator("describe_launch_templates").paginate(Filters=stack_filter(stack), PaginationConfig=pages):
         for lt in page["LaunchTemplates"]:
             tags = names.tag_dict(lt.get("Tags"))
@@ -88,6 +112,10 @@ def observe_stack(aws, stack: str, *, verify_tags: bool = False) -> Observed:
                 )
             )
 
+
+def _observe_groups(aws, stack: str, seen: Observed) -> None:
+    ec2 = aws.client("ec2")
+    pages = PAGES
     for page in ec2.get_paginator("describe_security_groups").paginate(Filters=stack_filter(stack), PaginationConfig=pages):
         for group in page["SecurityGroups"]:
             tags = names.tag_dict(group.get("Tags"))
@@ -99,6 +127,10 @@ def observe_stack(aws, stack: str, *, verify_tags: bool = False) -> Observed:
                 ingress=ingress, other_rules=other,
             )
 
+
+def _observe_volumes(aws, stack: str, seen: Observed) -> None:
+    ec2 = aws.client("ec2")
+    pages = PAGES
     # Data volumes: the stack's EBS volumes with a liftshift:data tag (instances' root volumes carry the stack's
     # tags too, but not that one). DescribeVolumes takes MaxResults 5-500 without volume ids (API reference).
     for page in ec2.get_paginator("describe_volumes").paginate(
@@ -115,16 +147,23 @@ def observe_stack(aws, stack: str, *, verify_tags: bool = False) -> Observed:
                                if a.get("State") in ("attaching", "attached") and a.get("InstanceId")),
             ))
 
-    _observe_fleets(aws, stack, seen)
+
+def _observe_releases(aws, stack: str, seen: Observed) -> None:
     seen.releases = read_releases(aws.client("dynamodb"), stack)
 
+
+def _observe_iam(aws, stack: str, seen: Observed, verify_tags: bool) -> None:
     iam = aws.client("iam")
     path = names.iam_path(stack)
-    for page in iam.get_paginator("list_roles").paginate(PathPrefix=path):
-        for role in page["Roles"]:
-            if role["Path"] == path and (not verify_tags or _iam_tagged(iam.list_role_tags(RoleName=role["RoleName"]), stack)):
-                seen.roles[role["RoleName"]] = role["Arn"]
-                seen.role_descriptions[role["RoleName"]] = role.get("Description", "")
+    roles = [role for page in iam.get_paginator("list_roles").paginate(PathPrefix=path) for role in page["Roles"]
+             if role["Path"] == path]
+    if verify_tags:  # one read per role, side by side
+        tagged = side_by_side([lambda role=role: _iam_tagged(iam.list_role_tags(RoleName=role["RoleName"]), stack)
+                               for role in roles])
+        roles = [role for role, ours in zip(roles, tagged) if ours]
+    for role in roles:
+        seen.roles[role["RoleName"]] = role["Arn"]
+        seen.role_descriptions[role["RoleName"]] = role.get("Description", "")
     for page in iam.get_paginator("list_instance_profiles").paginate(PathPrefix=path):
         for profile in page["InstanceProfiles"]:
             if profile["Path"] != path:
@@ -141,6 +180,8 @@ def observe_stack(aws, stack: str, *, verify_tags: bool = False) -> Observed:
                 roles=[r["RoleName"] for r in profile.get("Roles", [])],
             )
 
+
+def _observe_repositories(aws, stack: str, seen: Observed, verify_tags: bool) -> None:
     ecr = aws.client("ecr")
     with _unless_unavailable(seen, "ecr"):
         for page in ecr.get_paginator("describe_repositories").paginate():
@@ -153,6 +194,8 @@ def observe_stack(aws, stack: str, *, verify_tags: bool = False) -> Observed:
                         continue
                 seen.repositories[repo["repositoryName"]] = repo["repositoryArn"]
 
+
+def _observe_log_group(aws, stack: str, seen: Observed, verify_tags: bool) -> None:
     logs = aws.client("logs")
     group_name = names.log_group(stack)
     for page in logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=group_name):
@@ -165,7 +208,6 @@ def observe_stack(aws, stack: str, *, verify_tags: bool = False) -> Observed:
                     continue
             seen.log_group = group_name
             seen.log_retention = group.get("retentionInDays")
-    return seen
 
 
 @contextlib.contextmanager
@@ -201,13 +243,18 @@ SERVICE_NAMES = {"elbv2": "Elastic Load Balancing (elbv2)", "autoscaling": "Auto
                  "ecr": "ECR (ecr)"}
 
 
-def _observe_fleets(aws, stack: str, seen: Observed) -> None:
-    """Auto Scaling groups (tag filter), then load balancers and target groups (tags read in batches of 20:
-    ELBv2 cannot filter by tag). Listeners, rules and attributes are read per load balancer: three calls per
-    fleet service (the attributes are the only way to see whether it drops invalid header fields).
-    An endpoint without Auto Scaling or ELBv2 (aws.service_unavailable) holds no fleet: noted in `unavailable`."""
+def _observe_auto_scaling_groups(aws, stack: str, seen: Observed) -> None:
+    """Auto Scaling groups (tag filter). An endpoint without Auto Scaling (aws.service_unavailable) holds no
+    fleet: noted in `unavailable`."""
     with _unless_unavailable(seen, "autoscaling"):
         _observe_auto_scaling(aws, stack, seen)
+
+
+def _observe_elb(aws, stack: str, seen: Observed) -> None:
+    """Load balancers and target groups (tags read in batches of 20: ELBv2 cannot filter by tag). Listeners,
+    rules and attributes are read per load balancer: three calls per fleet service, made for several load
+    balancers side by side (the attributes are the only way to see whether it drops invalid header fields).
+    An endpoint without ELBv2 holds no fleet: noted in `unavailable`."""
     with _unless_unavailable(seen, "elbv2"):
         _observe_load_balancers(aws, stack, seen)
 
@@ -251,19 +298,22 @@ def _observe_load_balancers(aws, stack: str, seen: Observed) -> None:
             arn=tg["TargetGroupArn"], name=tg["TargetGroupName"], service=tags.get(names.TAG_SERVICE, ""),
             config_hash=tags.get(names.TAG_CONFIG, ""), port=tg.get("Port", 0), health=target_group_health(tg),
         ))
-    for lb in lbs:
-        tags = tags_of.get(lb["LoadBalancerArn"], {})
-        if tags.get(names.TAG_STACK) != stack:
-            continue
-        found = ObservedLoadBalancer(arn=lb["LoadBalancerArn"], name=lb["LoadBalancerName"],
-                                     service=tags.get(names.TAG_SERVICE, ""), dns=lb.get("DNSName", ""))
+    ours = [ObservedLoadBalancer(arn=lb["LoadBalancerArn"], name=lb["LoadBalancerName"],
+                                 service=tags_of[lb["LoadBalancerArn"]].get(names.TAG_SERVICE, ""),
+                                 dns=lb.get("DNSName", ""))
+            for lb in lbs if tags_of.get(lb["LoadBalancerArn"], {}).get(names.TAG_STACK) == stack]
+    side_by_side([lambda found=found: _observe_listener(elbv2, found) for found in ours])
+    for found in ours:
         seen.load_balancers[found.service] = found
-        attributes = elbv2.describe_load_balancer_attributes(LoadBalancerArn=found.arn).get("Attributes", [])
-        found.drops_invalid_headers = any(a.get("Key") == "routing.http.drop_invalid_header_fields.enabled"
-                                          and a.get("Value") == "true" for a in attributes)
-        listeners = elbv2.describe_listeners(LoadBalancerArn=found.arn)["Listeners"]
-        if not listeners:
-            continue
+
+
+def _observe_listener(elbv2, found: ObservedLoadBalancer) -> None:
+    """A load balancer's attributes, its listener and the listener's rules, into `found`."""
+    attributes = elbv2.describe_load_balancer_attributes(LoadBalancerArn=found.arn).get("Attributes", [])
+    found.drops_invalid_headers = any(a.get("Key") == "routing.http.drop_invalid_header_fields.enabled"
+                                      and a.get("Value") == "true" for a in attributes)
+    listeners = elbv2.describe_listeners(LoadBalancerArn=found.arn)["Listeners"]
+    if listeners:
         listener = listeners[0]
         found.listener_arn, found.listener_port = listener["ListenerArn"], listener["Port"]
         found.listener_protocol = listener["Protocol"]

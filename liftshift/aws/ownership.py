@@ -21,6 +21,7 @@ from typing import Any, Iterable
 
 from ..model import names
 from .session import is_mutating
+from .side_by_side import side_by_side
 from ..model.observed import Observed
 from ..model.steps import Call, Step
 from ..errors import BadInput
@@ -200,17 +201,22 @@ def _lookup(aws, stack: str, wanted: list[Claim], observed: Observed) -> list[tu
                 role_tags[role] = None
         return role_tags[role]
 
-    for c in by_kind.get("iam role", []):
-        found.append((c, tags_of_role(c.name)))
-    for c in by_kind.get("instance profile", []):
+    def profile_of(name: str) -> dict[str, Any] | None:
         try:
-            profile = iam.get_instance_profile(InstanceProfileName=c.name)["InstanceProfile"]
+            return iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]
         except botocore.exceptions.ClientError as exc:
             if _code(exc) != "NoSuchEntity":
                 raise
-            found.append((c, None))
-            continue
-        found.append((c, _profile_tags(stack, profile, tags_of_role)))
+            return None
+
+    # One read per role and per profile, side by side; a profile's role is read again only if not among them.
+    roles = by_kind.get("iam role", [])
+    profiles = by_kind.get("instance profile", [])
+    answers = side_by_side([lambda c=c: tags_of_role(c.name) for c in roles] +
+                           [lambda c=c: profile_of(c.name) for c in profiles])
+    found += list(zip(roles, answers[:len(roles)]))
+    for c, profile in zip(profiles, answers[len(roles):]):
+        found.append((c, None if profile is None else _profile_tags(stack, profile, tags_of_role)))
     return found
 
 

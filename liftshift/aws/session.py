@@ -103,8 +103,16 @@ class Aws:
         self.endpoint_url = endpoint_url  # else boto3's own AWS_ENDPOINT_URL handling applies
         self._clients: dict[str, Any] = {}
         self._account: str | None = None
+        # A client may be used by several threads at once (the executor's workers), but a boto3 Session may not
+        # make clients from several at once ("Session objects are not thread safe", boto3's guide to
+        # multithreading: https://boto3.amazonaws.com/v1/documentation/api/latest/guide/clients.html).
+        self._making = threading.Lock()
 
     def client(self, name: str) -> Any:
+        with self._making:
+            return self._client(name)
+
+    def _client(self, name: str) -> Any:
         if name not in self._clients:
             from botocore.config import Config
 

@@ -209,6 +209,9 @@ class Step:
     service: str | None
     calls: tuple[Instruction, ...]
     detail: str = ""
+    # Runs only after every earlier step of a lower stage (apply/dependencies.py); plan/phases.py numbers a
+    # deploy's stages so that no listener switches before every health gate has passed. Not printed.
+    stage: int = field(default=0, compare=False)
 
     def __post_init__(self) -> None:  # plain text is accepted and typed: an unknown action or kind fails here
         object.__setattr__(self, "action", Action(self.action))

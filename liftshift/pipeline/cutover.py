@@ -66,7 +66,7 @@ def cutover(spec: AppSpec, base: Path, target: Target, service: str | None, move
     else:
         with stack_lock(spec, target, "cutover", lock_wait):
             plans = _plans(spec, base, target, names, move)
-            executor = Executor(target.aws.client, None, target.progress)
+            executor = Executor(target.aws.client, None, target.progress, parallel=target.parallel)
             for plan in plans.values():
                 executor.run(plan.steps)
     for name, plan in plans.items():

@@ -36,7 +36,8 @@ def deploy(spec: AppSpec, base: Path, target: Target, *, lock_wait: float = 0, s
     with stack_lock(spec, target, "deploy", lock_wait):
         prepared = prepare(spec, base, target, sources)
         refuse_or_warn(prepared, target, strict)
-        executor = Executor(target.aws.client, _pusher(target), target.progress, gate=target.gate(spec))
+        executor = Executor(target.aws.client, _pusher(target), target.progress, gate=target.gate(spec),
+                            parallel=target.parallel)
         images = push_images(prepared, target, executor)
         infra = replan(prepared, target, images)
         roll_out(spec, target, executor, infra, prepared.observed)

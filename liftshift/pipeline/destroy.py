@@ -36,7 +36,7 @@ def destroy_plan(spec: AppSpec, target: Target, *, keep_images: bool, execute: b
     with stack_lock(spec, target, "destroy", lock_wait):
         observed = observe_stack(target.aws, spec.name, verify_tags=True)
         steps = plan_destroy(spec.name, observed, keep_images=keep_images, delete_data=delete_data)
-        Executor(target.aws.client, None, target.progress).run(steps)
+        Executor(target.aws.client, None, target.progress, parallel=target.parallel).run(steps)
         target.hosts.remove_all(spec.name)
         if delete_data:
             target.hosts.remove_data(spec.name)

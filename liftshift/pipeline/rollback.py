@@ -32,7 +32,7 @@ def rollback(spec: AppSpec, target: Target, service: str | None, to: int | None,
         observed = observe_stack(target.aws, spec.name)
         plan = _plan(spec, target, observed, service, to)
         check_ownership(target.aws, spec.name, plan.steps, observed)  # a release's groups are made again by name
-        executor = Executor(target.aws.client, None, target.progress, gate=target.gate(spec))
+        executor = Executor(target.aws.client, None, target.progress, gate=target.gate(spec), parallel=target.parallel)
         run_rollout(spec, target, executor, plan, observed)
         target.hosts.converge(spec, observe_stack(target.aws, spec.name))
     return plan.steps

@@ -7,7 +7,7 @@ every release this run put out (`rollouts`) can be undone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from ..model import refs
@@ -41,8 +41,13 @@ class Phases:
             self.rollouts.append(fleet.rollout)
 
     def plan(self, before: list[Step] | None = None, after: list[Step] | None = None) -> InfraPlan:
-        """The steps in run order, between what must come `before` (shared resources) and `after` (removals)."""
-        return InfraPlan([*(before or []), *self.prepare, *self.gate, *self.finish, *(after or [])], self.rollouts)
+        """The steps in run order, between what must come `before` (shared resources) and `after` (removals).
+
+        Each part is a stage (`Step.stage`): the executor runs steps of one stage side by side where they are
+        independent, and a stage only once every earlier one is done, so every gate passes before any finish."""
+        parts = (before or [], self.prepare, self.gate, self.finish, after or [])
+        return InfraPlan([replace(step, stage=stage) for stage, part in enumerate(parts) for step in part],
+                         self.rollouts)
 
 
 def plan_undo(stack: str, rollout: Rollout, observed: Observed, reason: str, done: list[Step],

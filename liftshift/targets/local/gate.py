@@ -9,8 +9,10 @@ loop and fails the gate at once, with its last log lines.
 
 from __future__ import annotations
 
+import threading
 import time
 
+from ...apply.stopping import pause
 from ...apply.gate import (DRAIN_MARGIN_SECONDS, RolloutFailed, misconfigured, probe_until, template_user_data,
                     undrained_targets, update_or_restore)
 from ...aws.observe import observe_stack
@@ -28,16 +30,20 @@ class LocalGate:
         self.aws = aws
         self.spec = spec
         self.progress = progress
+        # Gates of several services run side by side (the executor's workers), but this machine's stand-in hosts
+        # and load-balancer stand-ins are one set: booting and in-place updates change them one at a time.
+        self.hosts_lock = threading.Lock()
 
     def healthy(self, service: str, release: int, target_group: str, auto_scaling_group: str, count: int,
                 timeout: int) -> dict:
         label = f"{service} #{release}"
         observed = observe_stack(self.aws, self.spec.name)
-        try:
-            self.hosts.reconcile(self.spec, observed)  # boots the new release's instances beside the old
-        except BootFailed as exc:
-            raise RolloutFailed(f"{label}: an instance did not boot: {exc}") from None
-        self.hosts.ensure_load_balancers(self.spec.name, observed)
+        with self.hosts_lock:
+            try:
+                self.hosts.reconcile(self.spec, observed)  # boots the new release's instances beside the old
+            except BootFailed as exc:
+                raise RolloutFailed(f"{label}: an instance did not boot: {exc}") from None
+            self.hosts.ensure_load_balancers(self.spec.name, observed)
         group = next((g for g in observed.auto_scaling_groups if g.name == auto_scaling_group), None)
         members = set(group.instances) if group else set()
         state = self.hosts.load_balancer_state(self.spec.name, service)
@@ -63,7 +69,7 @@ class LocalGate:
             if time.monotonic() - last_note > 5:
                 self.progress.note(f"{label}: {len(ready)}/{count} healthy; {_reasons(health, 1)}")
                 last_note = time.monotonic()
-            time.sleep(POLL_SECONDS)
+            pause(POLL_SECONDS)
 
     def probe(self, service: str, release: int, load_balancer: str, dns: str, port: int, protocol: str, path: str,
               timeout: int, header: str) -> dict:
@@ -79,11 +85,12 @@ class LocalGate:
         ec2 = self.aws.client("ec2")
         settings = self.spec.services.get(service)
         files = {n: f.ref for n, f in settings.secret_files.items()} if settings else {}
-        return update_or_restore(
-            f"{service} #{release} on {instance}", self.progress,
-            lambda name: self.hosts.run_release(self.spec.name, instance, template_user_data(ec2, name), path, timeout,
-                                                secret_files=files),
-            template, previous)
+        def run(name: str):
+            with self.hosts_lock:
+                return self.hosts.run_release(self.spec.name, instance, template_user_data(ec2, name), path, timeout,
+                                              secret_files=files)
+
+        return update_or_restore(f"{service} #{release} on {instance}", self.progress, run, template, previous)
 
     def switched(self, service: str, serving: str, target_groups: list[str]) -> dict:
         """Until the stand-in routes by default to `serving` and no rule to the old target groups (it follows

@@ -1,0 +1,57 @@
+"""Which steps of a plan may run side by side (apply/dependencies.py), on plain steps and on real plans."""
+
+from __future__ import annotations
+
+from liftshift.apply.dependencies import dependencies
+from liftshift.model import refs
+from liftshift.model.refs import Refs
+from liftshift.model.steps import Action, Call, Kind, Step
+from liftshift.plan.phases import Phases
+
+
+def step(name: str, service: str | None, params: dict | None = None, save=None, stage: int = 0) -> Step:
+    call = Call("ec2", "create_tags", params or {}, save=save or {})
+    return Step(Action.CREATE, Kind.SECURITY_GROUP, name, service, (call,), stage=stage)
+
+
+def test_steps_of_different_services_are_independent_and_one_service_keeps_its_order():
+    steps = [step("a1", "a"), step("b1", "b"), step("a2", "a"), step("b2", "b")]
+    assert dependencies(steps) == [set(), set(), {0}, {1}]
+
+
+def test_a_step_waits_for_the_step_that_saves_a_ref_it_reads():
+    sg = refs.security_group("a")
+    steps = [step("make", "a", save={sg: "GroupId"}), step("admit", "b", {"GroupId": "x", "Source": [sg]})]
+    assert dependencies(steps) == [set(), {0}]
+
+
+def test_refs_read_in_a_list_of_refs_count_too():
+    one, two = refs.new_instances("a", "s1"), refs.new_instances("b", "s1")
+    steps = [step("a", "a", save={one: "Instances"}), step("b", "b", save={two: "Instances"}),
+             step("wait", "c", {"InstanceIds": Refs((one, two))})]
+    assert dependencies(steps) == [set(), set(), {0, 1}]
+
+
+def test_a_step_of_no_service_is_a_barrier_both_ways():
+    steps = [step("a", "a"), step("b", "b"), step("all", None), step("c", "c"), step("d", "d")]
+    assert dependencies(steps) == [set(), set(), {0, 1}, {2}, {2}]
+
+
+def test_a_later_stage_waits_for_every_step_of_earlier_stages_but_not_for_its_own():
+    steps = [step("gate a", "a", stage=2), step("gate b", "b", stage=2),
+             step("switch a", "a", stage=3), step("switch b", "b", stage=3)]
+    assert dependencies(steps) == [set(), set(), {0, 1}, {0, 1}]
+
+
+def test_phases_number_their_stages_so_no_finish_starts_before_every_gate():
+    phases = Phases(prepare=[step("launch a", "a"), step("launch b", "b")],
+                    gate=[step("gate a", "a"), step("gate b", "b")],
+                    finish=[step("switch a", "a"), step("drain b", "b")])
+    plan = phases.plan(before=[step("role a", "a")], after=[step("remove c", "c")]).steps
+    assert [s.stage for s in plan] == [0, 1, 1, 2, 2, 3, 3, 4]
+    deps = dependencies(plan)
+    gates = {3, 4}
+    assert gates <= deps[5] and gates <= deps[6]  # both finishes wait for both gates
+    assert 5 not in deps[6]  # the two finishes run side by side
+    assert set(range(7)) == deps[7]  # a removed service goes after everything else
+    assert plan[3] == step("gate a", "a")  # the stage is scheduling only: plans compare as before
