@@ -24,6 +24,6 @@ def build(file: File, push: Push = False, service: Service = None, *, opts: Stac
         from ..progress import LineProgress, Progress
         from ..targets.aws import docker_connector
 
-        target = LocalEngine(docker_connector(), Progress() if opts.json else LineProgress(verbose=opts.verbose))
-        target.parallel = opts.parallel  # builds side by side, as a target's (open_target sets it there)
+        target = LocalEngine(docker_connector(), Progress() if opts.json else LineProgress(verbose=opts.verbose),
+                             parallel=opts.parallel)  # --parallel: open_target sets it on a target
     emit(run_build(spec, base, target, push=push, service=service), opts.output, report.build_text)
