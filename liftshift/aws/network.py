@@ -14,6 +14,7 @@ from ..model.observed import LeftOut, Network
 from ..spec.grammar import AMI_ALIASES
 from ..spec.model import AppSpec
 from ..errors import BadInput
+from .side_by_side import side_by_side
 
 
 class NetworkError(BadInput):
@@ -92,32 +93,37 @@ def resolve_network(aws, spec: AppSpec) -> tuple[dict[str, tuple[str, ...]], dic
 
 def network(aws, spec: AppSpec) -> Network:
     """Subnets and VPC per service: the declared subnets, else the default VPC's default subnets, in both
-    cases only those in zones that offer the service's instance type (one more read for the whole stack)."""
+    cases only those in zones that offer the service's instance type (one more read for the whole stack). The
+    reads are made side by side."""
     ec2 = aws.client("ec2")
     explicit = sorted({s for svc in spec.services.values() for s in svc.instances.subnets})
     need_default = any(not svc.instances.subnets for svc in spec.services.values())
     vpc_of: dict[str, str] = {}
     zone_of: dict[str, str] = {}
-    default: list[tuple[str, str]] = []
-    if need_default:
-        response = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])
-        for sub in response["Subnets"]:
-            vpc_of[sub["SubnetId"]] = sub["VpcId"]
-            zone_of[sub["SubnetId"]] = sub["AvailabilityZone"]
-            default.append((sub["AvailabilityZone"], sub["SubnetId"]))
-        if not default:
+    types = {svc.instances.type for svc in spec.services.values()}
+
+    def default_subnets() -> list[dict]:
+        if not need_default:
+            return []
+        found = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]
+        if not found:
             raise NetworkError("this region has no default VPC subnets: list instances.subnets in app.yaml")
-    if explicit:
+        return found
+
+    def listed_subnets() -> list[dict]:
+        if not explicit:
+            return []
         try:
-            response = ec2.describe_subnets(SubnetIds=explicit)
+            return ec2.describe_subnets(SubnetIds=explicit)["Subnets"]
         except Exception as exc:  # botocore ClientError: InvalidSubnetID.NotFound
             raise NetworkError(f"instances.subnets: {exc}") from None
-        for sub in response["Subnets"]:
-            vpc_of[sub["SubnetId"]] = sub["VpcId"]
-            zone_of[sub["SubnetId"]] = sub["AvailabilityZone"]
+
+    defaults, listed, offered = side_by_side([default_subnets, listed_subnets, lambda: offered_zones(ec2, types)])
+    for sub in defaults + listed:
+        vpc_of[sub["SubnetId"]] = sub["VpcId"]
+        zone_of[sub["SubnetId"]] = sub["AvailabilityZone"]
+    default = [(sub["AvailabilityZone"], sub["SubnetId"]) for sub in defaults]
     default_ids = tuple(s for _, s in sorted(default))
-    types = {svc.instances.type for svc in spec.services.values()}
-    offered = offered_zones(ec2, types)
     subnets, vpcs, left_out = {}, {}, []
     for name, service in spec.services.items():
         chosen = tuple(service.instances.subnets) or default_ids

@@ -17,6 +17,9 @@ from typing import Any, Callable
 from ..errors import BadInput
 
 READ_PREFIXES = ("Describe", "List", "Get", "BatchGet", "Lookup")
+# Connections each client keeps (botocore's default is 10): a run makes up to --parallel calls to one service at
+# once, and a full pool would open and drop a connection per call (urllib3's "Connection pool is full" warning).
+POOL = 32
 
 
 class AwsSetupError(BadInput):
@@ -116,7 +119,7 @@ class Aws:
         if name not in self._clients:
             from botocore.config import Config
 
-            options: dict[str, Any] = {"user_agent_extra": "liftshift"}
+            options: dict[str, Any] = {"user_agent_extra": "liftshift", "max_pool_connections": POOL}
             if not (os.environ.get("AWS_RETRY_MODE") or os.environ.get("AWS_MAX_ATTEMPTS")):
                 options["retries"] = {"mode": "standard", "max_attempts": 6}
             client = self.session.client(name, config=Config(**options), endpoint_url=self.endpoint_url)

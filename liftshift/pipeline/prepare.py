@@ -9,6 +9,7 @@ replaced or kept) do not depend on the digests, only their text does.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, TypeVar
@@ -81,6 +82,7 @@ def prepare(spec: AppSpec, base: Path, target: Target, sources: dict[str, ImageS
     from ..aws.network import network, resolve_amis
     from ..aws.observe import observe_stack, require_services
     from ..aws.ownership import check_ownership
+    from ..aws.side_by_side import side_by_side
     from ..model.user_data import templates_dir
     from ..origin import origin
     from ..spec.checks import warnings
@@ -93,11 +95,11 @@ def prepare(spec: AppSpec, base: Path, target: Target, sources: dict[str, ImageS
     local = build_images(spec, base, target, skip=set(promoted))
     local.update({name: ImageInfo(pulled.image_id) for name, pulled in promoted.items()})
     target.progress.phase(f"reading stack {spec.name} in {target.aws.region}")
-    observed = observe_stack(target.aws, spec.name)
+    observed, amis = side_by_side([lambda: observe_stack(target.aws, spec.name), lambda: resolve_amis(target.aws, spec)])
     require_services(spec, observed, registry_is_ecr=target.registry.is_ecr)  # an emulator without ELBv2 or ECR
     wants = image_wants(spec, target, local, observed, {n: s.reference for n, s in (sources or {}).items()})
     image_steps = plan_images(spec.name, wants, observed)
-    facts = Facts(amis=resolve_amis(target.aws, spec), subnets=net.subnets, vpc_ids=net.vpcs,
+    facts = Facts(amis=amis, subnets=net.subnets, vpc_ids=net.vpcs,
                   template_hash=templates_hash(templates_dir()), zones=net.zones)
     made_by = origin(base)
     want, infra = plan_infra(spec, target, account, observed, {w.service: w.image for w in wants}, facts, made_by)
@@ -178,10 +180,14 @@ def _reported(progress: Progress, job: ImageJob, make: Callable[[], T]) -> Calla
     return run
 
 
-def _run_jobs(target: Target, verb: str, jobs: list[Callable[[], T]]) -> list[T]:
-    """The jobs side by side (up to `target.parallel` at once), under one phase. The first failure in app.yaml's
-    order is raised once the running jobs end (see bounded.run_bounded): the error a serial run raised."""
-    workers = max(1, min(target.parallel, len(jobs)))
+def _run_jobs(target: Target, verb: str, jobs: list[Callable[[], T]], cores_bound: bool = False) -> list[T]:
+    """The jobs side by side (up to `target.parallel` at once; builds, `cores_bound`, also at most one per core of
+    this machine, or four where it has fewer, since a build also waits on its context, layers and RUN steps'
+    downloads), under one phase. The first failure
+    in app.yaml's order is raised once the running jobs end (see bounded.run_bounded): the error a serial run
+    raised."""
+    limit = min(target.parallel, max(4, os.cpu_count() or 1)) if cores_bound else target.parallel
+    workers = max(1, min(limit, len(jobs)))
     target.progress.phase(f"{verb} {len(jobs)} image(s)" + (f", {workers} at a time" if workers > 1 else ""))
     return run_bounded(jobs, workers, "liftshift-image")
 
@@ -236,7 +242,7 @@ def build_images(spec: AppSpec, base: Path, target: Target, skip: set[str] = fro
             images.ensure_local_image(target.docker(), named[0], first.image, platform, progress.build_output)))
 
     verb = "building" if all(key[0] == "build" for key in wanted) else "preparing"
-    built = _run_jobs(target, verb, [job(key, named) for key, named in wanted.items()])
+    built = _run_jobs(target, verb, [job(key, named) for key, named in wanted.items()], cores_bound=True)
     made = {name: ImageInfo(one.image_id) for one, named in zip(built, wanted.values()) for name in named}
     return {name: made[name] for name in spec.services if name in made}  # in app.yaml's order
 

@@ -32,7 +32,8 @@ def plan_images(stack: str, wants: list[ImageWant], observed: Observed) -> list[
     steps = []
     ecr = "ecr" not in observed.unavailable
     for want in wants:
-        if ecr and want.repository not in observed.repositories:
+        created = ecr and want.repository not in observed.repositories  # with its policy, just before the push
+        if created:
             steps.append(Step(Action.CREATE, Kind.ECR_REPOSITORY, want.repository, want.service, (
                 Call("ecr", "create_repository", {
                     "repositoryName": want.repository,
@@ -48,12 +49,13 @@ def plan_images(stack: str, wants: list[ImageWant], observed: Observed) -> list[
             ), "scan on push, immutable tags, encrypted, keeps the last 20 images"))
         if want.image.digest is None:
             steps.append(Step(Action.PUSH, Kind.IMAGE, f"{want.repository_uri}:{want.image.tag}", want.service, (
-                # Put again with every push: a create interrupted before its policy converges here,
-                # before any image could pile up (describe_repositories does not show policies).
+                # Put again with every push to a repository made by an earlier run: a create interrupted before
+                # its policy converges here, before any image could pile up (describe_repositories does not show
+                # policies). A repository this plan makes gets its policy in the step just before.
                 *([Call("ecr", "put_lifecycle_policy", {
                     "repositoryName": want.repository,
                     "lifecyclePolicyText": lifecycle_policy(),
-                })] if ecr else []),
+                })] if ecr and not created else []),
                 PushImage(want.service, want.image.image_id, want.repository_uri, want.image.tag,
                           digest=refs.image_digest(want.service)),
             ), f"from {want.source} (image {want.image.image_id[:19]}, not built)" if want.source

@@ -107,9 +107,13 @@ class CloudHosts:
                 for t in sorted(found, key=lambda t: t["Target"]["Id"])]
 
 
-# Eight calls in flight stays under botocore's pool of 10 connections per client (max_pool_connections) and within
-# the API request rates AWS documents for bursts; standard retry mode backs off when throttled.
-DEFAULT_PARALLEL = 8
+# Sixteen calls in flight: a 20-service deploy then pays a region's round trip about once per dependent call, not
+# once per call (benchmarks/deploy.py --latency-ms 80). It stays within the bursts AWS's token buckets allow (EC2:
+# "Request throttling for the Amazon EC2 API", https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html,
+# buckets of 50 and more per account and kind of action); a throttled call (RequestLimitExceeded, Throttling) is
+# retried with backoff by botocore's standard mode (aws/session.py), whose clients keep aws.session.POOL connections.
+# Builds side by side are bounded by this machine's cores as well (pipeline/prepare.py).
+DEFAULT_PARALLEL = 16
 
 
 @dataclass
