@@ -20,18 +20,14 @@ from . import names, refs
 from .data_volumes import DataVolume, data_volumes_of
 from .launch_template import USER_DATA_LIMIT, Ami, UserDataTooLarge, launch_template_data, user_data_context
 from .policies import managed_policies, role_policy, secret_refs
+from . import registry as _registry
 from ..errors import BadInput
 from ..spec.model import AppSpec, ServiceSpec
 from ..spec.grammar import partition, peers_of, service_order
 
-
-@dataclass(frozen=True)
-class Registry:
-    host: str
-    is_ecr: bool
-
-    def repository_uri(self, stack: str, service: str) -> str:
-        return f"{self.host}/{names.repository(stack, service)}"
+# The registry's home is registry.py (validate loads only that); what imports it from here still finds it.
+Registry = _registry.Registry
+ecr_registry = _registry.ecr_registry
 
 
 @dataclass(frozen=True)
@@ -173,11 +169,6 @@ class StackWant:
     def in_launch_order(self) -> list[ServiceWant]:
         return [self.services[n] for n in self.order if n in self.services] + [
             s for n, s in self.services.items() if n not in self.order]
-
-
-def ecr_registry(account: str, region: str) -> Registry:
-    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
-    return Registry(f"{account}.dkr.ecr.{region}.{suffix}", is_ecr=True)
 
 
 def templates_hash(template_dir: Path) -> str:

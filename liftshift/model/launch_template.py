@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from . import names
 from .data_volumes import data_volumes_of
-from .refs import Ref
 from .secret_files import secret_files_of
 from ..errors import BadInput
 from ..spec.grammar import parse_secret, peers_of
 from ..spec.model import AppSpec, ServiceSpec
 
 if TYPE_CHECKING:
-    from .desired import Registry
+    from .refs import Ref
+    from .registry import Registry
 
 USER_DATA_LIMIT = 16384  # EC2's limit on user-data before base64
 

@@ -17,7 +17,7 @@ from .model import AppSpec, ServiceSpec
 from .yamlsource import LocatedData
 
 if TYPE_CHECKING:
-    from ..model.desired import Registry
+    from ..model.registry import Registry
 
 SSH_PORT = 22
 SG_RULES_PER_FAMILY = 60  # EC2's default quota of inbound rules per security group, IPv4 and IPv6 each
@@ -83,11 +83,11 @@ ROLE_POLICY_MAX = 10240  # IAM: a role's inline policies, whitespace not counted
 
 def _check_role_policy(spec: AppSpec, name: str, region: Optional[str], fail: Callable[[tuple, str], None]) -> None:
     """The instance role's policy names every secret's ARN (twice: allowed, and excepted from a Deny)."""
-    from ..model.policies import role_policy, secret_refs
-
     service = spec.services[name]
     if not service.secrets and not service.secret_files:
         return
+    from ..model.policies import role_policy, secret_refs  # only with secrets: a start without them need not load it
+
     policy = role_policy(spec.name, name, "123456789012", region or "us-gov-west-1",
                          finds_peers=bool(peers_of(service)), secrets=secret_refs(service))
     size = len(re.sub(r"\s", "", policy))
@@ -134,7 +134,7 @@ def _check_user_data(spec: AppSpec, region: Optional[str], registry: Optional[Re
                      fail: Callable[[tuple, str], None]) -> None:
     """Render each service's user-data as deploy will, with the longest digest and registry host possible."""
     from ..model.user_data import render_user_data
-    from ..model.desired import Registry, ecr_registry
+    from ..model.registry import Registry, ecr_registry
     from ..model.launch_template import USER_DATA_LIMIT, user_data_context
 
     if registry is not None:

@@ -7,7 +7,6 @@ needs the whole file: build contexts, references between services, AWS limits, r
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -150,6 +149,8 @@ def _check_unknown_keys(located: LocatedData, data: Any, model: type[BaseModel],
     fields = model.model_fields
     for key, value in data.items():
         if key not in fields:
+            import difflib  # only for a mistake: a start without one need not load it
+
             hint = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.6)
             suggestion = f" (did you mean {hint[0]!r}?)" if hint else f" (allowed: {', '.join(fields)})"
             raise SpecError.at(located, path + (key,), "unknown field" + suggestion)
