@@ -33,26 +33,26 @@ class ServiceSpec(SpecModel):
     publish: Optional[Int] = Field(None, ge=1, le=65535)
     # Every port, compose's way ("PUBLISH:CONTAINER" or CONTAINER); the first is the main one (health, load
     # balancer, ${service.NAME.port}). Instead of port/publish, which are the one-port form.
-    ports: list[PortItem] = Field(default_factory=list)
+    ports: list[PortItem] = Field(default_factory=lambda: [])
     # Reachable only from the stack's other services: the instances' security group admits their security
     # groups on `publish` and no CIDR (plain true/false: a flag that closes a port takes no "yes").
     internal: bool = Field(False, strict=True)
     command: Optional[list[str]] = None
-    env: dict[str, str] = Field(default_factory=dict)
+    env: dict[str, str] = Field(default_factory=lambda: {})
     health: Optional[HealthSpec] = None
-    volumes: list[VolumeSpec] = Field(default_factory=list)
+    volumes: list[VolumeSpec] = Field(default_factory=lambda: [])
     instances: InstancesSpec = Field(default_factory=InstancesSpec)
-    secrets: dict[str, SecretRef] = Field(default_factory=dict)
+    secrets: dict[str, SecretRef] = Field(default_factory=lambda: {})
     load_balancer: Optional[LoadBalancerSpec] = None
     rollout: RolloutSpec = Field(default_factory=RolloutSpec)
     # The services this one needs (compose's depends_on): launched first, reached by name from the container.
-    depends_on: dict[str, DependsOnSpec] = Field(default_factory=dict)
+    depends_on: dict[str, DependsOnSpec] = Field(default_factory=lambda: {})
     # More names the stack's other services reach this one by (compose's network aliases).
-    aliases: list[Annotated[str, BeforeValidator(check_alias)]] = Field(default_factory=list)
+    aliases: list[Annotated[str, BeforeValidator(check_alias)]] = Field(default_factory=lambda: [])
     # Secrets as files (default /run/secrets/NAME, mode 0400): NAME: REF, or NAME: {ref, path, mode, uid, gid}.
-    secret_files: dict[str, SecretFileItem] = Field(default_factory=dict)
+    secret_files: dict[str, SecretFileItem] = Field(default_factory=lambda: {})
     # Storage that outlives the instance (compose's named volumes): NAME: {path, size_gb}.
-    data: dict[Annotated[str, BeforeValidator(check_data_name)], DataVolumeSpec] = Field(default_factory=dict)
+    data: dict[Annotated[str, BeforeValidator(check_data_name)], DataVolumeSpec] = Field(default_factory=lambda: {})
     # The DNS record a migration moves from the old server to this service (`liftshift cutover`).
     dns: Optional[DnsSpec] = None
 
