@@ -7,22 +7,37 @@ Each command runs as the `liftshift` entry point does (`from liftshift.cli impor
 interpreter, reading only files (no AWS, no Docker). CPU time (user + system) is the steadier figure on a
 shared machine; wall time is what a person waits.
 
-    python benchmarks/startup.py [--repeat N] [--only TEXT]
+Two things a start may find already done, and this script says which it measured:
+- Python's bytecode caches (`__pycache__`). With PYTHONDONTWRITEBYTECODE set (as on these machines) none is
+  written for the working tree, and every start compiles liftshift's modules again (~50 ms for validate); an
+  installed package has them. `--cached-bytecode` measures that: caches written and used, in a temporary
+  directory (PYTHONPYCACHEPREFIX), never in the tree.
+- The compiled templates (model/templating.py, in $XDG_CACHE_HOME/liftshift/jinja): the first validate after an
+  install or a template change compiles the user-data template; the row "... templates compiled" is that start
+  (its cache directory cannot be made).
+
+    python benchmarks/startup.py [--repeat N] [--only TEXT] [--cached-bytecode]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # What the console script `liftshift` runs (its argv[0] names the program, which completion's variable depends on).
 ENTRY = "import sys; sys.argv[0] = 'liftshift'; from liftshift.cli import main; main()"
+# A file where XDG_CACHE_HOME should be a directory: no compiled template can be kept or found.
+NO_TEMPLATE_CACHE = str(Path(tempfile.gettempdir()) / "liftshift-startup-no-template-cache")
+# The environment of every run (main sets it: with or without bytecode caches).
+RUN_ENV: dict[str, str] = dict(os.environ)
 
 
 def cases() -> list[tuple[str, list[str], dict[str, str]]]:
@@ -38,6 +53,8 @@ def cases() -> list[tuple[str, list[str], dict[str, str]]]:
              ("liftshift --version", [*cli, "--version"], {}),
              ("liftshift validate hello", [*cli, "validate", hello], {}),
              ("liftshift validate microservices", [*cli, "validate", micro], {}),
+             ("liftshift validate hello, templates compiled", [*cli, "validate", hello],
+              {"XDG_CACHE_HOME": NO_TEMPLATE_CACHE}),
              ("Tab: liftshift <Tab>", cli, {"_LIFTSHIFT_COMPLETE": "complete_bash", "COMP_WORDS": "liftshift ",
                                             "COMP_CWORD": "1"}),
              ("Tab: history hello -s <Tab>", cli, {"_LIFTSHIFT_COMPLETE": "complete_bash",
@@ -52,7 +69,7 @@ def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Wall and CPU (user + system of the child) seconds of one run."""
     before = os.times()
     start = time.perf_counter()
-    result = subprocess.run(argv, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+    result = subprocess.run(argv, cwd=ROOT, env={**RUN_ENV, **env}, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     wall = time.perf_counter() - start
     after = os.times()
@@ -65,18 +82,37 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=11, help="runs of each command (the median is shown)")
     parser.add_argument("--only", default="", help="only the starts whose label contains this text")
+    parser.add_argument("--cached-bytecode", action="store_true",
+                        help="start as an installed package does: Python's bytecode caches written and used (in a "
+                             "temporary directory)")
     args = parser.parse_args()
-    selected = [c for i, c in enumerate(cases()) if i == 0 or args.only in c[0]]
-    for _, argv, env in selected:  # warm the OS's file cache and Python's bytecode caches
+    Path(NO_TEMPLATE_CACHE).touch()
+    pycache = tempfile.mkdtemp(prefix="liftshift-startup-pycache-") if args.cached_bytecode else None
+    if pycache:
+        RUN_ENV.pop("PYTHONDONTWRITEBYTECODE", None)
+        RUN_ENV["PYTHONPYCACHEPREFIX"] = pycache
+    writes = "PYTHONDONTWRITEBYTECODE" not in RUN_ENV
+    print(f"bytecode caches: {'written and used' if writes else 'not written: each start compiles the modules'}"
+          f"{f' (in {pycache})' if pycache else ''}; compiled templates: "
+          f"{os.environ.get('XDG_CACHE_HOME') or '~/.cache'}/liftshift/jinja")
+    try:
+        measure(args.repeat, [c for i, c in enumerate(cases()) if i == 0 or args.only in c[0]])
+    finally:
+        if pycache:
+            shutil.rmtree(pycache, ignore_errors=True)
+
+
+def measure(repeat: int, selected: list[tuple[str, list[str], dict[str, str]]]) -> None:
+    for _, argv, env in selected:  # warm the OS's file cache, the bytecode and template caches
         run_once(argv, env)
     medians = {}
-    print(f"{'start':<36} {'wall':>8} {'x pass':>7} {'cpu':>8} {'x pass':>7}   (median of {args.repeat})")
+    print(f"{'start':<46} {'wall':>8} {'x pass':>7} {'cpu':>8} {'x pass':>7}   (median of {repeat})")
     for label, argv, env in selected:
-        runs = [run_once(argv, env) for _ in range(args.repeat)]
+        runs = [run_once(argv, env) for _ in range(repeat)]
         wall, cpu = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
         medians[label] = wall, cpu
         base_wall, base_cpu = medians["python -c pass"]
-        print(f"{label:<36} {wall:7.3f}s {wall / base_wall:6.1f}x {cpu:7.3f}s {cpu / max(base_cpu, 1e-3):6.1f}x",
+        print(f"{label:<46} {wall:7.3f}s {wall / base_wall:6.1f}x {cpu:7.3f}s {cpu / max(base_cpu, 1e-3):6.1f}x",
               flush=True)
 
 

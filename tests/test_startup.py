@@ -11,7 +11,8 @@ What each start may load, and why:
   (cli/completion.py), and pydantic because typer coerces the FILE argument through it.
 - `validate`: no AWS, Docker or rich. It needs pydantic and YAML (spec/), and Jinja2: it renders each
   service's user-data as deploy would, to refuse what EC2's 16 KB limit or the renderer would refuse later
-  (spec/limits.py, `_check_user_data`).
+  (spec/limits.py, `_check_user_data`), from model/registry, launch_template and user_data alone: not the
+  desired stack (model/desired) nor, for a stack without secrets, the instance role's policy (model/policies).
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ def test_validate_loads_no_aws_docker_or_rich(tmp_path):
     assert heavy(modules, ("boto3", "botocore", "docker", "rich")) == []
     assert {"pydantic", "yaml", "jinja2"} <= modules  # what it needs (see the module's docstring)
     assert command_modules(modules) == ["liftshift.cli.validate"]
+    assert {"liftshift.model.desired", "liftshift.model.policies", "liftshift.model.refs"}.isdisjoint(modules)
 
 
 def test_a_failing_validate_loads_no_aws_docker_or_rich_either(tmp_path):

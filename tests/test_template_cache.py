@@ -108,13 +108,27 @@ def test_a_read_only_file_system_still_renders(template_dir, tmp_path, monkeypat
     assert entries(cache) == []
 
 
+def validate(cache_home: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "liftshift.cli", "validate", str(ROOT / "stacks/hello/app.yaml")],
+                          cwd=ROOT, env={**os.environ, "XDG_CACHE_HOME": str(cache_home)}, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_validate_keeps_the_compiled_user_data_template_and_the_next_run_loads_it(tmp_path):
+    assert validate(tmp_path).returncode == 0
+    [entry] = entries(tmp_path / "liftshift" / "jinja")
+    before = entry.stat()
+    assert validate(tmp_path).returncode == 0
+    assert entries(tmp_path / "liftshift" / "jinja") == [entry]
+    after = entry.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)  # read, not written again
+
+
 def test_an_unwritable_cache_directory_in_a_fresh_run_of_validate(tmp_path):
     """The whole command, with XDG_CACHE_HOME where nothing can be made (a file), exits 0 and writes nothing."""
     blocker = tmp_path / "cache-home"
     blocker.write_text("")
-    run = subprocess.run([sys.executable, "-m", "liftshift.cli", "validate", str(ROOT / "stacks/hello/app.yaml")],
-                         cwd=ROOT, env={**os.environ, "XDG_CACHE_HOME": str(blocker)}, capture_output=True, text=True,
-                         timeout=120)
+    run = validate(blocker)
     assert run.returncode == 0, run.stderr
     assert blocker.read_text() == ""
 
