@@ -9,7 +9,8 @@ The map (data flows down; nothing reaches back up). ARCHITECTURE.md walks throug
       |           status, destroy, history, rollback (orchestration only), lock (stack_lock), describe
       |           (steps and plans as data for -o json), verify (the migration's checks, read only), cutover
       |           (a DNS move under the stack lock), runbook, doctor (pre-flight checks, read only), logs (the app's
-      |           lines merged by time, --follow)
+      |           lines merged by time, --follow), bounded (builds and pulls on at most --parallel threads,
+      |           stopping at the first failure)
     checks/       pre-flight checks shared by doctor and runbook --check (aws, machine, local), the
       |           deployer's IAM actions by kind of stack (permissions) and doctor --policy's document
       |
@@ -33,9 +34,13 @@ The map (data flows down; nothing reaches back up). ARCHITECTURE.md walks throug
       |           attached, deleted only by destroy --delete-data), rollback, destroy, cutover (weighted
       |           records old / liftshift-STACK: --to N%, --complete, --back)
       |
-    apply/        the only code that changes things: executor (runs instructions, dispatching by type),
-      |           gate (AwsGate: health gates read from AWS), images (build and push, docker SDK)
-    aws/          session (the one place boto3 clients are made), observe (what the stack has, by tag),
+    apply/        the only code that changes things: executor (runs instructions, dispatching by type;
+      |           independent steps side by side on up to --parallel worker threads), dependencies (pure:
+      |           which earlier steps each step waits for), stopping (a failed or interrupted run stops its
+      |           other steps; gates wait with `pause`), gate (AwsGate: health gates read from AWS), images
+      |           (build and push, docker SDK; one client per thread)
+    aws/          session (the one place boto3 clients are made), observe (what the stack has, by tag; its
+      |           kinds read side by side: side_by_side, for reads only),
       |           network (subnets, zones, AMIs), listeners, ecr_auth, ownership (never adopt another
       |           stack's resource), lock and release_store (DynamoDB), route53 (a cutover's reads), logs
       |           (CloudWatch Logs reads for `liftshift logs`)
@@ -59,7 +64,8 @@ The map (data flows down; nothing reaches back up). ARCHITECTURE.md walks throug
     errors        LiftshiftError and its kinds, each carrying its exit code (1 failed, 2 bad input,
                   3 unhealthy, 4 locked); each class lives where it is raised
     progress      what long work prints on stderr: plain lines with times (CI, NO_COLOR), only warnings
-                  (--output json, --quiet); progress_live: the terminal's live line (rich, loaded only there)
+                  (--output json, --quiet); progress_live: the terminal's live lines, one per running step (rich,
+                  loaded only there); safe from several threads (working_on: a worker's step)
     output_schema the JSON Schemas of the commands' -o json documents (`liftshift schema --output-of`)
     http_probe    the one HTTP/TCP probe (gates, the load-balancer stand-in, stand-in readiness)
     origin        who, when and which git commit a release came from (runs git)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import random
 import re
+import threading
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +42,7 @@ from botocore.awsrequest import AWSResponse
 
 from liftshift.model import names
 from liftshift.aws.session import Aws, CallLog, is_mutating
-from liftshift.progress import Progress
+from liftshift.progress import Progress, current_step
 
 READ_ONLY_HINT = "Describe/List/Get/BatchGet/Lookup"
 
@@ -94,8 +95,11 @@ class FaultInjector:
         self.injected: list[str] = []  # the calls that were failed, "service:Operation"
         self.backoff = 0.0  # seconds of retry backoff botocore asked for (see install)
         self._operation_done = False
-        self._send_then_fail = False
-        self._pending = ""
+        # Calls come from several threads at once (the executor's workers): the count and the choice are made under
+        # a lock, and a call to fail after sending is remembered by the thread that makes it (its before-send
+        # follows its before-call on the same thread).
+        self._lock = threading.Lock()
+        self._thread = threading.local()
 
     # --- attaching -------------------------------------------------------------------
 
@@ -170,17 +174,20 @@ class FaultInjector:
 
     def _before_call(self, service: str, model, context=None, **_kw):
         operation = model.name
-        self.calls.append(f"{service}:{operation}")
-        if is_mutating(operation):
+        with self._lock:
+            self.calls.append(f"{service}:{operation}")
+            if not is_mutating(operation):
+                return None
             self.mutating_seen += 1
-            if self._chosen(service, operation):
-                if self.when == "before":
-                    raise self._fault(service, operation, f"mutating call {self.mutating_seen}, not sent")
-                if self.when == "sent":
-                    self._send_then_fail = True
-                    self._pending = f"{service}:{operation}"
-                elif context is not None:
-                    context["fault_after"] = self.mutating_seen
+            seen = self.mutating_seen
+            chosen = self._chosen(service, operation)
+        if chosen:
+            if self.when == "before":
+                raise self._fault(service, operation, f"mutating call {seen}, not sent")
+            if self.when == "sent":
+                self._thread.pending = f"{service}:{operation}"
+            elif context is not None:
+                context["fault_after"] = seen
         return None
 
     def _after_call(self, service: str, model, http_response=None, context=None, **_kw):
@@ -193,22 +200,24 @@ class FaultInjector:
 
     def _before_send(self, protocol: str, request=None, **_kw):
         self.attempts += 1
-        if self._send_then_fail:
+        pending = getattr(self._thread, "pending", None)
+        if pending:
             # The request really reaches AWS; the caller gets an HTTP 500 instead of its answer, and
             # botocore's retry handler (unless AWS_MAX_ATTEMPTS=1) sends it again.
             from botocore.httpsession import URLLib3Session
 
-            self._send_then_fail = False
+            self._thread.pending = None
             URLLib3Session().send(request)
-            self.injected.append(self._pending)
+            self.injected.append(pending)
             headers, body = _error_body(protocol, "InternalFailure", "injected: applied, answer lost")
             return AWSResponse(request.url, 500, headers, _Raw(body))
-        if not self.throttle or self.random.random() >= self.throttle:
-            return None
-        self.throttled += 1
-        kind = self.throttle_kind
-        if kind == "mixed":
-            kind = "throttling" if self.random.random() < 0.5 else "503"
+        with self._lock:  # one seeded sequence of draws, whichever thread asks
+            if not self.throttle or self.random.random() >= self.throttle:
+                return None
+            self.throttled += 1
+            kind = self.throttle_kind
+            if kind == "mixed":
+                kind = "throttling" if self.random.random() < 0.5 else "503"
         if kind == "503":
             headers, body = _error_body(protocol, "ServiceUnavailable", "injected 503")
             status = 503
@@ -223,7 +232,8 @@ class FaultInjector:
 
 
 class StepProgress(Progress):
-    """A silent Progress that knows the step the executor is running (None between steps)."""
+    """A silent Progress that knows the step the executor is running (None between steps). With steps side by
+    side, a call belongs to the step its own thread works on (progress.current_step); `step` is the last started."""
 
     def __init__(self) -> None:
         self.step = None
@@ -245,7 +255,8 @@ class StepCallLog(CallLog):
 
     def record(self, service: str, operation: str) -> None:
         super().record(service, operation)
-        step = self.progress.step
+        worker = threading.current_thread() is not threading.main_thread()
+        step = current_step() if worker else self.progress.step
         self.steps.append(None if step is None else (step.action, step.kind, step.service))
 
     def mutating_points(self) -> list[tuple[str, tuple]]:
