@@ -22,8 +22,12 @@ server and Debian docker-registry (like benchmarks/deploy.py) and prints figures
 
 Needs: dockerd running, /usr/bin/docker-registry, the busybox:1.36 image.
 
+Every run uses the parallel executor at --parallel N (default: liftshift's own default, 16),
+the kill points' `liftshift deploy` processes too (LIFTSHIFT_PARALLEL); --parallel 1 sweeps
+the one-step-at-a-time order instead.
+
     python benchmarks/faults.py [--kills 20] [--throttle 0.33] [--seed 1] [--no-after]
-                                [--only deploys|rollouts] [--rollout-points K[,K...]]
+                                [--only deploys|rollouts] [--rollout-points K[,K...]] [--parallel N]
 """
 
 from __future__ import annotations
@@ -56,7 +60,13 @@ def main() -> int:
                         help="run only the two-service deploy sections or only the blue-green rollout sweep")
     parser.add_argument("--rollout-points", default=None, metavar="K[,K...]",
                         help="rollout sweep: only these mutating-call indices (to reproduce one point)")
+    parser.add_argument("--parallel", type=int, default=None, help="steps side by side (default: liftshift's)")
     args = parser.parse_args()
+    from liftshift.targets.base import DEFAULT_PARALLEL
+
+    args.parallel = args.parallel or DEFAULT_PARALLEL
+    os.environ["LIFTSHIFT_PARALLEL"] = str(args.parallel)  # the kill points' deploy processes
+    print(f"steps side by side: --parallel {args.parallel}")
     work = Path(tempfile.mkdtemp(prefix="liftshift-faults-"))
 
     stacks: list[str] = []
@@ -91,7 +101,9 @@ def run(work: Path, moto: str, args, stacks: list[str]) -> None:
     from support.faults import FaultInjector, check_converged, deploy_unlocking, leaked, write_stack
 
     def target(log=None):
-        return aws_target(None, None, Progress(), log)
+        made = aws_target(None, None, Progress(), log)
+        made.parallel = args.parallel
+        return made
 
     tag = "b" + os.urandom(3).hex()
 
@@ -419,7 +431,9 @@ def _run_rollouts(work: Path, args, stacks: list[str]) -> None:
     from support.faults import FaultInjector, StepCallLog, deploy_unlocking
 
     def target(log=None, progress=None):
-        return aws_target(None, None, progress or Progress(), log)
+        made = aws_target(None, None, progress or Progress(), log)
+        made.parallel = args.parallel
+        return made
 
     def history_of(spec):
         return history(spec, target())["services"]["web"]

@@ -34,7 +34,7 @@ from liftshift.pipeline.destroy import destroy
 from liftshift.progress import Progress
 from liftshift.spec.load import load_spec
 from liftshift.targets.aws import aws_target
-from support.faults import (FaultInjector, StepCallLog, check_converged, deploy_unlocking, one_point_per_kind,
+from support.faults import (FaultInjector, StepCallLog, StepProgress, check_converged, deploy_unlocking, one_point_per_kind,
                             remove_local_images, reset_moto, shared_botocore_loader, stack_tagged, write_stack)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -135,13 +135,14 @@ def test_every_kind_of_mutating_call_failing_once_then_deploy_converges(env, tmp
     failures: dict[str, list[str]] = {}
     for k in sample:
         _, spec, base = new_stack(env, tmp_path, f"{unique}k{k}")
-        injector = FaultInjector(fail_mutating_at=k)
+        progress = StepProgress()  # steps run side by side (the default): the point is chosen by kind, not position
+        injector = FaultInjector(fail_point=points[k - 1][1], progress=progress)
         with injector.install():
             if mutating[k - 1] == "dynamodb:DeleteItem":
-                deploy(spec, base, target())  # a failed lock release is retried, not a failed deploy
+                deploy(spec, base, target(None, progress))  # a failed lock release is retried, not a failed deploy
             else:
                 with pytest.raises((StepFailed, botocore.exceptions.ClientError)):
-                    deploy(spec, base, target())
+                    deploy(spec, base, target(None, progress))
         assert injector.injected == [mutating[k - 1]], (k, injector.injected)
         problems = unexpected(converge_and_check(spec, base, spec.name), mutating[k - 1], "before")
         if problems:

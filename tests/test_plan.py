@@ -630,6 +630,9 @@ def test_log_retention_and_lifecycle_policy_are_put_again_when_missing():
     image = ImageWant("web", service.repository, service.repository_uri, ImageInfo("sha256:" + "c" * 64))
     push = plan.plan_images("shop", [image], Observed(repositories={service.repository: "arn"}))
     assert [c.operation for s in push for c in s.calls] == ["put_lifecycle_policy", "push"]
+    # A repository the same plan makes gets its policy once, in the step that makes it.
+    fresh = plan.plan_images("shop", [image], Observed())
+    assert [[c.operation for c in s.calls] for s in fresh] == [["create_repository", "put_lifecycle_policy"], ["push"]]
 
 
 # --------------------------------------------------------------------------- behind a load balancer

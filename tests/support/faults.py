@@ -79,9 +79,16 @@ def _error_body(protocol: str, code: str, message: str) -> tuple[dict[str, str],
 class FaultInjector:
     def __init__(self, *, fail_mutating_at: int | None = None, fail_operation: str | None = None,
                  when: str = "before", throttle: float = 0.0, throttle_kind: str = "throttling", seed: int = 0,
-                 error_code: str = "InternalFailure"):
+                 error_code: str = "InternalFailure", fail_point: tuple | None = None,
+                 progress: "StepProgress | None" = None):
+        """fail_point: a kind of fault point (StepCallLog.mutating_points): the first call of that kind fails, whatever
+        its position; with steps side by side the k-th call differs from run to run, its kind does not.
+        `progress`, the StepProgress given to the target, names the step of a call made on the main thread."""
         assert when in ("before", "after", "sent") and throttle_kind in ("throttling", "503", "mixed")
         self.fail_mutating_at = fail_mutating_at
+        self.fail_point = fail_point
+        self.progress = progress
+        self._kinds_seen: dict[tuple, int] = {}
         self.fail_operation = fail_operation
         self.when = when
         self.throttle = throttle
@@ -160,6 +167,16 @@ class FaultInjector:
     # --- handlers --------------------------------------------------------------------
 
     def _chosen(self, service: str, operation: str) -> bool:
+        if self.fail_point is not None:
+            step = step_of_this_call(self.progress)
+            action, kind, owner = (step.action, step.kind, step.service) if step is not None else ("", "", None)
+            key = (action, kind, f"{service}:{operation}", owner)
+            nth = self._kinds_seen.get(key, 0)
+            self._kinds_seen[key] = nth + 1
+            if not self._operation_done and (action, kind, f"{service}:{operation}", nth) == self.fail_point:
+                self._operation_done = True
+                return True
+            return False
         if self.fail_operation is not None and not self._operation_done:
             if self.fail_operation in (f"{service}:{operation}", f"{service}:{snake(operation)}"):
                 self._operation_done = True
@@ -245,6 +262,14 @@ class StepProgress(Progress):
         self.step = None
 
 
+def step_of_this_call(progress: StepProgress | None):
+    """The step a call belongs to: on a worker thread the step that thread works on (progress.current_step); on
+    the main thread, which runs steps only one at a time (--parallel 1), the one `progress` saw start."""
+    if threading.current_thread() is not threading.main_thread():
+        return current_step()
+    return progress.step if progress is not None else None
+
+
 @dataclass
 class StepCallLog(CallLog):
     """A CallLog that also names, for each call, the step it was made in: pass the same
@@ -255,8 +280,7 @@ class StepCallLog(CallLog):
 
     def record(self, service: str, operation: str) -> None:
         super().record(service, operation)
-        worker = threading.current_thread() is not threading.main_thread()
-        step = current_step() if worker else self.progress.step
+        step = step_of_this_call(self.progress)
         self.steps.append(None if step is None else (step.action, step.kind, step.service))
 
     def mutating_points(self) -> list[tuple[str, tuple]]:
