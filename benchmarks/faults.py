@@ -158,15 +158,18 @@ def run(work: Path, moto: str, args, stacks: list[str]) -> None:
                     deploy(spec, base, target())
                 # A failed lock release is only a warning; a lost answer to the lock's write is
                 # recognised by its token: neither fails the deploy.
-                if mutating[k - 1] != "dynamodb:DeleteItem" and (mutating[k - 1], when) != ("dynamodb:PutItem", "after"):
-                    bad.append(f"k={k}: the faulted deploy did not fail")
+                faulted = (injector.injected or ["(none)"])[0]
+                if faulted != "dynamodb:DeleteItem" and (faulted, when) != ("dynamodb:PutItem", "after"):
+                    bad.append(f"k={k} {faulted}: the faulted deploy did not fail")
             except (StepFailed, botocore.exceptions.ClientError):
                 pass
+            # With steps side by side the k-th call is not always the reference's: name the call that failed.
+            faulted = (injector.injected or ["(none)"])[0]
             problems, extra, left = converge(spec, base, stack)
             extra_total += extra
             leaked_total += left
             if problems:
-                bad.append(f"k={k} {mutating[k - 1]}: " + "; ".join(problems))
+                bad.append(f"k={k} {faulted}: " + "; ".join(problems))
             else:
                 converged += 1
         print(f"\nfault points ({when} the call): tried {tried}, converged {converged}, "
