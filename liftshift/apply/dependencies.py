@@ -5,8 +5,9 @@ steps at once is safe only where that order does not matter, so a step waits
 for every earlier step that:
 
 - saves a ref it reads (a new security group's id, a pushed digest, new instance ids);
-- acts on the same service (a service's steps keep their order: its role before its launch template, its
-  template before its instances, its old release drained before it is removed);
+- is of the same lane: acts on the same service (a service's steps keep their order: its launch template
+  before its instances, its old release drained before it is removed), unless the planner said which of a
+  service's steps are independent (`Step.lane`: a service's role and its security groups);
 - acts on no service at all: a step shared by the stack (the log group, one wait for every new instance,
   destroy's termination of every instance) is a barrier, waiting for every step before it and waited for by
   every step after it;
@@ -41,16 +42,30 @@ def dependencies(steps: list[Step]) -> list[frozenset[int]]:
         if step.service is None:
             needs.update(range(barrier + 1 if barrier is not None else 0, index))
             barrier = index
-        elif step.service in last_of_lane:
-            needs.add(last_of_lane[step.service])
+        elif lane_of(step) in last_of_lane:
+            needs.add(last_of_lane[lane_of(step)])
         needs.update(j for j in range(index) if steps[j].stage < step.stage)
         if step.service is not None:
-            last_of_lane[step.service] = index
+            last_of_lane[lane_of(step)] = index
         for call in step.calls:
             for ref in call.save:
                 saved_by[ref] = index
         out.append(frozenset(needs))
     return out
+
+
+def lane_of(step: Step) -> str:
+    return step.lane or f"service:{step.service}"
+
+
+def critical_paths(steps: list[Step], needs: list[frozenset[int]]) -> list[int]:
+    """For each step, the most calls any chain of steps waiting on it still has to make, its own included: the
+    executor starts the ready step with the longest first, so long chains do not start last."""
+    longest = [len(step.calls) for step in steps]
+    for index in range(len(steps) - 1, -1, -1):  # a step waits only for earlier ones
+        for earlier in needs[index]:
+            longest[earlier] = max(longest[earlier], len(steps[earlier].calls) + longest[index])
+    return longest
 
 
 def refs_read(step: Step) -> set[Ref]:

@@ -29,7 +29,7 @@ from ..errors import LiftshiftError, PartlyApplied
 from ..model.refs import Ref, Refs
 from ..model.steps import GateCall, Instruction, PushImage, RunToken, Step, Wait, Withheld
 from ..progress import Progress, working_on
-from .dependencies import dependencies
+from .dependencies import critical_paths, dependencies
 from .stopping import Stopped, current_stop, pause
 
 if TYPE_CHECKING:
@@ -172,7 +172,9 @@ class _Schedule:
     def __init__(self, executor: Executor, steps: list[Step]):
         self.executor = executor
         self.steps = steps
-        self.needs = [set(n) for n in dependencies(steps)]
+        graph = dependencies(steps)
+        self.needs = [set(n) for n in graph]
+        self.longest = critical_paths(steps, graph)
         self.waiting = set(range(len(steps)))
         self.running: set[int] = set()
         self.finished: list[int] = []
@@ -219,7 +221,7 @@ class _Schedule:
                 self._start_ready()
 
     def _start_ready(self) -> None:
-        for index in sorted(i for i in self.waiting if not self.needs[i]):
+        for index in sorted((i for i in self.waiting if not self.needs[i]), key=lambda i: (-self.longest[i], i)):
             if len(self.running) >= self.executor.parallel:
                 return
             self.waiting.discard(index)

@@ -155,8 +155,12 @@ def _observe_releases(aws, stack: str, seen: Observed) -> None:
 def _observe_iam(aws, stack: str, seen: Observed, verify_tags: bool) -> None:
     iam = aws.client("iam")
     path = names.iam_path(stack)
-    roles = [role for page in iam.get_paginator("list_roles").paginate(PathPrefix=path) for role in page["Roles"]
-             if role["Path"] == path]
+    roles, profiles = side_by_side([
+        lambda: [role for page in iam.get_paginator("list_roles").paginate(PathPrefix=path) for role in page["Roles"]
+                 if role["Path"] == path],
+        lambda: [profile for page in iam.get_paginator("list_instance_profiles").paginate(PathPrefix=path)
+                 for profile in page["InstanceProfiles"]],
+    ])
     if verify_tags:  # one read per role, side by side
         tagged = side_by_side([lambda role=role: _iam_tagged(iam.list_role_tags(RoleName=role["RoleName"]), stack)
                                for role in roles])
@@ -164,21 +168,20 @@ def _observe_iam(aws, stack: str, seen: Observed, verify_tags: bool) -> None:
     for role in roles:
         seen.roles[role["RoleName"]] = role["Arn"]
         seen.role_descriptions[role["RoleName"]] = role.get("Description", "")
-    for page in iam.get_paginator("list_instance_profiles").paginate(PathPrefix=path):
-        for profile in page["InstanceProfiles"]:
-            if profile["Path"] != path:
-                continue
-            members = [r["RoleName"] for r in profile.get("Roles", [])]
-            # A profile counts as the stack's when it carries a verified role's name or holds one. Its own tags
-            # are not read (moto does not implement ListInstanceProfileTags); on AWS this is as safe: liftshift
-            # makes each profile in the stack's IAM path with its role's name and that role in it, so a profile
-            # that matches no verified role is a look-alike either way and is left alone.
-            if verify_tags and profile["InstanceProfileName"] not in seen.roles and not set(members) & set(seen.roles):
-                continue
-            seen.profiles[profile["InstanceProfileName"]] = ObservedProfile(
-                name=profile["InstanceProfileName"], arn=profile["Arn"],
-                roles=[r["RoleName"] for r in profile.get("Roles", [])],
-            )
+    for profile in profiles:
+        if profile["Path"] != path:
+            continue
+        members = [r["RoleName"] for r in profile.get("Roles", [])]
+        # A profile counts as the stack's when it carries a verified role's name or holds one. Its own tags
+        # are not read (moto does not implement ListInstanceProfileTags); on AWS this is as safe: liftshift
+        # makes each profile in the stack's IAM path with its role's name and that role in it, so a profile
+        # that matches no verified role is a look-alike either way and is left alone.
+        if verify_tags and profile["InstanceProfileName"] not in seen.roles and not set(members) & set(seen.roles):
+            continue
+        seen.profiles[profile["InstanceProfileName"]] = ObservedProfile(
+            name=profile["InstanceProfileName"], arn=profile["Arn"],
+            roles=[r["RoleName"] for r in profile.get("Roles", [])],
+        )
 
 
 def _observe_repositories(aws, stack: str, seen: Observed, verify_tags: bool) -> None:
@@ -279,8 +282,10 @@ def _observe_auto_scaling(aws, stack: str, seen: Observed) -> None:
 def _observe_load_balancers(aws, stack: str, seen: Observed) -> None:
     elbv2 = aws.client("elbv2")
     prefix = (names.elb_stack_prefix(stack), names.legacy_elb_prefix(stack))  # tags decide; this only narrows
-    every_lb = [lb for page in elbv2.get_paginator("describe_load_balancers").paginate() for lb in page["LoadBalancers"]]
-    every_tg = [tg for page in elbv2.get_paginator("describe_target_groups").paginate() for tg in page["TargetGroups"]]
+    every_lb, every_tg = side_by_side([
+        lambda: [lb for page in elbv2.get_paginator("describe_load_balancers").paginate() for lb in page["LoadBalancers"]],
+        lambda: [tg for page in elbv2.get_paginator("describe_target_groups").paginate() for tg in page["TargetGroups"]],
+    ])
     seen.region_load_balancers = {lb["LoadBalancerName"]: lb["LoadBalancerArn"] for lb in every_lb}
     seen.region_target_groups = {tg["TargetGroupName"]: tg["TargetGroupArn"] for tg in every_tg}
     lbs = [lb for lb in every_lb if lb["LoadBalancerName"].startswith(prefix)]

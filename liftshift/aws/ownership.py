@@ -121,13 +121,22 @@ def _verdict(stack: str, claim: Claim, tags: dict[str, str] | None) -> str | Non
 
 
 def _lookup(aws, stack: str, wanted: list[Claim], observed: Observed) -> list[tuple[Claim, dict[str, str] | None]]:
-    """Each claim with the tags of the resource of its name (None: no such resource)."""
-    import botocore.exceptions
-
-    found: list[tuple[Claim, dict[str, str] | None]] = []
+    """Each claim with the tags of the resource of its name (None: no such resource). IAM's reads, one per name,
+    are made side by side with the others."""
     by_kind: dict[str, list[Claim]] = {}
     for c in wanted:
         by_kind.setdefault(c.kind, []).append(c)
+    named, iam = side_by_side([lambda: _lookup_named(aws, stack, by_kind, observed),
+                               lambda: _lookup_iam(aws, stack, by_kind)])
+    return named + iam
+
+
+def _lookup_named(aws, stack: str, by_kind: dict[str, list[Claim]],
+                  observed: Observed) -> list[tuple[Claim, dict[str, str] | None]]:
+    """The claims on what is not IAM: at most one batched read per kind."""
+    import botocore.exceptions
+
+    found: list[tuple[Claim, dict[str, str] | None]] = []
     ours_lb = {lb.name for lb in observed.load_balancers.values()}
     ours_tg = {tg.name for tg in observed.target_groups}
     ours_sg = {(g.name, g.vpc_id) for g in [*observed.groups.values(), *observed.lb_groups.values()]}
@@ -185,7 +194,14 @@ def _lookup(aws, stack: str, wanted: list[Claim], observed: Observed) -> list[tu
             for g in page["AutoScalingGroups"]:
                 if g["AutoScalingGroupName"] in batch:
                     found.append((batch[g["AutoScalingGroupName"]], {t["Key"]: t["Value"] for t in g.get("Tags", [])}))
-    # IAM: no listing by name or tag; one read per role and per instance profile.
+    return found
+
+
+def _lookup_iam(aws, stack: str, by_kind: dict[str, list[Claim]]) -> list[tuple[Claim, dict[str, str] | None]]:
+    """The claims on roles and instance profiles: IAM has no listing by name or tag; one read per name."""
+    import botocore.exceptions
+
+    found: list[tuple[Claim, dict[str, str] | None]] = []
     if not by_kind.get("iam role") and not by_kind.get("instance profile"):
         return found
     iam = aws.client("iam")

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, TypeVar
 
 T = TypeVar("T")
-READERS = 8  # at most this many reads in flight, below botocore's 10 pooled connections per client
+READERS = 16  # at most this many reads in flight (aws.session.POOL connections per client)
 
 
 def side_by_side(reads: Iterable[Callable[[], T]], workers: int = READERS) -> list[T]:

@@ -212,6 +212,9 @@ class Step:
     # Runs only after every earlier step of a lower stage (apply/dependencies.py); plan/phases.py numbers a
     # deploy's stages so that no listener switches before every health gate has passed. Not printed.
     stage: int = field(default=0, compare=False)
+    # Steps of one lane keep their plan order; by default a service's steps are one lane. A planner names a lane
+    # of its own where a service's steps do not depend on each other (plan/stack.py: its role and its groups).
+    lane: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:  # plain text is accepted and typed: an unknown action or kind fails here
         object.__setattr__(self, "action", Action(self.action))

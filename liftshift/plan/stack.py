@@ -10,6 +10,8 @@ which is what makes plan truthful.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..model import names
 from ..model.desired import ServiceWant, StackWant
 from ..model.observed import Observed
@@ -55,6 +57,9 @@ def plan_stack(want: StackWant, observed: Observed, *, keep_images: bool = True,
         cleanups += instances.cleanup
     for service in want.services.values():  # rules naming groups made above (internal services), once all exist
         shared += plan_admissions(want.stack, service, observed)
+    # A service's role and its groups do not depend on each other (a group's rules name other groups by ref), so
+    # each kind is a lane of its own; what uses them (the launch template) comes in a later stage (phases.py).
+    shared = [replace(step, lane=f"{step.service}:{step.kind}") if step.service else step for step in shared]
     if new_instances:  # one wait for every new instance of every service, before anything old is removed
         phases.prepare.append(wait_running(new_instances, None))
     phases.finish += cleanups
