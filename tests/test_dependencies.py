@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from liftshift.apply.dependencies import dependencies
+from dataclasses import replace
+
+from liftshift.apply.dependencies import critical_paths, dependencies
 from liftshift.model import refs
 from liftshift.model.refs import Refs
 from liftshift.model.steps import Action, Call, Kind, Step
@@ -55,3 +57,34 @@ def test_phases_number_their_stages_so_no_finish_starts_before_every_gate():
     assert 5 not in deps[6]  # the two finishes run side by side
     assert set(range(7)) == deps[7]  # a removed service goes after everything else
     assert plan[3] == step("gate a", "a")  # the stage is scheduling only: plans compare as before
+
+
+def test_a_lane_named_by_the_planner_runs_beside_its_services_other_lanes():
+    steps = [step("role", "a"), step("group", "a"), step("template", "a", stage=1)]
+    steps[0] = replace(steps[0], lane="a:role")
+    steps[1] = replace(steps[1], lane="a:group")
+    assert dependencies(steps) == [set(), set(), {0, 1}]
+
+
+def test_the_ready_step_with_the_longest_chain_behind_it_comes_first():
+    long_chain = [step("repo", "a"), step("push", "a")]
+    alone = step("other", "b")
+    steps = [alone, *long_chain]
+    assert critical_paths(steps, dependencies(steps)) == [1, 2, 1]
+
+
+def test_a_real_first_deploy_plan_keeps_each_services_template_after_its_role_and_group():
+    from test_plan import make_spec, desired, service_dict
+
+    from liftshift.model.observed import Observed
+    from liftshift.plan.stack import plan_stack
+
+    want = desired(make_spec({"web": service_dict(), "api": service_dict(publish=None)}))
+    plan = plan_stack(want, Observed()).steps
+    deps = dependencies(plan)
+    where = {(s.service, str(s.kind)): i for i, s in enumerate(plan)}
+    for service in ("web", "api"):
+        role, group = where[(service, "iam role")], where[(service, "security group")]
+        template = where[(service, "launch template")]
+        assert role not in deps[group] and group not in deps[role]  # made side by side
+        assert {role, group} <= deps[template]
