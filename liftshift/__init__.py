@@ -19,12 +19,13 @@ The map (data flows down; nothing reaches back up). ARCHITECTURE.md walks throug
       |           grammar (names, image, secret and peer references: one definition each), limits (AWS
       |           limits known before any call), checks (warnings; --strict refuses), yamlsource (YAML 1.2,
       |           lines of keys), schema (app.yaml's JSON Schema from the models: `liftshift schema`)
-    model/        pure data: names (every resource name and tag, the DynamoDB table), desired (what the
+    model/        pure data: names (every resource name and tag, the DynamoDB table), registry (where images
+      |           go: its host and repository URIs), desired (what the
       |           stack should have), policies (the instance roles' IAM documents), launch_template (its
       |           data, the AMI, the user-data context and EC2's 16 KB limit), observed (what it has),
       |           refs (values a planned call saves), steps (Step, Action, Kind; instructions Call, Wait,
       |           PushImage, GateCall), releases (the release record), user_data (the template, every
-      |           value shell-quoted; templating: the Jinja2 environment and its sh filter), secret_files (secrets delivered as files, as user_data takes them),
+      |           value shell-quoted; templating: the Jinja2 environment and its sh filter, compiled templates cached), secret_files (secrets delivered as files, as user_data takes them),
       |           data_volumes (services.X.data with their device names), cutover (Route 53 record sets, the
       |           original record and the moves a cutover keeps), log_events (`logs`: the query, --since, the
       |           merge, --follow's de-duplication)
