@@ -88,3 +88,21 @@ def test_a_real_first_deploy_plan_keeps_each_services_template_after_its_role_an
         template = where[(service, "launch template")]
         assert role not in deps[group] and group not in deps[role]  # made side by side
         assert {role, group} <= deps[template]
+
+
+def test_two_fleets_gates_wait_side_by_side_and_no_listener_switches_before_both_pass():
+    from test_plan import LB, desired, make_spec, service_dict
+
+    from liftshift.model.observed import Observed
+    from liftshift.plan.stack import plan_stack
+
+    want = desired(make_spec({"web": service_dict(load_balancer=LB), "api": service_dict(load_balancer=LB)}))
+    plan = plan_stack(want, Observed()).steps
+    deps = dependencies(plan)
+    where = {(s.service, str(s.action), str(s.kind)): i for i, s in enumerate(plan)}
+    gates = {service: [where[(service, "wait", "release healthy")], where[(service, "wait", "probe")]]
+             for service in ("web", "api")}
+    assert not set(gates["web"]) & deps[gates["api"][0]] and not set(gates["api"]) & deps[gates["web"][0]]
+    for service in ("web", "api"):
+        switch = where[(service, "update", "listener")]
+        assert set(gates["web"] + gates["api"]) <= deps[switch]
