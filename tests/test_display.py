@@ -19,6 +19,7 @@ from liftshift import progress
 from liftshift.cli.base import app
 from liftshift.model.steps import Action, Kind, Step
 from liftshift.output_schema import output_schema
+from support.terminal import screen_lines
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 TIME = r"\d+\.\ds"
@@ -47,11 +48,9 @@ def plain(text: str) -> str:
 
 
 def finished_lines(screen: io.StringIO) -> list[str]:
-    """What stays on the screen: each segment that ends a line (a live line is redrawn after \\r and erased)."""
-    lines = []
-    for line in plain(screen.getvalue()).split("\n")[:-1]:
-        lines.append(line.split("\r")[-1])
-    return [line for line in lines if line.strip()]
+    """What stays on the screen: live lines (one per running step) are redrawn and erased with cursor movement,
+    which support/terminal.py follows."""
+    return screen_lines(screen.getvalue())
 
 
 # --------------------------------------------------------------------------- the terminal

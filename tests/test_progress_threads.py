@@ -12,6 +12,7 @@ import pytest
 
 from liftshift import progress
 from liftshift.model.steps import Action, Kind, Step
+from support.terminal import screen_lines
 
 THREADS = 12
 STEPS_EACH = 25
@@ -135,36 +136,8 @@ def fake_terminal(verbose: bool = False, width: int = 120):
 
 
 def finished_lines(screen: io.StringIO) -> list[str]:
-    """What stays on the screen, as a terminal shows it: several live lines are redrawn and erased with cursor
-    movement (CSI n A, CSI 2 K), which this small terminal follows; colours are ignored."""
-    rows: list[str] = [""]
-    row = col = 0
-    text = screen.getvalue()
-    i = 0
-    while i < len(text):
-        csi = re.match(r"\x1b\[([0-9;?]*)([A-Za-z])", text[i:])
-        if csi:
-            arg, code = csi.groups()
-            if code == "A":
-                row = max(0, row - int(arg or 1))
-            elif code == "B":
-                row += int(arg or 1)
-            elif code == "K":
-                rows[row], col = "", 0
-            i += csi.end()
-            continue
-        char = text[i]
-        if char == "\n":
-            row, col = row + 1, 0
-        elif char == "\r":
-            col = 0
-        else:
-            rows[row] = rows[row][:col].ljust(col) + char + rows[row][col + 1:]
-            col += 1
-        while len(rows) <= row:
-            rows.append("")
-        i += 1
-    return [line for line in rows if line.strip()]
+    """What stays on the screen, as a terminal shows it (support/terminal.py)."""
+    return screen_lines(screen.getvalue())
 
 
 def last_frame(sink) -> list[str]:
