@@ -25,6 +25,7 @@ import botocore.exceptions
 import pytest
 
 from liftshift.apply import gate as gate_module
+from liftshift.apply import stopping
 from liftshift.apply.gate import AwsGate, RolloutFailed
 from liftshift.model import names
 from liftshift.targets.base import Gate
@@ -157,6 +158,7 @@ def failed_launch() -> dict:
 def clock(monkeypatch) -> Clock:
     fake = Clock()
     monkeypatch.setattr(gate_module, "time", fake)
+    monkeypatch.setattr(stopping, "time", fake)  # the gate's polls sleep through stopping.pause
     return fake
 
 
